@@ -1,0 +1,37 @@
+//! Pure progress analytics over Polars DataFrames: no I/O, no service code.
+//!
+//! Formulas and their sources are in `docs/analytics.md`.
+
+mod frame;
+mod strength;
+mod volume;
+
+pub use frame::{sets_frame, SetRow};
+pub use strength::{best_e1rm, brzycki, epley, BestE1rm};
+pub use volume::{weekly_volume, WeeklyVolume};
+
+use polars::prelude::*;
+
+/// What one micro-batch of logged sets contributes to the analytics tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchAnalytics {
+    pub best_e1rm: Vec<BestE1rm>,
+    pub weekly_volume: Vec<WeeklyVolume>,
+}
+
+/// Runs both plans over one batch of sets.
+pub fn summarize(rows: &[SetRow]) -> PolarsResult<BatchAnalytics> {
+    if rows.is_empty() {
+        return Ok(BatchAnalytics {
+            best_e1rm: Vec::new(),
+            weekly_volume: Vec::new(),
+        });
+    }
+    let sets = sets_frame(rows)?.lazy().cache();
+    let best = best_e1rm(sets.clone()).collect()?;
+    let volume = weekly_volume(sets).collect()?;
+    Ok(BatchAnalytics {
+        best_e1rm: BestE1rm::from_frame(&best)?,
+        weekly_volume: WeeklyVolume::from_frame(&volume)?,
+    })
+}

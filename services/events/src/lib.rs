@@ -1,0 +1,25 @@
+//! The event contract: the CloudEvents envelope every service emits through its outbox,
+//! the typed payloads, and the topic names. JSON Schemas for every event type live in
+//! `schemas/` beside this crate; tests validate every producer against them.
+
+mod envelope;
+mod topics;
+mod training;
+mod users;
+
+pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
+pub use topics::{Topic, Topics};
+pub use training::{SetLogged, SET_LOGGED_V1};
+pub use users::{UserRegistered, USER_REGISTERED_V1};
+
+/// The JSON Schema of an event type, by its `type` attribute.
+pub fn schema_for(event_type: &str) -> Option<&'static str> {
+    match event_type {
+        SET_LOGGED_V1 => Some(include_str!("../schemas/fitsync.workout.set_logged.v1.json")),
+        USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
+        _ => None,
+    }
+}
+
+/// The JSON Schema of the CloudEvents envelope FitSync emits.
+pub const ENVELOPE_SCHEMA: &str = include_str!("../schemas/cloudevent.json");

@@ -1,0 +1,59 @@
+/// The source domains that own a topic each, plus the dead-letter topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Users,
+    Training,
+    Schedule,
+    Progress,
+    Alerts,
+    Notifications,
+    DeadLetter,
+}
+
+impl Topic {
+    pub const DOMAIN: [Topic; 4] = [Topic::Users, Topic::Training, Topic::Schedule, Topic::Progress];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Topic::Users => "fitsync.users",
+            Topic::Training => "fitsync.training",
+            Topic::Schedule => "fitsync.schedule",
+            Topic::Progress => "fitsync.progress",
+            Topic::Alerts => "fitsync.alerts",
+            Topic::Notifications => "fitsync.notifications",
+            Topic::DeadLetter => "fitsync.deadletter",
+        }
+    }
+}
+
+/// Topic names with an optional prefix, so that several environments (or tests) can
+/// share one cluster without seeing each other's events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topics {
+    prefix: String,
+}
+
+impl Topics {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self { prefix: prefix.into() }
+    }
+
+    pub fn name(&self, topic: Topic) -> String {
+        format!("{}{}", self.prefix, topic.suffix())
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_is_prepended() {
+        assert_eq!(Topics::new("t1.").name(Topic::Training), "t1.fitsync.training");
+        assert_eq!(Topics::default().name(Topic::DeadLetter), "fitsync.deadletter");
+    }
+}
