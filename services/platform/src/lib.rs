@@ -1,1 +1,19 @@
+//! What every FitSync component shares: configuration, telemetry, errors, auth,
+//! health, metrics, the outbox writer, database setup and shutdown.
 
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod fault;
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+pub mod outbox;
+pub mod problem;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use auth::{AuthUser, Claims, Role, TokenKeys};
+pub use config::Settings;
+pub use problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldError, Problem};

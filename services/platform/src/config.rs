@@ -1,0 +1,182 @@
+//! Layered configuration: embedded defaults → optional TOML file → `FITSYNC__SECTION__KEY`
+//! environment variables. Unknown keys are rejected; secrets never print.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub opensearch: OpenSearchSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub relay: RelaySettings,
+    pub jobs: JobSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    /// Requests taking longer than this are answered 503 and cancelled.
+    pub request_timeout_ms: u64,
+    /// How long a shutdown waits for in-flight work before giving up.
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Server URL without a database name; each service appends its own.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub names: DatabaseNames,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseNames {
+    pub users: String,
+    pub training: String,
+    pub schedule: String,
+    pub progress: String,
+    pub notifications: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    /// Prepended to every topic name, so environments can share a cluster.
+    pub topic_prefix: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenSearchSettings {
+    pub url: String,
+    pub index_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+    /// PKCS#8 PEM of the ES256 signing key. Absent: a key is generated at start, which
+    /// only suits a single `all` process (every token dies with it).
+    pub signing_key_pem: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySettings {
+    pub batch_size: i64,
+    /// Fallback poll when no NOTIFY arrives (a lost notification, a relay restart).
+    pub poll_interval_ms: u64,
+    pub linger_ms: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    pub max_batch: usize,
+    /// How long a micro-batch waits to fill once its first message arrived.
+    pub batch_window_ms: u64,
+    pub consumer_group_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// `json` (production) or `pretty` (a terminal).
+    pub log_format: String,
+    /// An `EnvFilter` directive, e.g. `info,sqlx=warn`.
+    pub log_level: String,
+}
+
+pub const DEFAULTS: &str = include_str!("../defaults.toml");
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Defaults → `file` (if given) → `FITSYNC__…` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("FITSYNC__").split("__"));
+        Self::extract(figment)
+    }
+
+    /// Defaults overlaid with `overrides`, ignoring the environment (tests).
+    pub fn with_overrides(overrides: impl Serialize) -> Result<Self, ConfigError> {
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Serialized::defaults(overrides));
+        Self::extract(figment)
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+}
+
+impl ServerSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::with_overrides(serde_json::json!({})).unwrap();
+        assert_eq!(s.server.bind.port(), 8080);
+        assert_eq!(s.database.names.progress, "progressdb");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Settings::with_overrides(serde_json::json!({"server": {"bnid": "x"}})).unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Settings::with_overrides(
+            serde_json::json!({"database": {"url": "postgres://u:hunter2@db"}}),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.database.url.expose_secret(), "postgres://u:hunter2@db");
+    }
+}

@@ -1,0 +1,66 @@
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use futures::future::BoxFuture;
+use sqlx::{
+    error::BoxDynError,
+    migrate::{Migration, MigrationSource, Migrator},
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool,
+};
+
+use crate::config::DatabaseSettings;
+
+/// Outbox table shared by every service database (versions below 1000; services use
+/// timestamps, and both migrators tolerate each other's versions).
+static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+pub fn connect_options(settings: &DatabaseSettings, database: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options: PgConnectOptions = settings.url.expose_secret().parse()?;
+    Ok(options.database(database).application_name("fitsync"))
+}
+
+/// A pool that connects on first use, so a process starts (and reports not-ready)
+/// while its database is still coming up.
+pub fn pool(settings: &DatabaseSettings, database: &str) -> Result<PgPool, sqlx::Error> {
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(connect_options(settings, database)?))
+}
+
+/// Applies the platform's and then the service's migrations, waiting up to `wait` for
+/// the database to accept connections (Kubernetes Jobs start before their database).
+#[tracing::instrument(skip(pool, service), err)]
+pub async fn migrate(pool: &PgPool, service: &Migrator, wait: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match sqlx::query("select 1").execute(pool).await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "waiting for the database");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("database not reachable")),
+        }
+    }
+    migrator(service).await?.run(pool).await?;
+    Ok(())
+}
+
+/// The platform's migrations (the outbox, versions below 1000) and the service's
+/// (timestamps), as one ordered migrator so one `_sqlx_migrations` table tracks both.
+pub async fn migrator(service: &Migrator) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    let mut all: Vec<Migration> = PLATFORM_MIGRATIONS.iter().chain(service.iter()).cloned().collect();
+    all.sort_by_key(|m| m.version);
+    Migrator::new(Combined(all)).await
+}
+
+#[derive(Debug)]
+struct Combined(Vec<Migration>);
+
+impl<'s> MigrationSource<'s> for Combined {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async move { Ok(self.0) })
+    }
+}

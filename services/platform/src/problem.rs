@@ -1,0 +1,204 @@
+//! RFC 9457 problem details: the only shape an error leaves a FitSync service in.
+
+use axum::{
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Field-level reasons for a 422.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The error every handler returns. Internal causes are logged once (by
+/// `IntoResponse`) and never sent to the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("too many requests")]
+    TooManyRequests,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let (slug, detail, errors) = match self {
+            ApiError::BadRequest(d) => ("bad-request", Some(d.clone()), vec![]),
+            ApiError::Validation(e) => ("validation", None, e.clone()),
+            ApiError::Unauthenticated => ("unauthenticated", None, vec![]),
+            ApiError::Forbidden => ("forbidden", None, vec![]),
+            ApiError::NotFound => ("not-found", None, vec![]),
+            ApiError::Conflict(d) => ("conflict", Some(d.clone()), vec![]),
+            ApiError::TooManyRequests => ("rate-limited", None, vec![]),
+            ApiError::Unavailable(_) => ("unavailable", None, vec![]),
+            ApiError::Unexpected(_) => ("internal", None, vec![]),
+        };
+        Problem {
+            problem_type: format!("https://fitsync.dev/problems/{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
+            ApiError::Unavailable(why) => tracing::warn!(%why, "dependency unavailable"),
+            _ => {}
+        }
+        self.problem().into_response()
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+/// Database errors: constraint violations become 4xx here, in one place; anything
+/// else is unexpected.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            let constraint = db.constraint().unwrap_or_default().to_owned();
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    return ApiError::Conflict(format!("already exists ({constraint})"))
+                }
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    return ApiError::field(&constraint, "refers to something that does not exist")
+                }
+                sqlx::error::ErrorKind::CheckViolation => {
+                    return ApiError::field(&constraint, "is out of range")
+                }
+                _ => {}
+            }
+            // 23P01: exclusion_violation (overlapping time ranges).
+            if db.code().as_deref() == Some("23P01") {
+                return ApiError::Conflict(format!("overlaps an existing entry ({constraint})"));
+            }
+        }
+        ApiError::Unexpected(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => ApiError::Validation(vec![FieldError {
+                field: "body".into(),
+                message: e.body_text(),
+            }]),
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// The JSON body extractor every handler uses: rejections become problem JSON.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// The path extractor every handler uses.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// The query extractor every handler uses.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Fallback for unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unexpected_errors_hide_their_cause() {
+        let err = ApiError::Unexpected(anyhow::anyhow!("relation \"secret_table\" does not exist"));
+        let p = err.problem();
+        assert_eq!(p.status, 500);
+        assert!(!serde_json::to_string(&p).unwrap().contains("secret_table"));
+    }
+}

@@ -1,0 +1,53 @@
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    extract::MatchedPath,
+    http::{Request, StatusCode},
+    middleware,
+    response::IntoResponse,
+    routing::get,
+    Router,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    catch_panic::CatchPanicLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{metrics, problem::ApiError};
+
+/// Wraps the merged service routers with what every request gets: a trace span named
+/// by route template, metrics, a body limit, a timeout, panics turned into problem JSON,
+/// `/metrics`, and a problem-JSON 404.
+pub fn with_common_layers(api: Router, timeout: Duration) -> Router {
+    api.route("/metrics", get(metrics::render))
+        .fallback(crate::problem::not_found)
+        .layer(middleware::from_fn(metrics::track_http))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                tracing::info_span!("http", method = %request.method(), route)
+            }),
+        )
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Unexpected(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+}
+
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves until `shutdown` is cancelled, then stops accepting and drains.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,87 @@
+use axum::{extract::State, Json};
+use chrono::{DateTime, NaiveDate, Utc};
+use fitsync_platform::{ApiError, ApiPath, ApiQuery, AuthUser};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ProgressState;
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ExerciseE1rm {
+    exercise: String,
+    e1rm_kg: f64,
+    e1rm_brzycki_kg: Option<f64>,
+    set_id: Uuid,
+    achieved_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct E1rmResponse {
+    client_id: Uuid,
+    exercises: Vec<ExerciseE1rm>,
+}
+
+/// `GET /api/progress/{client_id}/e1rm`: best estimated 1RM per exercise.
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn e1rm(
+    State(state): State<ProgressState>,
+    user: AuthUser,
+    ApiPath(client_id): ApiPath<Uuid>,
+) -> Result<Json<E1rmResponse>, ApiError> {
+    user.may_read_client(client_id)?;
+    let exercises = sqlx::query_as::<_, ExerciseE1rm>(
+        "select exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at, updated_at
+         from exercise_e1rm where client_id = $1 order by exercise",
+    )
+    .bind(client_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(E1rmResponse { client_id, exercises }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeQuery {
+    /// Number of most recent weeks (default 12, at most 260).
+    weeks: Option<i64>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct WeekVolume {
+    week_start: NaiveDate,
+    volume_kg: f64,
+    sets: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VolumeResponse {
+    client_id: Uuid,
+    weeks: Vec<WeekVolume>,
+}
+
+/// `GET /api/progress/{client_id}/volume?weeks=`: weekly volume load, oldest first.
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn volume(
+    State(state): State<ProgressState>,
+    user: AuthUser,
+    ApiPath(client_id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<VolumeQuery>,
+) -> Result<Json<VolumeResponse>, ApiError> {
+    user.may_read_client(client_id)?;
+    let weeks = q.weeks.unwrap_or(12);
+    if !(1..=260).contains(&weeks) {
+        return Err(ApiError::field("weeks", "must be between 1 and 260"));
+    }
+    let weeks = sqlx::query_as::<_, WeekVolume>(
+        "select week_start, volume_kg, sets from (
+             select week_start, volume_kg, sets from weekly_volume
+             where client_id = $1 order by week_start desc limit $2
+         ) recent order by week_start",
+    )
+    .bind(client_id)
+    .bind(weeks)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(VolumeResponse { client_id, weeks }))
+}

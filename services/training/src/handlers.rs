@@ -1,0 +1,169 @@
+use axum::{extract::State, http::StatusCode, Json};
+use chrono::{DateTime, Duration, Utc};
+use fitsync_events::{CloudEvent, SetLogged, Topic, SET_LOGGED_V1};
+use fitsync_platform::{outbox, ApiError, ApiJson, ApiQuery, AuthUser, FieldError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    domain::{ExerciseSlug, Kilograms, Reps, Rir},
+    TrainingState,
+};
+
+pub const SOURCE: &str = "/fitsync/training";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSetRequest {
+    exercise: String,
+    reps: i64,
+    weight_kg: f64,
+    #[serde(default)]
+    rir: Option<i64>,
+    /// Defaults to now; a set can be logged after the session.
+    #[serde(default)]
+    performed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct WorkoutSet {
+    id: Uuid,
+    client_id: Uuid,
+    exercise: String,
+    reps: i32,
+    weight_kg: f64,
+    rir: Option<i32>,
+    performed_at: DateTime<Utc>,
+    logged_at: DateTime<Utc>,
+}
+
+struct ValidSet {
+    exercise: ExerciseSlug,
+    reps: Reps,
+    weight: Kilograms,
+    rir: Option<Rir>,
+    performed_at: DateTime<Utc>,
+}
+
+impl LogSetRequest {
+    /// Every field is checked, and every failure reported at once.
+    fn parse(self, now: DateTime<Utc>) -> Result<ValidSet, ApiError> {
+        let mut errors: Vec<FieldError> = Vec::new();
+        let exercise = take(&mut errors, ExerciseSlug::parse(&self.exercise));
+        let reps = take(&mut errors, Reps::parse(self.reps));
+        let weight = take(&mut errors, Kilograms::parse(self.weight_kg));
+        let rir = self.rir.map(|r| take(&mut errors, Rir::parse(r)));
+        let performed_at = self.performed_at.unwrap_or(now);
+        let when = if performed_at > now + Duration::minutes(5) {
+            take(&mut errors, Err(ApiError::field("performed_at", "is in the future")))
+        } else if performed_at < now - Duration::days(366 * 5) {
+            take(&mut errors, Err(ApiError::field("performed_at", "is more than five years ago")))
+        } else {
+            Some(performed_at)
+        };
+        match (exercise, reps, weight, rir, when) {
+            (Some(exercise), Some(reps), Some(weight), rir @ (None | Some(Some(_))), Some(performed_at))
+                if errors.is_empty() =>
+            {
+                Ok(ValidSet {
+                    exercise,
+                    reps,
+                    weight,
+                    rir: rir.flatten(),
+                    performed_at,
+                })
+            }
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// Keeps a parsed value, or adds its field errors to `errors`.
+fn take<T>(errors: &mut Vec<FieldError>, parsed: Result<T, ApiError>) -> Option<T> {
+    match parsed {
+        Ok(v) => Some(v),
+        Err(ApiError::Validation(e)) => {
+            errors.extend(e);
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// `POST /api/workouts/sets`: a client logs one set of their own. The set and its
+/// `set_logged` event are written in one transaction.
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn log_set(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<LogSetRequest>,
+) -> Result<(StatusCode, Json<WorkoutSet>), ApiError> {
+    let client_id = user.id();
+    user.may_write_client(client_id)?;
+    let set = req.parse(Utc::now())?;
+    let id = Uuid::now_v7();
+
+    let mut tx = state.pool.begin().await?;
+    let row = sqlx::query_as::<_, WorkoutSet>(
+        "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, performed_at)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(set.exercise.as_str())
+    .bind(set.reps.get())
+    .bind(set.weight.get())
+    .bind(set.rir.map(Rir::get))
+    .bind(set.performed_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let event = CloudEvent::new(
+        SOURCE,
+        SET_LOGGED_V1,
+        client_id.to_string(),
+        SetLogged {
+            set_id: row.id,
+            client_id,
+            exercise: row.exercise.clone(),
+            reps: row.reps,
+            weight_kg: row.weight_kg,
+            rir: row.rir,
+            performed_at: row.performed_at,
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Training, &event).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    client_id: Option<Uuid>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/workouts/sets?client_id=&limit=`: newest first.
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn list_sets(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Vec<WorkoutSet>>, ApiError> {
+    let client_id = q.client_id.unwrap_or(user.id());
+    user.may_read_client(client_id)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 1000"));
+    }
+    let rows = sqlx::query_as::<_, WorkoutSet>(
+        "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at
+         from workout_sets where client_id = $1 order by performed_at desc, id desc limit $2",
+    )
+    .bind(client_id)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}

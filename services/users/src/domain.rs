@@ -1,0 +1,76 @@
+//! Parsed account input: if one of these exists, it is valid.
+
+use fitsync_platform::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let s = raw.trim();
+        let valid = s.len() <= 254
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+                    && s.matches('@').count() == 1
+            });
+        if valid {
+            Ok(Self(s.to_lowercase()))
+        } else {
+            Err(ApiError::field("email", "is not an email address"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password that meets the length policy (NIST SP 800-63B: at least 8, allow long).
+#[derive(Clone)]
+pub struct NewPassword(String);
+
+impl NewPassword {
+    pub fn parse(raw: String) -> Result<Self, ApiError> {
+        let n = raw.chars().count();
+        if !(10..=128).contains(&n) {
+            return Err(ApiError::field("password", "must be 10 to 128 characters"));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+pub fn display_name(raw: &str) -> Result<String, ApiError> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > 100 {
+        return Err(ApiError::field("display_name", "must be 1 to 100 characters"));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse(" Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
+        for bad in ["", "ana", "ana@", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x.io."] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(NewPassword::parse("short".into()).is_err());
+        assert!(NewPassword::parse("long enough pass".into()).is_ok());
+        assert!(NewPassword::parse("x".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,176 @@
+use axum::{extract::State, http::StatusCode, Form, Json};
+use chrono::{DateTime, Utc};
+use fitsync_events::{CloudEvent, Topic, UserRegistered, USER_REGISTERED_V1};
+use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    domain::{display_name, Email, NewPassword},
+    password, UsersState,
+};
+
+pub const SOURCE: &str = "/fitsync/users";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: String,
+    password: String,
+    display_name: String,
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegisterResponse {
+    user_id: Uuid,
+    #[serde(flatten)]
+    token: TokenResponse,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct User {
+    id: Uuid,
+    email: String,
+    role: Role,
+    display_name: String,
+    created_at: DateTime<Utc>,
+}
+
+/// `POST /api/auth/register`: a client or trainer account, signed in at once.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn register(
+    State(state): State<UsersState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
+    let email = Email::parse(&req.email)?;
+    let password = NewPassword::parse(req.password)?;
+    let name = display_name(&req.display_name)?;
+    let role = req.role.unwrap_or(Role::Client);
+    if !matches!(role, Role::Client | Role::Trainer) {
+        return Err(ApiError::field("role", "must be client or trainer"));
+    }
+    let hash = password::hash(password.expose().to_owned()).await?;
+    let id = Uuid::now_v7();
+
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("insert into users (id, email, password_hash, role, display_name) values ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(email.as_str())
+        .bind(&hash)
+        .bind(role.as_str())
+        .bind(&name)
+        .execute(&mut *tx)
+        .await?;
+    let event = CloudEvent::new(
+        SOURCE,
+        USER_REGISTERED_V1,
+        format!("user/{id}"),
+        UserRegistered {
+            user_id: id,
+            role: role.as_str().to_owned(),
+            display_name: name,
+            registered_at: Utc::now(),
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Users, &event).await?;
+    tx.commit().await?;
+
+    let (access_token, expires_in) = state.keys.issue(id, role, None)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            user_id: id,
+            token: TokenResponse {
+                access_token,
+                token_type: "Bearer",
+                expires_in,
+            },
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenRequest {
+    grant_type: String,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /api/auth/token` (RFC 6749, form-encoded): the password grant. The refresh
+/// and client-credentials grants arrive with the full auth service.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn token(
+    State(state): State<UsersState>,
+    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let Form(req) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if req.grant_type != "password" {
+        return Err(ApiError::BadRequest("unsupported_grant_type".into()));
+    }
+    let (Some(username), Some(password)) = (req.username, req.password) else {
+        return Err(ApiError::BadRequest("username and password are required".into()));
+    };
+    let row: Option<(Uuid, String, Role)> = match Email::parse(&username) {
+        Ok(email) => sqlx::query_as("select id, password_hash, role from users where lower(email) = $1")
+            .bind(email.as_str())
+            .fetch_optional(&state.pool)
+            .await?,
+        Err(_) => None,
+    };
+    let (stored, who) = match row {
+        Some((id, hash, role)) => (Some(hash), Some((id, role))),
+        None => (None, None),
+    };
+    // Same work and same answer whether the account is unknown or the password wrong.
+    let ok = password::verify(password, stored).await?;
+    let (id, role) = match (ok, who) {
+        (true, Some(who)) => who,
+        _ => return Err(ApiError::Unauthenticated),
+    };
+    let (access_token, expires_in) = state.keys.issue(id, role, None)?;
+    Ok(Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+    }))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys tokens are verified with.
+pub async fn jwks(State(state): State<UsersState>) -> Json<serde_json::Value> {
+    Json(state.keys.jwks())
+}
+
+/// `GET /api/users/me`
+pub async fn me(State(state): State<UsersState>, user: AuthUser) -> Result<Json<User>, ApiError> {
+    fetch_user(&state, user.id()).await
+}
+
+/// `GET /api/users/{id}`: yourself, or anyone for an admin.
+pub async fn get_user(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<User>, ApiError> {
+    if user.role() != Role::Admin && user.id() != id {
+        return Err(ApiError::Forbidden);
+    }
+    fetch_user(&state, id).await
+}
+
+async fn fetch_user(state: &UsersState, id: Uuid) -> Result<Json<User>, ApiError> {
+    sqlx::query_as::<_, User>("select id, email, role, display_name, created_at from users where id = $1")
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}

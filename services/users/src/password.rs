@@ -1,0 +1,45 @@
+use std::sync::LazyLock;
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Params, Version,
+};
+use fitsync_platform::ApiError;
+
+/// OWASP's Argon2id recommendation: 19 MiB, 2 iterations, 1 lane.
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 params");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Verified against when an account does not exist, so that an unknown email costs
+/// the same time as a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("dummy password for timing").expect("hashing works"));
+
+fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(hasher().hash_password(password.as_bytes(), &salt)?.to_string())
+}
+
+/// Hashes off the async runtime: Argon2 is deliberately slow.
+pub async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await
+        .map_err(|e| anyhow::Error::new(e).context("hashing task"))?
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("hashing: {e}")))
+}
+
+/// True if `password` matches `stored` (or, with no stored hash, after the same work).
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
+        let ok = PasswordHash::new(&stored)
+            .map(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        known && ok
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e).context("verify task")))
+}
