@@ -20,21 +20,35 @@ pub fn sets_frame(rows: &[SetRow]) -> PolarsResult<DataFrame> {
         rows.iter().map(|r| r.performed_at_ms).collect::<Vec<_>>(),
     )
     .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?;
-    DataFrame::new(rows.len(), vec![
-        Column::new("set_id".into(), rows.iter().map(|r| r.set_id.as_str()).collect::<Vec<_>>()),
-        Column::new(
-            "client_id".into(),
-            rows.iter().map(|r| r.client_id.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "exercise".into(),
-            rows.iter().map(|r| r.exercise.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new("reps".into(), rows.iter().map(|r| r.reps).collect::<Vec<_>>()),
-        Column::new("weight_kg".into(), rows.iter().map(|r| r.weight_kg).collect::<Vec<_>>()),
-        Column::new("rir".into(), rows.iter().map(|r| r.rir).collect::<Vec<_>>()),
-        performed_at.into(),
-    ])
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "set_id".into(),
+                rows.iter().map(|r| r.set_id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "client_id".into(),
+                rows.iter()
+                    .map(|r| r.client_id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "exercise".into(),
+                rows.iter().map(|r| r.exercise.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "reps".into(),
+                rows.iter().map(|r| r.reps).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "weight_kg".into(),
+                rows.iter().map(|r| r.weight_kg).collect::<Vec<_>>(),
+            ),
+            Column::new("rir".into(), rows.iter().map(|r| r.rir).collect::<Vec<_>>()),
+            performed_at.into(),
+        ],
+    )
 }
 
 pub(crate) fn str_col<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<&'a StringChunked> {

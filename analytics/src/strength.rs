@@ -61,7 +61,10 @@ pub fn best_e1rm(sets: LazyFrame) -> LazyFrame {
             col("e1rm_kg").first(),
             col("e1rm_brzycki_kg").first(),
             col("set_id").first(),
-            col("performed_at").first().cast(DataType::Int64).alias("performed_at_ms"),
+            col("performed_at")
+                .first()
+                .cast(DataType::Int64)
+                .alias("performed_at_ms"),
         ])
         .sort(["client_id", "exercise"], SortMultipleOptions::default())
 }

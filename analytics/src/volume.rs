@@ -29,7 +29,10 @@ pub fn weekly_volume(sets: LazyFrame) -> LazyFrame {
             .alias("volume_kg"),
         col("set_id").count().cast(DataType::UInt32).alias("sets"),
     ])
-    .sort(["client_id", "week_start_days"], SortMultipleOptions::default())
+    .sort(
+        ["client_id", "week_start_days"],
+        SortMultipleOptions::default(),
+    )
 }
 
 impl WeeklyVolume {

@@ -6,7 +6,15 @@ const DAY_MS: i64 = 86_400_000;
 // 2026-11-23 is a Monday.
 const MONDAY_DAYS: i64 = 20_780;
 
-fn set(id: &str, client: &str, exercise: &str, reps: i32, kg: f64, rir: Option<i32>, at_ms: i64) -> SetRow {
+fn set(
+    id: &str,
+    client: &str,
+    exercise: &str,
+    reps: i32,
+    kg: f64,
+    rir: Option<i32>,
+    at_ms: i64,
+) -> SetRow {
     SetRow {
         set_id: id.into(),
         client_id: client.into(),
@@ -45,13 +53,22 @@ fn best_e1rm_per_client_and_exercise_counts_reps_in_reserve() {
     let out = summarize(&rows).unwrap();
     assert_eq!(out.best_e1rm.len(), 3);
     let squat = &out.best_e1rm[0];
-    assert_eq!((squat.client_id.as_str(), squat.exercise.as_str()), ("c1", "back-squat"));
+    assert_eq!(
+        (squat.client_id.as_str(), squat.exercise.as_str()),
+        ("c1", "back-squat")
+    );
     assert_eq!(squat.set_id, "a");
     assert!(close(squat.e1rm_kg, epley(100.0, 7)));
-    assert!(close(squat.e1rm_brzycki_kg.unwrap(), brzycki(100.0, 7).unwrap()));
+    assert!(close(
+        squat.e1rm_brzycki_kg.unwrap(),
+        brzycki(100.0, 7).unwrap()
+    ));
     assert_eq!(squat.performed_at_ms, monday + 1000);
     let bench = &out.best_e1rm[1];
-    assert_eq!((bench.exercise.as_str(), bench.set_id.as_str()), ("bench-press", "c"));
+    assert_eq!(
+        (bench.exercise.as_str(), bench.set_id.as_str()),
+        ("bench-press", "c")
+    );
     assert!(close(bench.e1rm_kg, 80.0));
     assert!(close(out.best_e1rm[2].e1rm_kg, epley(60.0, 10)));
 }
@@ -71,14 +88,29 @@ fn weekly_volume_splits_on_monday_utc() {
     let rows = vec![
         set("a", "c1", "back-squat", 5, 100.0, None, monday - 1), // Sunday 23:59:59.999
         set("b", "c1", "back-squat", 5, 100.0, None, monday),     // Monday 00:00
-        set("c", "c1", "bench-press", 8, 60.0, Some(1), monday + 6 * DAY_MS),
+        set(
+            "c",
+            "c1",
+            "bench-press",
+            8,
+            60.0,
+            Some(1),
+            monday + 6 * DAY_MS,
+        ),
         set("d", "c2", "back-squat", 10, 50.0, None, monday + DAY_MS),
     ];
     let out = summarize(&rows).unwrap();
     let v: Vec<_> = out
         .weekly_volume
         .iter()
-        .map(|w| (w.client_id.as_str(), i64::from(w.week_start_days), w.volume_kg, w.sets))
+        .map(|w| {
+            (
+                w.client_id.as_str(),
+                i64::from(w.week_start_days),
+                w.volume_kg,
+                w.sets,
+            )
+        })
         .collect();
     assert_eq!(
         v,

@@ -1,1 +1,49 @@
-fn main() {}
+use clap::Parser;
+use fitsync::{
+    app::{self, Target},
+    cli::{Cli, Command},
+    seed,
+};
+use fitsync_platform::{server, shutdown, telemetry, Settings};
+use tracing::Instrument;
+
+fn main() -> anyhow::Result<()> {
+    // Polars sizes its pool to the machine; leave cores to the async runtime.
+    if std::env::var_os("POLARS_MAX_THREADS").is_none() {
+        std::env::set_var("POLARS_MAX_THREADS", "2");
+    }
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.telemetry);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli, settings))
+}
+
+async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Run {
+        target: Target::All,
+    }) {
+        Command::Run { target } => {
+            let span = tracing::info_span!("fitsync", target = ?target);
+            async move {
+                let listener = server::bind(settings.server.bind).await?;
+                let running = app::start(settings, target, listener, shutdown::on_signal()).await?;
+                running.wait().await
+            }
+            .instrument(span)
+            .await
+        }
+        Command::Migrate { wait } => app::migrate(&settings, wait).await,
+        Command::Seed {
+            api,
+            clients,
+            weeks,
+        } => seed::run(&api, clients, weeks).await,
+        Command::Config => {
+            println!("{settings:#?}");
+            Ok(())
+        }
+    }
+}

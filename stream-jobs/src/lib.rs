@@ -1,1 +1,18 @@
+//! Kafka consumers: micro-batch sources, transforms and sinks.
+//!
+//! - `analytics`: training events → Polars → progress tables (effectively once: offsets
+//!   committed with the results).
+//! - `indexer`: every domain event → OpenSearch (deterministic ids; replays overwrite).
+//!
+//! Both send what they cannot decode to the dead-letter topic and go on.
 
+pub mod analytics;
+pub mod dead_letter;
+pub mod indexer;
+mod metrics;
+pub mod offsets;
+pub mod source;
+
+pub use analytics::ProgressAnalytics;
+pub use indexer::EventIndexer;
+pub use metrics::JobStats;

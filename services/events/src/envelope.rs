@@ -30,7 +30,10 @@ pub enum EnvelopeError {
     #[error("unsupported specversion {0:?}")]
     SpecVersion(String),
     #[error("event type {found:?} where {expected:?} was expected")]
-    WrongType { expected: &'static str, found: String },
+    WrongType {
+        expected: &'static str,
+        found: String,
+    },
     #[error("payload of {event_type} does not match its schema: {source}")]
     Payload {
         event_type: String,

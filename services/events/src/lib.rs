@@ -15,7 +15,9 @@ pub use users::{UserRegistered, USER_REGISTERED_V1};
 /// The JSON Schema of an event type, by its `type` attribute.
 pub fn schema_for(event_type: &str) -> Option<&'static str> {
     match event_type {
-        SET_LOGGED_V1 => Some(include_str!("../schemas/fitsync.workout.set_logged.v1.json")),
+        SET_LOGGED_V1 => Some(include_str!(
+            "../schemas/fitsync.workout.set_logged.v1.json"
+        )),
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
         _ => None,
     }

@@ -11,7 +11,12 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const DOMAIN: [Topic; 4] = [Topic::Users, Topic::Training, Topic::Schedule, Topic::Progress];
+    pub const DOMAIN: [Topic; 4] = [
+        Topic::Users,
+        Topic::Training,
+        Topic::Schedule,
+        Topic::Progress,
+    ];
 
     pub fn suffix(self) -> &'static str {
         match self {
@@ -35,11 +40,18 @@ pub struct Topics {
 
 impl Topics {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     pub fn name(&self, topic: Topic) -> String {
         format!("{}{}", self.prefix, topic.suffix())
+    }
+
+    /// The full name of a topic stored by suffix (as the outbox stores it).
+    pub fn name_of(&self, suffix: &str) -> String {
+        format!("{}{}", self.prefix, suffix)
     }
 
     pub fn prefix(&self) -> &str {
@@ -53,7 +65,13 @@ mod tests {
 
     #[test]
     fn prefix_is_prepended() {
-        assert_eq!(Topics::new("t1.").name(Topic::Training), "t1.fitsync.training");
-        assert_eq!(Topics::default().name(Topic::DeadLetter), "fitsync.deadletter");
+        assert_eq!(
+            Topics::new("t1.").name(Topic::Training),
+            "t1.fitsync.training"
+        );
+        assert_eq!(
+            Topics::default().name(Topic::DeadLetter),
+            "fitsync.deadletter"
+        );
     }
 }

@@ -72,7 +72,9 @@ pub struct TokenKeys {
 
 impl fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenKeys").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +91,9 @@ impl TokenKeys {
         let pkcs8 = match &settings.signing_key_pem {
             Some(pem) => pem_to_der(pem.expose_secret()).ok_or(KeyError::BadKey)?,
             None => {
-                tracing::warn!("auth.signing_key_pem not set: using a key generated for this process");
+                tracing::warn!(
+                    "auth.signing_key_pem not set: using a key generated for this process"
+                );
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                     .map_err(|_| KeyError::Generate)?
                     .as_ref()
@@ -100,8 +104,12 @@ impl TokenKeys {
     }
 
     fn from_pkcs8(pkcs8: &[u8], settings: &AuthSettings) -> Result<Self, KeyError> {
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
-            .map_err(|_| KeyError::BadKey)?;
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            pkcs8,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| KeyError::BadKey)?;
         let point = pair.public_key().as_ref();
         let (x, y) = (B64URL.encode(&point[1..33]), B64URL.encode(&point[33..65]));
         let kid = B64URL.encode(&digest::digest(&digest::SHA256, point).as_ref()[..12]);
@@ -128,7 +136,12 @@ impl TokenKeys {
     }
 
     /// Issues an access token; returns it with its lifetime in seconds.
-    pub fn issue(&self, sub: Uuid, role: Role, gym: Option<Uuid>) -> Result<(String, i64), ApiError> {
+    pub fn issue(
+        &self,
+        sub: Uuid,
+        role: Role,
+        gym: Option<Uuid>,
+    ) -> Result<(String, i64), ApiError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),

@@ -166,7 +166,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let err = Settings::with_overrides(serde_json::json!({"server": {"bnid": "x"}})).unwrap_err();
+        let err =
+            Settings::with_overrides(serde_json::json!({"server": {"bnid": "x"}})).unwrap_err();
         assert!(err.to_string().contains("bnid"), "{err}");
     }
 

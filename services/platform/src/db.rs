@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
 use futures::future::BoxFuture;
+use secrecy::ExposeSecret;
 use sqlx::{
     error::BoxDynError,
     migrate::{Migration, MigrationSource, Migrator},
@@ -15,7 +15,10 @@ use crate::config::DatabaseSettings;
 /// timestamps, and both migrators tolerate each other's versions).
 static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
-pub fn connect_options(settings: &DatabaseSettings, database: &str) -> Result<PgConnectOptions, sqlx::Error> {
+pub fn connect_options(
+    settings: &DatabaseSettings,
+    database: &str,
+) -> Result<PgConnectOptions, sqlx::Error> {
     let options: PgConnectOptions = settings.url.expose_secret().parse()?;
     Ok(options.database(database).application_name("fitsync"))
 }
@@ -51,7 +54,11 @@ pub async fn migrate(pool: &PgPool, service: &Migrator, wait: Duration) -> anyho
 /// The platform's migrations (the outbox, versions below 1000) and the service's
 /// (timestamps), as one ordered migrator so one `_sqlx_migrations` table tracks both.
 pub async fn migrator(service: &Migrator) -> Result<Migrator, sqlx::migrate::MigrateError> {
-    let mut all: Vec<Migration> = PLATFORM_MIGRATIONS.iter().chain(service.iter()).cloned().collect();
+    let mut all: Vec<Migration> = PLATFORM_MIGRATIONS
+        .iter()
+        .chain(service.iter())
+        .cloned()
+        .collect();
     all.sort_by_key(|m| m.version);
     Migrator::new(Combined(all)).await
 }

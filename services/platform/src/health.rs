@@ -14,12 +14,17 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn new(pools: Vec<(&'static str, PgPool)>) -> Self {
-        Self { pools: Arc::new(pools) }
+        Self {
+            pools: Arc::new(pools),
+        }
     }
 
     pub fn router(self) -> Router {
         Router::new()
-            .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+            .route(
+                "/healthz",
+                get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+            )
             .route("/readyz", get(ready))
             .with_state(self)
     }
@@ -27,17 +32,34 @@ impl Readiness {
 
 async fn ready(State(readiness): State<Readiness>) -> impl IntoResponse {
     let checks = readiness.pools.iter().map(|(name, pool)| async move {
-        let ok = tokio::time::timeout(Duration::from_secs(2), sqlx::query("select 1").execute(pool))
-            .await
-            .is_ok_and(|r| r.is_ok());
+        let ok = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("select 1").execute(pool),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
         (*name, ok)
     });
     let results = join_all(checks).await;
     let all_ok = results.iter().all(|(_, ok)| *ok);
     let body: serde_json::Map<String, serde_json::Value> = results
         .into_iter()
-        .map(|(name, ok)| (name.to_owned(), serde_json::Value::from(if ok { "ok" } else { "down" })))
+        .map(|(name, ok)| {
+            (
+                name.to_owned(),
+                serde_json::Value::from(if ok { "ok" } else { "down" }),
+            )
+        })
         .collect();
-    let status = if all_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(serde_json::json!({ "status": if all_ok { "ok" } else { "degraded" }, "checks": body })))
+    let status = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(
+            serde_json::json!({ "status": if all_ok { "ok" } else { "degraded" }, "checks": body }),
+        ),
+    )
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod fault;
 pub mod health;
+pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;

@@ -55,7 +55,9 @@ pub async fn track_http(request: Request, next: Next) -> Response {
         400..=499 => "4xx",
         _ => "5xx",
     };
-    HTTP_REQUESTS.with_label_values(&[&route, &method, class]).inc();
+    HTTP_REQUESTS
+        .with_label_values(&[&route, &method, class])
+        .inc();
     HTTP_DURATION
         .with_label_values(&[&route, &method])
         .observe(started.elapsed().as_secs_f64());

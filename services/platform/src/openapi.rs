@@ -10,7 +10,10 @@ pub fn merge(fragments: &[Value]) -> Value {
         if let Some(p) = fragment.get("paths").and_then(Value::as_object) {
             paths.extend(p.clone());
         }
-        if let Some(s) = fragment.pointer("/components/schemas").and_then(Value::as_object) {
+        if let Some(s) = fragment
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+        {
             schemas.extend(s.clone());
         }
     }
@@ -42,7 +45,8 @@ pub fn merge(fragments: &[Value]) -> Value {
 /// An operation's `responses`: `specific` plus the problem responses every operation
 /// shares (400, 401, 403, 422), unless `specific` already names them.
 pub fn responses(specific: Value) -> Value {
-    let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
     let mut all = json!({
         "400": {"description": "Malformed request", "content": problem},
         "401": {"description": "Missing or invalid token", "content": problem},

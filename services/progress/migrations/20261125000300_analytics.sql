@@ -27,11 +27,12 @@ create table exercise_e1rm (
     primary key (client_id, exercise)
 );
 
--- Volume load per client per ISO week (Monday, UTC).
+-- Volume load per client per ISO week (Monday, UTC). numeric: sums are exact, so the
+-- totals do not depend on how events were batched.
 create table weekly_volume (
     client_id uuid not null,
     week_start date not null,
-    volume_kg double precision not null,
+    volume_kg numeric(14, 2) not null,
     sets integer not null,
     updated_at timestamptz not null default now(),
     primary key (client_id, week_start)

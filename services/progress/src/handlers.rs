@@ -37,7 +37,10 @@ pub async fn e1rm(
     .bind(client_id)
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(E1rmResponse { client_id, exercises }))
+    Ok(Json(E1rmResponse {
+        client_id,
+        exercises,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,7 +77,7 @@ pub async fn volume(
         return Err(ApiError::field("weeks", "must be between 1 and 260"));
     }
     let weeks = sqlx::query_as::<_, WeekVolume>(
-        "select week_start, volume_kg, sets from (
+        "select week_start, volume_kg::float8 as volume_kg, sets from (
              select week_start, volume_kg, sets from weekly_volume
              where client_id = $1 order by week_start desc limit $2
          ) recent order by week_start",

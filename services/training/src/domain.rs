@@ -10,11 +10,18 @@ impl ExerciseSlug {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+            && raw.split('-').all(|w| {
+                !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(ApiError::field("exercise", "must be a lowercase slug such as back-squat"))
+            Err(ApiError::field(
+                "exercise",
+                "must be a lowercase slug such as back-squat",
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -78,14 +85,24 @@ mod tests {
     fn slugs() {
         assert!(ExerciseSlug::parse("back-squat").is_ok());
         assert!(ExerciseSlug::parse("21s").is_ok());
-        for bad in ["", "Back-Squat", "back--squat", "-squat", "squat-", "back squat", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "Back-Squat",
+            "back--squat",
+            "-squat",
+            "squat-",
+            "back squat",
+            &"a".repeat(65),
+        ] {
             assert!(ExerciseSlug::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn numbers() {
-        assert!(Reps::parse(0).is_err() && Reps::parse(101).is_err() && Reps::parse(i64::MAX).is_err());
+        assert!(
+            Reps::parse(0).is_err() && Reps::parse(101).is_err() && Reps::parse(i64::MAX).is_err()
+        );
         assert_eq!(Reps::parse(5).unwrap().get(), 5);
         assert!(Kilograms::parse(-1.0).is_err() && Kilograms::parse(f64::NAN).is_err());
         assert_eq!(Kilograms::parse(102.499).unwrap().get(), 102.5);

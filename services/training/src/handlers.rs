@@ -55,24 +55,35 @@ impl LogSetRequest {
         let rir = self.rir.map(|r| take(&mut errors, Rir::parse(r)));
         let performed_at = self.performed_at.unwrap_or(now);
         let when = if performed_at > now + Duration::minutes(5) {
-            take(&mut errors, Err(ApiError::field("performed_at", "is in the future")))
+            take(
+                &mut errors,
+                Err(ApiError::field("performed_at", "is in the future")),
+            )
         } else if performed_at < now - Duration::days(366 * 5) {
-            take(&mut errors, Err(ApiError::field("performed_at", "is more than five years ago")))
+            take(
+                &mut errors,
+                Err(ApiError::field(
+                    "performed_at",
+                    "is more than five years ago",
+                )),
+            )
         } else {
             Some(performed_at)
         };
         match (exercise, reps, weight, rir, when) {
-            (Some(exercise), Some(reps), Some(weight), rir @ (None | Some(Some(_))), Some(performed_at))
-                if errors.is_empty() =>
-            {
-                Ok(ValidSet {
-                    exercise,
-                    reps,
-                    weight,
-                    rir: rir.flatten(),
-                    performed_at,
-                })
-            }
+            (
+                Some(exercise),
+                Some(reps),
+                Some(weight),
+                rir @ (None | Some(Some(_))),
+                Some(performed_at),
+            ) if errors.is_empty() => Ok(ValidSet {
+                exercise,
+                reps,
+                weight,
+                rir: rir.flatten(),
+                performed_at,
+            }),
             _ => Err(ApiError::Validation(errors)),
         }
     }

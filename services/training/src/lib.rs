@@ -24,6 +24,9 @@ pub struct TrainingState {
 
 pub fn router(state: TrainingState) -> Router {
     Router::new()
-        .route("/api/workouts/sets", post(handlers::log_set).get(handlers::list_sets))
+        .route(
+            "/api/workouts/sets",
+            post(handlers::log_set).get(handlers::list_sets),
+        )
         .with_state(state)
 }

@@ -50,7 +50,10 @@ impl NewPassword {
 pub fn display_name(raw: &str) -> Result<String, ApiError> {
     let s = raw.trim();
     if s.is_empty() || s.chars().count() > 100 {
-        return Err(ApiError::field("display_name", "must be 1 to 100 characters"));
+        return Err(ApiError::field(
+            "display_name",
+            "must be 1 to 100 characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -61,8 +64,13 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Ana@Example.COM ").unwrap().as_str(), "ana@example.com");
-        for bad in ["", "ana", "ana@", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x.io."] {
+        assert_eq!(
+            Email::parse(" Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
+        for bad in [
+            "", "ana", "ana@", "@x.io", "a@b", "a b@x.io", "a@@x.io", "a@x.io.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -117,13 +117,17 @@ pub async fn token(
         return Err(ApiError::BadRequest("unsupported_grant_type".into()));
     }
     let (Some(username), Some(password)) = (req.username, req.password) else {
-        return Err(ApiError::BadRequest("username and password are required".into()));
+        return Err(ApiError::BadRequest(
+            "username and password are required".into(),
+        ));
     };
     let row: Option<(Uuid, String, Role)> = match Email::parse(&username) {
-        Ok(email) => sqlx::query_as("select id, password_hash, role from users where lower(email) = $1")
-            .bind(email.as_str())
-            .fetch_optional(&state.pool)
-            .await?,
+        Ok(email) => {
+            sqlx::query_as("select id, password_hash, role from users where lower(email) = $1")
+                .bind(email.as_str())
+                .fetch_optional(&state.pool)
+                .await?
+        }
         Err(_) => None,
     };
     let (stored, who) = match row {
@@ -167,10 +171,12 @@ pub async fn get_user(
 }
 
 async fn fetch_user(state: &UsersState, id: Uuid) -> Result<Json<User>, ApiError> {
-    sqlx::query_as::<_, User>("select id, email, role, display_name, created_at from users where id = $1")
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound)
+    sqlx::query_as::<_, User>(
+        "select id, email, role, display_name, created_at from users where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?
+    .map(Json)
+    .ok_or(ApiError::NotFound)
 }

@@ -1,0 +1,199 @@
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{routing::get, Json, Router};
+use fitsync_ingest::Relay;
+use fitsync_platform::{db, health::Readiness, server, Settings, TokenKeys};
+use fitsync_stream_jobs::{EventIndexer, ProgressAnalytics};
+use sqlx::{migrate::Migrator, PgPool};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// What one process runs: everything (`all`, a laptop) or one component (Kubernetes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    All,
+    Users,
+    Training,
+    Progress,
+    Relay,
+    Analytics,
+    Indexer,
+}
+
+impl Target {
+    fn runs(self, component: Target) -> bool {
+        self == Target::All || self == component
+    }
+}
+
+/// The database a service owns, with its migrations.
+#[derive(Clone, Copy)]
+pub struct Service {
+    pub name: &'static str,
+    pub migrations: &'static Migrator,
+    database: fn(&Settings) -> &str,
+}
+
+pub const SERVICES: [Service; 3] = [
+    Service {
+        name: "users",
+        migrations: &fitsync_users::MIGRATIONS,
+        database: |s| &s.database.names.users,
+    },
+    Service {
+        name: "training",
+        migrations: &fitsync_training::MIGRATIONS,
+        database: |s| &s.database.names.training,
+    },
+    Service {
+        name: "progress",
+        migrations: &fitsync_progress::MIGRATIONS,
+        database: |s| &s.database.names.progress,
+    },
+];
+
+impl Service {
+    pub fn pool(&self, settings: &Settings) -> Result<PgPool, sqlx::Error> {
+        db::pool(&settings.database, (self.database)(settings))
+    }
+}
+
+/// Applies every service's migrations (the `migrate` command; `all` does it at start).
+pub async fn migrate(settings: &Settings, wait: Duration) -> anyhow::Result<()> {
+    for service in SERVICES {
+        let pool = service.pool(settings)?;
+        db::migrate(&pool, service.migrations, wait).await?;
+        tracing::info!(service = service.name, "migrated");
+    }
+    Ok(())
+}
+
+/// A started process: its HTTP address, and a handle to stop it and wait.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl RunningApp {
+    /// Waits until every component stopped; the first failure cancels the rest.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = result {
+                tracing::error!(error = ?e, "component failed; stopping");
+                self.shutdown.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// Starts `target` on `listener`: its HTTP API (or only health and metrics for workers)
+/// and its background workers.
+pub async fn start(
+    settings: Settings,
+    target: Target,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningApp> {
+    if target == Target::All {
+        migrate(&settings, Duration::from_secs(30)).await?;
+    }
+    let pool_of = |name: &str| -> anyhow::Result<PgPool> {
+        let service = SERVICES
+            .iter()
+            .find(|s| s.name == name)
+            .expect("known service");
+        Ok(service.pool(&settings)?)
+    };
+    let keys = Arc::new(TokenKeys::from_settings(&settings.auth)?);
+    let mut api = Router::new();
+    let mut openapi = Vec::new();
+    let mut pools: Vec<(&'static str, PgPool)> = Vec::new();
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+
+    if target.runs(Target::Users) {
+        let pool = pool_of("users")?;
+        api = api.merge(fitsync_users::router(fitsync_users::UsersState {
+            pool: pool.clone(),
+            keys: keys.clone(),
+        }));
+        openapi.push(fitsync_users::openapi());
+        pools.push(("userdb", pool));
+    }
+    if target.runs(Target::Training) {
+        let pool = pool_of("training")?;
+        api = api.merge(fitsync_training::router(fitsync_training::TrainingState {
+            pool: pool.clone(),
+            keys: keys.clone(),
+        }));
+        openapi.push(fitsync_training::openapi());
+        pools.push(("trainingdb", pool));
+    }
+    if target.runs(Target::Progress) {
+        let pool = pool_of("progress")?;
+        api = api.merge(fitsync_progress::router(fitsync_progress::ProgressState {
+            pool: pool.clone(),
+            keys: keys.clone(),
+        }));
+        openapi.push(fitsync_progress::openapi());
+        pools.push(("progressdb", pool));
+    }
+    if target.runs(Target::Relay) {
+        // One relay per database that has an outbox.
+        for (source, name) in [("users", "users"), ("training", "training")] {
+            let pool = pool_of(name)?;
+            let relay = Relay::new(source, pool, &settings.kafka, settings.relay.clone())?;
+            tasks.spawn(relay.run(shutdown.clone()));
+        }
+    }
+    if target.runs(Target::Analytics) {
+        let pool = pool_of("progress")?;
+        let job = ProgressAnalytics::new(pool, settings.kafka.clone(), settings.jobs.clone())?;
+        tasks.spawn(job.run(shutdown.clone()));
+    }
+    if target.runs(Target::Indexer) {
+        let job = EventIndexer::new(
+            &settings.opensearch,
+            settings.kafka.clone(),
+            settings.jobs.clone(),
+        )?;
+        tasks.spawn(job.run(shutdown.clone()));
+    }
+
+    let document = Arc::new(fitsync_platform::openapi::merge(&openapi));
+    let api = api.route(
+        "/api/openapi.json",
+        get(move || async move { Json((*document).clone()) }),
+    );
+    let app = server::with_common_layers(api, settings.server.request_timeout())
+        .merge(Readiness::new(pools).router());
+    let addr = listener.local_addr()?;
+    let serving = shutdown.clone();
+    let grace = settings.server.shutdown_grace();
+    tasks.spawn(async move {
+        let served = server::serve(listener, app, serving.clone());
+        tokio::pin!(served);
+        tokio::select! {
+            r = &mut served => r?,
+            () = async { serving.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+            }
+        }
+        Ok(())
+    });
+    tracing::info!(%addr, ?target, "fitsync started");
+    Ok(RunningApp {
+        addr,
+        shutdown,
+        tasks,
+    })
+}

@@ -1,0 +1,48 @@
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Target;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fitsync",
+    version,
+    about = "FitSync: every component in one binary"
+)]
+pub struct Cli {
+    /// TOML file layered over the defaults (environment FITSYNC__… wins over both).
+    #[arg(long, global = true, env = "FITSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a target (default: all).
+    Run {
+        #[arg(long, short, value_enum, default_value = "all")]
+        target: Target,
+    },
+    /// Apply every service's database migrations, waiting for the databases to answer.
+    Migrate {
+        #[arg(long, default_value = "60", value_parser = parse_secs)]
+        wait: Duration,
+    },
+    /// Load demo data through the running API: trainers, clients, weeks of training.
+    Seed {
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        #[arg(long, default_value_t = 6)]
+        clients: usize,
+        #[arg(long, default_value_t = 8)]
+        weeks: u32,
+    },
+    /// Print the effective configuration (secrets redacted).
+    Config,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, std::num::ParseIntError> {
+    s.parse().map(Duration::from_secs)
+}

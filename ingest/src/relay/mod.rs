@@ -1,0 +1,192 @@
+//! The outbox relay: claims outbox rows in id order and publishes them to Kafka with an
+//! idempotent producer, keyed by the row's aggregate; deletes a row only once Kafka has
+//! acknowledged it. Woken by LISTEN/NOTIFY, with a fallback poll. If Kafka is down the
+//! rows wait in the outbox; a crash between publish and delete re-publishes (consumers
+//! deduplicate on the event id).
+
+mod metrics;
+
+use std::{sync::Arc, time::Duration};
+
+use fitsync_events::Topics;
+use fitsync_platform::{config::KafkaSettings, config::RelaySettings, fault, kafka, outbox};
+use futures::future::join_all;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use sqlx::{postgres::PgListener, PgPool};
+use tokio_util::sync::CancellationToken;
+
+pub use metrics::RelayStats;
+
+/// One relay per source database (`source` names it in logs and metrics).
+pub struct Relay {
+    source: &'static str,
+    pool: PgPool,
+    producer: FutureProducer,
+    topics: Topics,
+    settings: RelaySettings,
+    stats: Arc<RelayStats>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    topic: String,
+    message_key: String,
+    payload: String,
+}
+
+impl Relay {
+    pub fn new(
+        source: &'static str,
+        pool: PgPool,
+        kafka: &KafkaSettings,
+        settings: RelaySettings,
+    ) -> anyhow::Result<Self> {
+        let producer: FutureProducer = kafka::producer_config(kafka)
+            .set("linger.ms", settings.linger_ms.to_string())
+            .set("compression.type", "lz4")
+            .set("batch.num.messages", "10000")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(Self {
+            source,
+            pool,
+            producer,
+            topics: Topics::new(kafka.topic_prefix.clone()),
+            settings,
+            stats: RelayStats::for_source(source),
+        })
+    }
+
+    pub fn stats(&self) -> Arc<RelayStats> {
+        self.stats.clone()
+    }
+
+    /// Runs until `shutdown`; only one relay per database publishes at a time (a session
+    /// advisory lock elects it), the others wait as hot standbys.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            match self.lead(&shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(source = self.source, error = %e, "relay interrupted; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.producer.flush(Duration::from_secs(5))?;
+        Ok(())
+    }
+
+    async fn lead(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let mut lock_conn = self.pool.acquire().await?;
+        loop {
+            let got: bool =
+                sqlx::query_scalar("select pg_try_advisory_lock(hashtext('fitsync.outbox.relay'))")
+                    .fetch_one(&mut *lock_conn)
+                    .await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        tracing::info!(source = self.source, "relay leading");
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(outbox::CHANNEL).await?;
+        let poll = Duration::from_millis(self.settings.poll_interval_ms);
+        let mut failures = 0u32;
+        loop {
+            // Drain everything that is waiting, then sleep until woken.
+            loop {
+                match self.publish_batch().await? {
+                    Published::Some(n) if n as i64 == self.settings.batch_size => continue,
+                    Published::Some(_) | Published::Nothing => {
+                        failures = 0;
+                        break;
+                    }
+                    Published::Failed => {
+                        failures += 1;
+                        let wait = Duration::from_millis(200 * 2u64.pow(failures.min(5)));
+                        tokio::select! {
+                            () = shutdown.cancelled() => return Ok(()),
+                            () = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                n = listener.recv() => { n?; }
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Publishes one batch in id order; deletes the rows Kafka acknowledged.
+    #[tracing::instrument(skip(self), fields(source = self.source), err)]
+    async fn publish_batch(&self) -> anyhow::Result<Published> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "select id, topic, message_key, payload::text as payload from outbox order by id limit $1",
+        )
+        .bind(self.settings.batch_size)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(Published::Nothing);
+        }
+        let names: Vec<String> = rows.iter().map(|r| self.topics.name_of(&r.topic)).collect();
+        let deliveries = rows.iter().zip(&names).map(|(row, topic)| {
+            let record = FutureRecord::to(topic)
+                .key(&row.message_key)
+                .payload(&row.payload);
+            let sent = self.producer.send_result(record);
+            async move {
+                match sent {
+                    Ok(delivery) => matches!(delivery.await, Ok(Ok(_))),
+                    Err((e, _)) => {
+                        tracing::debug!(error = %e, "enqueue refused");
+                        false
+                    }
+                }
+            }
+        });
+        let acked = join_all(deliveries).await;
+        let done: Vec<i64> = rows
+            .iter()
+            .zip(&acked)
+            .filter(|(_, ok)| **ok)
+            .map(|(r, _)| r.id)
+            .collect();
+        fault::point("relay.before_delete");
+        if !done.is_empty() {
+            sqlx::query("delete from outbox where id = any($1)")
+                .bind(&done)
+                .execute(&self.pool)
+                .await?;
+        }
+        self.stats.record(done.len(), rows.len() - done.len());
+        if done.len() < rows.len() {
+            tracing::warn!(
+                source = self.source,
+                failed = rows.len() - done.len(),
+                "Kafka did not acknowledge; rows stay in the outbox"
+            );
+            return Ok(Published::Failed);
+        }
+        Ok(Published::Some(done.len()))
+    }
+}
+
+enum Published {
+    Nothing,
+    Some(usize),
+    Failed,
+}

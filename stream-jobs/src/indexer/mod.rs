@@ -1,0 +1,134 @@
+//! The search indexer: every domain event → OpenSearch, one document per event with the
+//! event id as document id, so a replay overwrites and never duplicates. Every item of a
+//! bulk response is checked; what failed for a passing reason is retried, what the index
+//! refuses outright is dead-lettered. Kafka offsets are committed after the bulk succeeds.
+
+mod bulk;
+
+use std::time::Duration;
+
+use fitsync_events::{CloudEvent, Topic, Topics};
+use fitsync_platform::{
+    config::{JobSettings, KafkaSettings, OpenSearchSettings},
+    kafka,
+};
+use opensearch::{http::transport::Transport, OpenSearch};
+use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
+use serde_json::{json, Value};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::{dead_letter::DeadLetters, metrics::JobStats, source::KafkaSource};
+
+pub const JOB: &str = "indexer";
+
+pub struct EventIndexer {
+    client: OpenSearch,
+    index: String,
+    kafka: KafkaSettings,
+    settings: JobSettings,
+    group: String,
+    topics: Vec<String>,
+    dead_letters: DeadLetters,
+}
+
+impl EventIndexer {
+    pub fn new(
+        opensearch: &OpenSearchSettings,
+        kafka: KafkaSettings,
+        settings: JobSettings,
+    ) -> anyhow::Result<Self> {
+        let names = Topics::new(kafka.topic_prefix.clone());
+        Ok(Self {
+            client: OpenSearch::new(Transport::single_node(&opensearch.url)?),
+            index: events_index(opensearch),
+            group: format!(
+                "{}{}-{JOB}",
+                kafka.topic_prefix, settings.consumer_group_prefix
+            ),
+            topics: Topic::DOMAIN.iter().map(|t| names.name(*t)).collect(),
+            dead_letters: DeadLetters::new(&kafka, JOB)?,
+            kafka,
+            settings,
+        })
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut all_topics = self.topics.clone();
+        all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
+        kafka::ensure_topics(&self.kafka, &all_topics).await?;
+        bulk::ensure_index(&self.client, &self.index).await?;
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            let source = KafkaSource::subscribe(
+                &self.kafka,
+                &self.group,
+                &self.topics,
+                None,
+                self.settings.max_batch.min(2000),
+                Duration::from_millis(self.settings.batch_window_ms),
+            )?;
+            loop {
+                let batch = source.next_batch(&shutdown).await;
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let started = Instant::now();
+                match self.process(&batch).await {
+                    Ok(stats) => {
+                        stats.record(JOB, started.elapsed().as_secs_f64());
+                        backoff = Duration::from_millis(200);
+                        if let Err(e) = source.commit(&batch, CommitMode::Sync) {
+                            tracing::warn!(error = %e, "offset commit failed; the batch may be indexed again (same ids)");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = ?e, "indexing failed; re-reading from the last commit");
+                        tokio::select! {
+                            () = shutdown.cancelled() => return Ok(()),
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
+    async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
+        let mut stats = JobStats::default();
+        let mut docs = Vec::with_capacity(batch.len());
+        let mut rejected = Vec::new();
+        for m in batch {
+            match document(m) {
+                Ok(doc) => docs.push((m, doc)),
+                Err(reason) => rejected.push((m, reason)),
+            }
+        }
+        let refused = bulk::index_all(&self.client, &self.index, &docs).await?;
+        stats.applied = (docs.len() - refused.len()) as u64;
+        rejected.extend(refused);
+        if !rejected.is_empty() {
+            self.dead_letters.send(&rejected).await?;
+            stats.dead_lettered = rejected.len() as u64;
+        }
+        Ok(stats)
+    }
+}
+
+pub fn events_index(opensearch: &OpenSearchSettings) -> String {
+    format!("{}events", opensearch.index_prefix)
+}
+
+/// The searchable document of one event: the envelope plus where it sits in Kafka.
+fn document(m: &OwnedMessage) -> Result<(String, Value), String> {
+    let payload = m.payload().ok_or("empty payload")?;
+    let event = CloudEvent::from_slice(payload).map_err(|e| e.to_string())?;
+    let id = event.id.to_string();
+    let mut doc = serde_json::to_value(&event).map_err(|e| e.to_string())?;
+    doc["kafka"] = json!({"topic": m.topic(), "partition": m.partition(), "offset": m.offset()});
+    Ok((id, doc))
+}

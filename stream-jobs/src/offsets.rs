@@ -1,0 +1,77 @@
+//! Consumed offsets kept in the sink database, written in the same transaction as the
+//! results (table `consumer_offsets`, owned by the progress service's migrations).
+
+use std::collections::HashMap;
+
+use sqlx::{PgConnection, PgPool};
+
+pub type PartitionKey = (String, i32);
+
+/// Next offsets to read for `partitions`, where known.
+pub async fn load(
+    pool: &PgPool,
+    group: &str,
+    partitions: &[PartitionKey],
+) -> Result<HashMap<PartitionKey, i64>, sqlx::Error> {
+    let (topics, parts): (Vec<String>, Vec<i32>) = partitions.iter().cloned().unzip();
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "select o.topic, o.partition, o.next_offset
+         from consumer_offsets o
+         join unnest($2::text[], $3::int[]) as p(topic, partition) using (topic, partition)
+         where o.consumer_group = $1",
+    )
+    .bind(group)
+    .bind(&topics)
+    .bind(&parts)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+}
+
+/// Locks and reads the offsets of `topics` inside the batch's transaction, so that two
+/// consumers (during a rebalance) cannot both apply the same messages.
+pub async fn lock(
+    conn: &mut PgConnection,
+    group: &str,
+    topics: &[String],
+) -> Result<HashMap<PartitionKey, i64>, sqlx::Error> {
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "select topic, partition, next_offset from consumer_offsets
+         where consumer_group = $1 and topic = any($2) for update",
+    )
+    .bind(group)
+    .bind(topics)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+}
+
+/// Records the next offsets to read, inside the batch's transaction.
+pub async fn save(
+    conn: &mut PgConnection,
+    group: &str,
+    next: &HashMap<PartitionKey, i64>,
+) -> Result<(), sqlx::Error> {
+    let mut topics = Vec::with_capacity(next.len());
+    let mut parts = Vec::with_capacity(next.len());
+    let mut offsets = Vec::with_capacity(next.len());
+    for ((t, p), o) in next {
+        topics.push(t.clone());
+        parts.push(*p);
+        offsets.push(*o);
+    }
+    sqlx::query(
+        "insert into consumer_offsets (consumer_group, topic, partition, next_offset)
+         select $1, * from unnest($2::text[], $3::int[], $4::bigint[])
+         on conflict (consumer_group, topic, partition)
+         do update set next_offset = greatest(consumer_offsets.next_offset, excluded.next_offset),
+                       updated_at = now()",
+    )
+    .bind(group)
+    .bind(&topics)
+    .bind(&parts)
+    .bind(&offsets)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
