@@ -20,9 +20,21 @@ pub enum Target {
     Indexer,
 }
 
-impl Target {
-    fn runs(self, component: Target) -> bool {
-        self == Target::All || self == component
+/// The targets one process runs, e.g. `users,training,relay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets(Vec<Target>);
+
+impl Targets {
+    pub fn new(targets: impl Into<Vec<Target>>) -> Self {
+        Self(targets.into())
+    }
+
+    pub fn all() -> Self {
+        Self(vec![Target::All])
+    }
+
+    fn runs(&self, component: Target) -> bool {
+        self.0.iter().any(|t| *t == Target::All || *t == component)
     }
 }
 
@@ -100,11 +112,11 @@ impl RunningApp {
 /// and its background workers.
 pub async fn start(
     settings: Settings,
-    target: Target,
+    targets: Targets,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningApp> {
-    if target == Target::All {
+    if targets.0.contains(&Target::All) {
         migrate(&settings, Duration::from_secs(30)).await?;
     }
     let pool_of = |name: &str| -> anyhow::Result<PgPool> {
@@ -120,7 +132,7 @@ pub async fn start(
     let mut pools: Vec<(&'static str, PgPool)> = Vec::new();
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
 
-    if target.runs(Target::Users) {
+    if targets.runs(Target::Users) {
         let pool = pool_of("users")?;
         api = api.merge(fitsync_users::router(fitsync_users::UsersState {
             pool: pool.clone(),
@@ -129,7 +141,7 @@ pub async fn start(
         openapi.push(fitsync_users::openapi());
         pools.push(("userdb", pool));
     }
-    if target.runs(Target::Training) {
+    if targets.runs(Target::Training) {
         let pool = pool_of("training")?;
         api = api.merge(fitsync_training::router(fitsync_training::TrainingState {
             pool: pool.clone(),
@@ -138,7 +150,7 @@ pub async fn start(
         openapi.push(fitsync_training::openapi());
         pools.push(("trainingdb", pool));
     }
-    if target.runs(Target::Progress) {
+    if targets.runs(Target::Progress) {
         let pool = pool_of("progress")?;
         api = api.merge(fitsync_progress::router(fitsync_progress::ProgressState {
             pool: pool.clone(),
@@ -147,7 +159,7 @@ pub async fn start(
         openapi.push(fitsync_progress::openapi());
         pools.push(("progressdb", pool));
     }
-    if target.runs(Target::Relay) {
+    if targets.runs(Target::Relay) {
         // One relay per database that has an outbox.
         for (source, name) in [("users", "users"), ("training", "training")] {
             let pool = pool_of(name)?;
@@ -155,12 +167,12 @@ pub async fn start(
             tasks.spawn(relay.run(shutdown.clone()));
         }
     }
-    if target.runs(Target::Analytics) {
+    if targets.runs(Target::Analytics) {
         let pool = pool_of("progress")?;
         let job = ProgressAnalytics::new(pool, settings.kafka.clone(), settings.jobs.clone())?;
         tasks.spawn(job.run(shutdown.clone()));
     }
-    if target.runs(Target::Indexer) {
+    if targets.runs(Target::Indexer) {
         let job = EventIndexer::new(
             &settings.opensearch,
             settings.kafka.clone(),
@@ -190,7 +202,7 @@ pub async fn start(
         }
         Ok(())
     });
-    tracing::info!(%addr, ?target, "fitsync started");
+    tracing::info!(%addr, targets = ?targets.0, "fitsync started");
     Ok(RunningApp {
         addr,
         shutdown,

@@ -20,10 +20,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a target (default: all).
+    /// Run targets (default: all), e.g. `--target users,training,relay`.
     Run {
-        #[arg(long, short, value_enum, default_value = "all")]
-        target: Target,
+        #[arg(long, short, value_enum, value_delimiter = ',', default_value = "all")]
+        target: Vec<Target>,
     },
     /// Apply every service's database migrations, waiting for the databases to answer.
     Migrate {

@@ -4,4 +4,4 @@ pub mod app;
 pub mod cli;
 pub mod seed;
 
-pub use app::{start, RunningApp, Target};
+pub use app::{start, RunningApp, Target, Targets};

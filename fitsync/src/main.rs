@@ -1,6 +1,6 @@
 use clap::Parser;
 use fitsync::{
-    app::{self, Target},
+    app::{self, Target, Targets},
     cli::{Cli, Command},
     seed,
 };
@@ -22,14 +22,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Run {
-        target: Target::All,
-    }) {
+    let default = Command::Run {
+        target: vec![Target::All],
+    };
+    match cli.command.unwrap_or(default) {
         Command::Run { target } => {
             let span = tracing::info_span!("fitsync", target = ?target);
             async move {
                 let listener = server::bind(settings.server.bind).await?;
-                let running = app::start(settings, target, listener, shutdown::on_signal()).await?;
+                let targets = Targets::new(target);
+                let running =
+                    app::start(settings, targets, listener, shutdown::on_signal()).await?;
                 running.wait().await
             }
             .instrument(span)

@@ -139,7 +139,8 @@ impl KafkaSource {
                 m = self.consumer.recv() => match m {
                     Ok(m) => { batch.push(m.detach()); break; }
                     Err(e) => {
-                        tracing::warn!(error = %e, "consume error");
+                        // librdkafka reconnects by itself and logs broker state changes.
+                        tracing::debug!(error = %e, "consume error");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 },
@@ -149,7 +150,7 @@ impl KafkaSource {
         while batch.len() < self.max_batch {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(m)) => batch.push(m.detach()),
-                Ok(Err(e)) => tracing::warn!(error = %e, "consume error"),
+                Ok(Err(e)) => tracing::debug!(error = %e, "consume error"),
                 Err(_) => break,
             }
         }

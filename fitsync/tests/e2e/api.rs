@@ -1,0 +1,346 @@
+//! The HTTP contract: problem JSON for bad input (and nothing written), authentication,
+//! per-role authorization, health, metrics and the merged OpenAPI document.
+
+use fitsync::Target;
+use serde_json::{json, Value};
+
+use crate::harness::{eventually, TestEnv};
+
+async fn counts(env: &TestEnv) -> (i64, i64) {
+    let db = env.training_db();
+    let sets: i64 = sqlx::query_scalar("select count(*) from workout_sets")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let outbox: i64 = sqlx::query_scalar("select count(*) from outbox")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    (sets, outbox)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_problem_json_and_change_nothing() {
+    let env = TestEnv::new().await;
+    // No relay: the outbox keeps whatever a handler wrote, so the check below is exact.
+    let app = env
+        .start(&[Target::Users, Target::Training, Target::Progress])
+        .await;
+    let client = app.register("client").await;
+
+    let cases = [
+        (
+            json!({"exercise": "back-squat", "reps": 0, "weight_kg": 100}),
+            422,
+            "reps",
+        ),
+        (
+            json!({"exercise": "back-squat", "reps": 5, "weight_kg": -1}),
+            422,
+            "weight_kg",
+        ),
+        (
+            json!({"exercise": "Back Squat", "reps": 5, "weight_kg": 100}),
+            422,
+            "exercise",
+        ),
+        (
+            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100, "rir": 11}),
+            422,
+            "rir",
+        ),
+        (
+            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100, "performed_at": "2999-01-01T00:00:00Z"}),
+            422,
+            "performed_at",
+        ),
+        (
+            json!({"exercise": "back-squat", "reps": "five", "weight_kg": 100}),
+            422,
+            "body",
+        ),
+        (
+            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100, "extra": 1}),
+            422,
+            "body",
+        ),
+        (json!({"reps": 5}), 422, "body"),
+    ];
+    for (body, status, field) in cases {
+        let response = app.log_set(&client, body.clone()).await;
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], status);
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{body} → {problem}");
+    }
+    // Several wrong fields are reported together.
+    let problem: Value = app
+        .log_set(
+            &client,
+            json!({"exercise": "", "reps": 0, "weight_kg": 2000}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 3, "{problem}");
+
+    // Not JSON at all.
+    let response = app
+        .http
+        .post(app.url("/api/workouts/sets"))
+        .bearer_auth(&client.token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    assert_eq!(
+        counts(&env).await,
+        (0, 0),
+        "a rejected request wrote something"
+    );
+
+    // Registration input.
+    for body in [
+        json!({"email": "not-an-email", "password": "long enough password", "display_name": "A"}),
+        json!({"email": "a@example.com", "password": "short", "display_name": "A"}),
+        json!({"email": "a@example.com", "password": "long enough password", "display_name": ""}),
+        json!({"email": "a@example.com", "password": "long enough password", "display_name": "A", "role": "admin"}),
+    ] {
+        let response = app
+            .http
+            .post(app.url("/api/auth/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{body}");
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&env.users_db())
+        .await
+        .unwrap();
+    assert_eq!(users, 1);
+
+    // Internal details never leak: an unknown route is a problem too.
+    let response = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_sees_only_what_it_may() {
+    let env = TestEnv::new().await;
+    let app = env
+        .start(&[Target::Users, Target::Training, Target::Progress])
+        .await;
+    let alice = app.register("client").await;
+    let bob = app.register("client").await;
+    let trainer = app.register("trainer").await;
+    let admin = app.admin(&env).await;
+
+    let set = json!({"exercise": "deadlift", "reps": 5, "weight_kg": 140});
+    assert_eq!(app.log_set(&alice, set.clone()).await.status(), 201);
+    // Trainers and admins do not log sets (a trainer logging for a client comes with
+    // the trainer–client relationship).
+    assert_eq!(app.log_set(&trainer, set.clone()).await.status(), 403);
+    assert_eq!(app.log_set(&admin, set.clone()).await.status(), 403);
+
+    let alices = [
+        format!("/api/progress/{}/e1rm", alice.id),
+        format!("/api/progress/{}/volume", alice.id),
+        format!("/api/workouts/sets?client_id={}", alice.id),
+        format!("/api/users/{}", alice.id),
+    ];
+    for path in &alices {
+        assert_eq!(app.get(&alice, path).await.status(), 200, "owner {path}");
+        assert_eq!(app.get(&admin, path).await.status(), 200, "admin {path}");
+        assert_eq!(
+            app.get(&bob, path).await.status(),
+            403,
+            "other client {path}"
+        );
+        // Not (yet) alice's trainer.
+        assert_eq!(
+            app.get(&trainer, path).await.status(),
+            403,
+            "unrelated trainer {path}"
+        );
+        let anonymous = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "anonymous {path}");
+        let forged = app
+            .http
+            .get(app.url(path))
+            .bearer_auth("eyJhbGciOiJub25lIn0.e30.")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401, "forged {path}");
+    }
+    let mine: Value = app
+        .get(&bob, "/api/workouts/sets")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine, json!([]), "bob's own list holds nothing of alice's");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_health_metrics_and_openapi() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let client = app.register("client").await;
+    let me: Value = app
+        .get(&client, "/api/users/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let email = me["email"].as_str().unwrap().to_owned();
+
+    let token = |password: &'static str| {
+        let email = email.clone();
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/api/auth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", email.as_str()),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok: Value = token(crate::harness::PASSWORD).await.json().await.unwrap();
+    assert_eq!(ok["token_type"], "Bearer");
+    let response = app
+        .http
+        .get(app.url("/api/users/me"))
+        .bearer_auth(ok["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(token("wrong password!").await.status(), 401);
+    let unknown = app
+        .http
+        .post(app.url("/api/auth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "nobody@example.com"),
+            ("password", "whatever123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.status(),
+        401,
+        "unknown account answers like a wrong password"
+    );
+
+    let jwks: Value = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ok", "{ready}");
+
+    let metrics = eventually(10, "request metrics", || async {
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("fitsync_http_requests_total").then_some(text)
+    })
+    .await;
+    assert!(
+        metrics.contains(r#"route="/api/users/me""#),
+        "route templates label requests"
+    );
+    assert!(
+        !metrics.contains(&client.id.to_string()),
+        "no ids in metric labels"
+    );
+
+    let doc: Value = app
+        .http
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/auth/register",
+        "/api/auth/token",
+        "/api/users/me",
+        "/api/users/{id}",
+        "/api/workouts/sets",
+        "/api/progress/{client_id}/e1rm",
+        "/api/progress/{client_id}/volume",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    app.stop().await;
+}

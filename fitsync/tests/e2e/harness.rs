@@ -1,0 +1,398 @@
+use std::{
+    collections::HashMap,
+    future::Future,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use fitsync::{app, RunningApp, Target, Targets};
+use fitsync_platform::Settings;
+use rdkafka::{
+    consumer::{BaseConsumer, Consumer},
+    message::OwnedMessage,
+    ClientConfig, Message, Offset, TopicPartitionList,
+};
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Polls `check` until it returns `Some`, or fails the test after `secs` seconds. This
+/// waits for eventual consistency; it is not a performance assertion.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Databases, topics and an index of one test, and the settings that point at them.
+pub struct TestEnv {
+    pub settings: Settings,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let id = Uuid::new_v4().simple().to_string()[..10].to_owned();
+        // FITSYNC__ variables (from scripts/stack.sh env) point at external servers.
+        let mut settings = Settings::load(None).expect("settings");
+        settings.server.bind = "127.0.0.1:0".parse().unwrap();
+        settings.telemetry.log_level = "warn".into();
+        settings.database.max_connections = 5;
+        settings.kafka.topic_prefix = format!("t{id}.");
+        settings.kafka.partitions = 3;
+        settings.opensearch.index_prefix = format!("t{id}-");
+        settings.relay.poll_interval_ms = 200;
+        let names = &mut settings.database.names;
+        names.users = format!("t_{id}_users");
+        names.training = format!("t_{id}_training");
+        names.schedule = format!("t_{id}_schedule");
+        names.progress = format!("t_{id}_progress");
+        names.notifications = format!("t_{id}_notifications");
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                fitsync_platform::db::connect_options(&settings.database, "postgres").unwrap(),
+            )
+            .await
+            .expect("PostgreSQL is up (scripts/stack.sh start)");
+        let names = settings.database.names.clone();
+        for db in [&names.users, &names.training, &names.progress] {
+            sqlx::query(&format!("create database \"{db}\""))
+                .execute(&admin)
+                .await
+                .unwrap();
+        }
+        fitsync_platform::telemetry::init(&settings.telemetry);
+        app::migrate(&settings, Duration::from_secs(10))
+            .await
+            .expect("migrations apply");
+        Self { settings }
+    }
+
+    pub fn pool(&self, database: &str) -> PgPool {
+        fitsync_platform::db::pool(&self.settings.database, database).unwrap()
+    }
+
+    pub fn training_db(&self) -> PgPool {
+        self.pool(&self.settings.database.names.training)
+    }
+
+    pub fn progress_db(&self) -> PgPool {
+        self.pool(&self.settings.database.names.progress)
+    }
+
+    pub fn users_db(&self) -> PgPool {
+        self.pool(&self.settings.database.names.users)
+    }
+
+    pub fn topic(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.settings.kafka.topic_prefix)
+    }
+
+    /// Starts `targets` in this process.
+    pub async fn start(&self, targets: &[Target]) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = app::start(
+            self.settings.clone(),
+            Targets::new(targets.to_vec()),
+            listener,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect("app starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            running: Some(running),
+        }
+    }
+
+    /// The environment that makes a `fitsync` child process use this test's servers.
+    pub fn child_env(&self) -> HashMap<String, String> {
+        let s = &self.settings;
+        let n = &s.database.names;
+        [
+            ("DATABASE__URL", s.database.url.expose_secret().to_owned()),
+            ("DATABASE__NAMES__USERS", n.users.clone()),
+            ("DATABASE__NAMES__TRAINING", n.training.clone()),
+            ("DATABASE__NAMES__PROGRESS", n.progress.clone()),
+            ("KAFKA__BROKERS", s.kafka.brokers.clone()),
+            ("KAFKA__TOPIC_PREFIX", s.kafka.topic_prefix.clone()),
+            ("KAFKA__PARTITIONS", s.kafka.partitions.to_string()),
+            ("OPENSEARCH__URL", s.opensearch.url.clone()),
+            (
+                "OPENSEARCH__INDEX_PREFIX",
+                s.opensearch.index_prefix.clone(),
+            ),
+            ("SERVER__BIND", "127.0.0.1:0".into()),
+            ("TELEMETRY__LOG_LEVEL", "warn".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("FITSYNC__{k}"), v))
+        .collect()
+    }
+
+    /// Spawns `fitsync run --target <target>` as a separate process.
+    pub fn spawn_process(&self, target: &str, extra_env: &[(&str, &str)]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_fitsync"))
+            .args(["run", "--target", target])
+            .envs(self.child_env())
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn fitsync")
+    }
+
+    /// Reads every message of `topic` from the beginning, until `expected` arrived.
+    pub async fn read_topic(&self, topic: &str, expected: usize) -> Vec<OwnedMessage> {
+        let brokers = self.settings.kafka.brokers.clone();
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .set("group.id", format!("reader-{}", Uuid::new_v4()))
+                .set("enable.auto.commit", "false")
+                .create()
+                .unwrap();
+            let metadata = consumer
+                .fetch_metadata(Some(&topic), Duration::from_secs(10))
+                .unwrap();
+            let mut tpl = TopicPartitionList::new();
+            for p in metadata.topics()[0].partitions() {
+                tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)
+                    .unwrap();
+            }
+            consumer.assign(&tpl).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            let mut out = Vec::new();
+            while out.len() < expected && std::time::Instant::now() < deadline {
+                if let Some(m) = consumer.poll(Duration::from_millis(200)) {
+                    out.push(m.unwrap().detach());
+                }
+            }
+            // Anything beyond `expected` that is already there is also returned.
+            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+                out.push(m.detach());
+            }
+            out
+        })
+        .await
+        .unwrap()
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    running: Option<RunningApp>,
+}
+
+pub struct Account {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn register(&self, role: &str) -> Account {
+        let email = format!("{}-{}@example.com", role, Uuid::new_v4().simple());
+        let response = self
+            .http
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD, "display_name": "Test", "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        Account {
+            id: body["user_id"].as_str().unwrap().parse().unwrap(),
+            token: body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// An admin: registered as a client, promoted in the database, signed in again.
+    pub async fn admin(&self, env: &TestEnv) -> Account {
+        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+        let response = self
+            .http
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD, "display_name": "Admin"}))
+            .send()
+            .await
+            .unwrap();
+        let id: Uuid = response.json::<Value>().await.unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        sqlx::query("update users set role = 'admin' where id = $1")
+            .bind(id)
+            .execute(&env.users_db())
+            .await
+            .unwrap();
+        let token: Value = self
+            .http
+            .post(self.url("/api/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email.as_str()),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Account {
+            id,
+            token: token["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn log_set(&self, who: &Account, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/workouts/sets"))
+            .bearer_auth(&who.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, who: &Account, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&who.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("clean stop");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(running) = &self.running {
+            running.shutdown.cancel();
+        }
+    }
+}
+
+/// A Kafka broker of the test's own, on free ports, that the test can kill and restart.
+pub struct PrivateBroker {
+    pub dir: PathBuf,
+    pub port: u16,
+    controller_port: u16,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+impl PrivateBroker {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("fitsync-kafka-{}", Uuid::new_v4().simple()));
+        let mut broker = Self {
+            dir,
+            port: free_port(),
+            controller_port: free_port(),
+            child: None,
+        };
+        broker.resume().await;
+        broker
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (or restarts, on the same data) and waits until it accepts connections.
+    pub async fn resume(&mut self) {
+        let child = Command::new("bash")
+            .arg(repo_root().join("scripts/stack.sh"))
+            .args([
+                "kafka-exec",
+                self.dir.to_str().unwrap(),
+                &self.port.to_string(),
+                &self.controller_port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a broker");
+        self.child = Some(child);
+        let port = self.port;
+        eventually(90, "the private broker", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(|_| ())
+        })
+        .await;
+    }
+
+    /// `kill -9`: no clean shutdown, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Header value of a Kafka message, as text.
+pub fn header(m: &OwnedMessage, name: &str) -> Option<String> {
+    use rdkafka::message::Headers;
+    let headers = m.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the whole platform against real PostgreSQL, Kafka and OpenSearch
+//! (started by `scripts/stack.sh`). Each test gets fresh databases, its own topic prefix
+//! and index prefix, and an app on port 0.
+
+mod harness;
+
+mod api;
+mod crash;
+mod dead_letter;
+mod outage;
+mod pipeline;
