@@ -91,33 +91,43 @@ install() {
 
 # ---------------------------------------------------------------------------- postgres
 
-pg_start() {
+# PostgreSQL refuses to run as root: as root, the cluster runs as the postgres user, in
+# the state folder if that user can reach it, else in a folder of its own under /var/tmp.
+pg_dir() {
   local dir=$FITSYNC_STATE/postgres
-  mkdir -p "$FITSYNC_STATE/logs"
-  local run_as=()
-  if [[ $(id -u) -eq 0 ]]; then run_as=(runuser -u postgres --); fi
+  if [[ $(id -u) -eq 0 ]]; then
+    mkdir -p "$FITSYNC_STATE"
+    if ! runuser -u postgres -- test -x "$FITSYNC_STATE"; then
+      dir=/var/tmp/fitsync-postgres-$(printf '%s' "$FITSYNC_STATE" | md5sum | cut -c1-12)
+    fi
+  fi
+  printf '%s' "$dir"
+}
+
+pg_as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_start() {
+  local dir
+  dir=$(pg_dir)
   if [[ ! -f $dir/PG_VERSION ]]; then
     log "initdb $dir"
     mkdir -p "$dir"
-    [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$dir"
-    "${run_as[@]}" "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$dir"; fi
+    pg_as_owner "$PG_BIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >>"$dir/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$dir'
 max_connections = 300
 shared_buffers = 256MB
-fsync = on
-synchronous_commit = on
 log_min_messages = warning
 EOF
   fi
-  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$FITSYNC_STATE/logs" 2>/dev/null || true
   if ! "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -q; then
     log "starting postgres on 127.0.0.1:$PG_PORT"
-    touch "$FITSYNC_STATE/logs/postgres.log"
-    [[ $(id -u) -eq 0 ]] && chown postgres "$FITSYNC_STATE/logs/postgres.log"
-    "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$dir" -l "$FITSYNC_STATE/logs/postgres.log" -w -t 60 start >/dev/null
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/postgres.log" -w -t 60 start >/dev/null
   fi
   wait_for postgres 60 "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -q
   for db in "${DATABASES[@]}"; do
@@ -128,11 +138,10 @@ EOF
 }
 
 pg_stop() {
-  local dir=$FITSYNC_STATE/postgres
+  local dir
+  dir=$(pg_dir)
   [[ -f $dir/postmaster.pid ]] || return 0
-  local run_as=()
-  if [[ $(id -u) -eq 0 ]]; then run_as=(runuser -u postgres --); fi
-  "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
 
 # ---------------------------------------------------------------------------- redis

@@ -12,6 +12,12 @@ use uuid::Uuid;
 
 use crate::harness::{eventually, Account, TestApp, TestEnv};
 
+/// Best e1RM per (client, exercise); volume in hundredths of a kg and sets per (client, week).
+type Tables = (
+    BTreeMap<(Uuid, String), f64>,
+    BTreeMap<(Uuid, String), (i64, i32)>,
+);
+
 struct Logged {
     client: Uuid,
     exercise: &'static str,
@@ -45,12 +51,7 @@ async fn log_random(app: &TestApp, clients: &[Account], n: usize, seed: u64) -> 
 
 /// What the tables must hold, computed here without Polars: best Epley e1RM per
 /// (client, exercise) and volume in hundredths of a kilogram per (client, ISO week).
-fn expected(
-    sets: &[Logged],
-) -> (
-    BTreeMap<(Uuid, String), f64>,
-    BTreeMap<(Uuid, String), (i64, i32)>,
-) {
+fn expected(sets: &[Logged]) -> Tables {
     let mut best = BTreeMap::new();
     let mut volume = BTreeMap::new();
     for s in sets {
@@ -68,12 +69,7 @@ fn expected(
     (best, volume)
 }
 
-async fn actual(
-    env: &TestEnv,
-) -> (
-    BTreeMap<(Uuid, String), f64>,
-    BTreeMap<(Uuid, String), (i64, i32)>,
-) {
+async fn actual(env: &TestEnv) -> Tables {
     let db = env.progress_db();
     let best: Vec<(Uuid, String, f64)> =
         sqlx::query_as("select client_id, exercise, e1rm_kg from exercise_e1rm")
@@ -102,13 +98,7 @@ async fn counted(env: &TestEnv) -> i64 {
         .unwrap_or(0)
 }
 
-fn assert_same(
-    actual: &(
-        BTreeMap<(Uuid, String), f64>,
-        BTreeMap<(Uuid, String), (i64, i32)>,
-    ),
-    sets: &[Logged],
-) {
+fn assert_same(actual: &Tables, sets: &[Logged]) {
     let (best, volume) = expected(sets);
     assert_eq!(
         actual.1, volume,

@@ -20,7 +20,7 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
     let app = env.start(&[Target::All]).await;
     let client = app.register("client").await;
     let topic = env.topic("fitsync.training");
-    kafka::ensure_topics(&env.settings.kafka, &[topic.clone()])
+    kafka::ensure_topics(&env.settings.kafka, std::slice::from_ref(&topic))
         .await
         .unwrap();
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every check and test against real servers: starts the local stack (installing
+# what is missing), then fmt, clippy, and the whole test suite.
+#   scripts/test.sh            leave the stack running afterwards
+#   scripts/test.sh --stop     stop it at the end (CI)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+stop=0
+[[ ${1:-} == --stop ]] && stop=1
+if ((stop)); then trap 'bash scripts/stack.sh stop' EXIT; fi
+
+bash scripts/stack.sh start
+
+# Databases left behind by earlier test runs on this machine.
+psql -h 127.0.0.1 -p "${FITSYNC_PG_PORT:-55432}" -U postgres -tAc \
+  "select datname from pg_database where datname like 't\_%'" |
+  while read -r db; do psql -h 127.0.0.1 -p "${FITSYNC_PG_PORT:-55432}" -U postgres -qc "drop database if exists \"$db\"" >/dev/null; done
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== shellcheck"
+if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh .ci/run; fi
+echo "== cargo test"
+cargo test --workspace --locked
