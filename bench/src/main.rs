@@ -1,1 +1,385 @@
-fn main() {}
+//! Benchmarks of the pipeline on the real servers (`scripts/stack.sh start` first), each
+//! reported with its baseline measured in the same run:
+//!
+//! 1. relay: outbox rows → Kafka, events/s;
+//! 2. analytics job: Kafka → Polars → PostgreSQL, events/s, as a ratio to a raw rdkafka
+//!    consume-and-drop loop over the same topic;
+//! 3. freshness: write commit → analytics row, p50/p99 at a steady write rate against a
+//!    `fitsync run --target all` child process, with that process's peak RSS.
+//!
+//! Run with `scripts/bench.sh` (release build). Nothing here asserts a time.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use clap::Parser;
+use fitsync_ingest::Relay;
+use fitsync_platform::{db, Settings};
+use fitsync_stream_jobs::ProgressAnalytics;
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Events for the relay and job throughput runs.
+    #[arg(long, default_value_t = 100_000)]
+    events: i64,
+    /// Writes per second in the freshness run.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    /// Seconds of steady load in the freshness run (after 3 s of warm-up).
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// The fitsync binary for the freshness run (default: beside this one).
+    #[arg(long)]
+    fitsync: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let id = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let mut settings = Settings::load(None)?;
+    settings.telemetry.log_level = "error".into();
+    fitsync_platform::telemetry::init(&settings.telemetry);
+    settings.kafka.topic_prefix = format!("bench{id}.");
+    settings.opensearch.index_prefix = format!("bench{id}-");
+    settings.database.names.training = format!("bench_{id}_training");
+    settings.database.names.progress = format!("bench_{id}_progress");
+    settings.database.names.users = format!("bench_{id}_users");
+    for name in [
+        &settings.database.names.training,
+        &settings.database.names.progress,
+        &settings.database.names.users,
+    ] {
+        create_database(&settings, name).await?;
+    }
+    let training = db::pool(&settings.database, &settings.database.names.training)?;
+    let progress = db::pool(&settings.database, &settings.database.names.progress)?;
+    db::migrate(
+        &training,
+        &fitsync_training::MIGRATIONS,
+        Duration::from_secs(10),
+    )
+    .await?;
+    db::migrate(
+        &progress,
+        &fitsync_progress::MIGRATIONS,
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    println!(
+        "# FitSync benchmarks ({} events; {} writes/s for {} s)\n",
+        args.events, args.rate, args.seconds
+    );
+    let relay_rate = bench_relay(&settings, &training, args.events).await?;
+    println!(
+        "relay            {relay_rate:>10.0} events/s  (outbox → Kafka, {} events)",
+        args.events
+    );
+
+    let topic = format!("{}fitsync.training", settings.kafka.topic_prefix);
+    let raw_rate = bench_raw_consume(&settings, &topic, args.events).await?;
+    println!("raw consume      {raw_rate:>10.0} events/s  (rdkafka StreamConsumer, drop)");
+    let job_rate = bench_job(&settings, &progress, args.events).await?;
+    println!("analytics job    {job_rate:>10.0} events/s  (Kafka → Polars → PostgreSQL)");
+    println!("job / raw        {:>10.2}", job_rate / raw_rate);
+
+    let binary = match args.fitsync {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("fitsync"),
+    };
+    bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await?;
+    Ok(())
+}
+
+async fn create_database(settings: &Settings, name: &str) -> anyhow::Result<()> {
+    let admin =
+        sqlx::PgPool::connect_with(db::connect_options(&settings.database, "postgres")?).await?;
+    sqlx::query(&format!("create database \"{name}\""))
+        .execute(&admin)
+        .await?;
+    Ok(())
+}
+
+async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
+}
+
+/// Fills the outbox with `n` realistic `set_logged` events for 200 clients, then times
+/// a relay draining it.
+async fn bench_relay(settings: &Settings, training: &PgPool, n: i64) -> anyhow::Result<f64> {
+    sqlx::query(
+        "insert into outbox (topic, message_key, payload)
+         select 'fitsync.training', c::text, json_build_object(
+             'specversion', '1.0', 'id', gen_random_uuid(), 'source', '/fitsync/training',
+             'type', 'fitsync.workout.set_logged.v1', 'subject', c::text, 'time', now(),
+             'datacontenttype', 'application/json',
+             'data', json_build_object('set_id', gen_random_uuid(), 'client_id', c,
+                 'exercise', (array['back-squat','bench-press','deadlift'])[1 + i % 3],
+                 'reps', 1 + i % 10, 'weight_kg', 60 + (i % 40) * 2.5, 'rir', i % 4,
+                 'performed_at', now() - (i % 2000) * interval '1 hour'))
+         from generate_series(1, $1) i,
+              lateral (select ('00000000-0000-4000-8000-' || lpad((i % 200)::text, 12, '0'))::uuid) as cl(c)",
+    )
+    .bind(n)
+    .execute(training)
+    .await?;
+    fitsync_platform::kafka::ensure_topics(
+        &settings.kafka,
+        &[format!("{}fitsync.training", settings.kafka.topic_prefix)],
+    )
+    .await?;
+    let mut relay_settings = settings.relay.clone();
+    relay_settings.batch_size = 5000;
+    relay_settings.linger_ms = 5;
+    let relay = Relay::new("bench", training.clone(), &settings.kafka, relay_settings)?;
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    while count(training, "select count(*) from outbox").await? > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    task.await??;
+    Ok(n as f64 / elapsed.as_secs_f64())
+}
+
+/// The baseline: the fastest a consumer of ours can read the topic, doing nothing.
+async fn bench_raw_consume(settings: &Settings, topic: &str, n: i64) -> anyhow::Result<f64> {
+    let consumer: StreamConsumer = fitsync_platform::kafka::client_config(&settings.kafka)
+        .set("group.id", format!("raw-{}", Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let started = Instant::now();
+    let mut seen = 0i64;
+    let mut stream = consumer.stream();
+    while seen < n {
+        match stream.next().await {
+            Some(Ok(_)) => seen += 1,
+            Some(Err(e)) => anyhow::bail!("consume: {e}"),
+            None => break,
+        }
+    }
+    Ok(seen as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn bench_job(settings: &Settings, progress: &PgPool, n: i64) -> anyhow::Result<f64> {
+    let job = ProgressAnalytics::new(
+        progress.clone(),
+        settings.kafka.clone(),
+        settings.jobs.clone(),
+    )?;
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(job.run(stop.clone()));
+    while count(progress, "select count(*) from set_facts").await? < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    task.await??;
+    Ok(n as f64 / elapsed.as_secs_f64())
+}
+
+/// Peak and current resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+struct Child_(Child);
+
+impl Drop for Child_ {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Steady writes through the API of a `fitsync run --target all` process; freshness is
+/// the time from a set's insert (clock_timestamp() in trainingdb, just before commit)
+/// to its fact row (clock_timestamp() in progressdb, just before that commit).
+async fn bench_freshness(
+    settings: &Settings,
+    id: &str,
+    binary: &PathBuf,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let names = [
+        ("USERS", format!("bench_{id}_fu")),
+        ("TRAINING", format!("bench_{id}_ft")),
+        ("PROGRESS", format!("bench_{id}_fp")),
+    ];
+    for (_, name) in &names {
+        create_database(settings, name).await?;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut env: HashMap<String, String> = names
+        .iter()
+        .map(|(k, v)| (format!("FITSYNC__DATABASE__NAMES__{k}"), v.clone()))
+        .collect();
+    env.insert(
+        "FITSYNC__DATABASE__URL".into(),
+        settings.database.url.expose_secret().to_owned(),
+    );
+    env.insert(
+        "FITSYNC__KAFKA__BROKERS".into(),
+        settings.kafka.brokers.clone(),
+    );
+    env.insert("FITSYNC__KAFKA__TOPIC_PREFIX".into(), format!("fresh{id}."));
+    env.insert(
+        "FITSYNC__OPENSEARCH__URL".into(),
+        settings.opensearch.url.clone(),
+    );
+    env.insert(
+        "FITSYNC__OPENSEARCH__INDEX_PREFIX".into(),
+        format!("fresh{id}-"),
+    );
+    env.insert("FITSYNC__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
+    env.insert("FITSYNC__TELEMETRY__LOG_LEVEL".into(), "error".into());
+    let child = Child_(
+        Command::new(binary)
+            .args(["run", "--target", "all"])
+            .envs(&env)
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?,
+    );
+    let pid = child.0.id();
+    let api = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !http
+        .get(format!("{api}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        anyhow::ensure!(Instant::now() < deadline, "fitsync did not become ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut tokens = Vec::new();
+    for i in 0..50 {
+        let body: Value = http
+            .post(format!("{api}/api/auth/register"))
+            .json(&json!({"email": format!("bench{i}@example.com"), "password": "benchmark password", "display_name": "Bench"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        tokens.push(body["access_token"].as_str().context("token")?.to_owned());
+    }
+
+    let warmup = Duration::from_secs(3);
+    let total = warmup + Duration::from_secs(seconds);
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut measured_from = None;
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut sent = 0u64;
+    let mut peak_rss_under_load = 0.0f64;
+    while started.elapsed() < total {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if measured_from.is_none() && started.elapsed() >= warmup {
+                    measured_from = Some(chrono::Utc::now());
+                }
+                let token = tokens[(sent % 50) as usize].clone();
+                let request = http
+                    .post(format!("{api}/api/workouts/sets"))
+                    .bearer_auth(token)
+                    .json(&json!({"exercise": "back-squat", "reps": 1 + sent % 8, "weight_kg": 100.0 + (sent % 20) as f64 * 2.5}))
+                    .send();
+                in_flight.push(request);
+                sent += 1;
+                if sent.is_multiple_of(rate) {
+                    peak_rss_under_load = peak_rss_under_load.max(rss_mib(pid).1);
+                }
+            }
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                let response = done?;
+                anyhow::ensure!(response.status().as_u16() == 201, "write failed: {}", response.status());
+            }
+        }
+    }
+    while let Some(done) = in_flight.next().await {
+        anyhow::ensure!(done?.status().as_u16() == 201, "write failed");
+    }
+    let achieved = sent as f64 / started.elapsed().as_secs_f64();
+    let training = db::pool(&settings.database, &names[1].1)?;
+    let progress = db::pool(&settings.database, &names[2].1)?;
+    let wait = Instant::now();
+    while count(&progress, "select count(*) from set_facts").await? < sent as i64 {
+        anyhow::ensure!(
+            wait.elapsed() < Duration::from_secs(120),
+            "analytics did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (peak, _) = rss_mib(pid);
+    drop(child);
+
+    let from = measured_from.context("no steady phase")?;
+    let written: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("select id, logged_at from workout_sets where logged_at >= $1")
+            .bind(from)
+            .fetch_all(&training)
+            .await?;
+    let counted: HashMap<Uuid, chrono::DateTime<chrono::Utc>> =
+        sqlx::query_as("select set_id, counted_at from set_facts")
+            .fetch_all(&progress)
+            .await?
+            .into_iter()
+            .collect();
+    let mut histogram = Histogram::<u64>::new(3)?;
+    for (set, logged) in &written {
+        let at = counted
+            .get(set)
+            .context("a written set was never counted")?;
+        let micros = (*at - *logged).num_microseconds().unwrap_or(0).max(0);
+        histogram.record(u64::try_from(micros)?)?;
+    }
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "freshness        p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} writes measured, {achieved:.0} writes/s offered)",
+        ms(0.5),
+        ms(0.99),
+        histogram.max() as f64 / 1000.0,
+        written.len()
+    );
+    println!("fitsync all RSS  {peak_rss_under_load:.0} MiB under load, peak {peak:.0} MiB");
+    Ok(())
+}

@@ -52,7 +52,8 @@ impl TestEnv {
         // FITSYNC__ variables (from scripts/stack.sh env) point at external servers.
         let mut settings = Settings::load(None).expect("settings");
         settings.server.bind = "127.0.0.1:0".parse().unwrap();
-        settings.telemetry.log_level = "warn".into();
+        // Broker outages are the point of some tests: librdkafka's reconnect chatter is not news.
+        settings.telemetry.log_level = "warn,librdkafka=off,rdkafka::client=off".into();
         settings.database.max_connections = 5;
         settings.kafka.topic_prefix = format!("t{id}.");
         settings.kafka.partitions = 3;
@@ -141,7 +142,7 @@ impl TestEnv {
                 s.opensearch.index_prefix.clone(),
             ),
             ("SERVER__BIND", "127.0.0.1:0".into()),
-            ("TELEMETRY__LOG_LEVEL", "warn".into()),
+            ("TELEMETRY__LOG_LEVEL", s.telemetry.log_level.clone()),
         ]
         .into_iter()
         .map(|(k, v)| (format!("FITSYNC__{k}"), v))

@@ -7,6 +7,7 @@ create table workout_sets (
     weight_kg double precision not null check (weight_kg between 0 and 1000),
     rir integer check (rir between 0 and 10),
     performed_at timestamptz not null,
-    logged_at timestamptz not null default now()
+    -- clock_timestamp(), not now(): the moment of the insert, which freshness is measured from.
+    logged_at timestamptz not null default clock_timestamp()
 );
 create index workout_sets_client_performed on workout_sets (client_id, performed_at desc);

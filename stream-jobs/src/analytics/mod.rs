@@ -121,9 +121,14 @@ impl ProgressAnalytics {
         stats.duplicates += (batch.len() - fresh.len()) as u64;
 
         let mut sets = Vec::with_capacity(fresh.len());
+        let mut in_batch = std::collections::HashSet::with_capacity(fresh.len());
         let mut rejected = Vec::new();
         for m in &fresh {
             match decode(m) {
+                // A re-published event can sit in the same batch as its first copy.
+                Ok(Decoded::Set { set, .. }) if !in_batch.insert(set.set_id) => {
+                    stats.duplicates += 1
+                }
                 Ok(Decoded::Set { event_id, set }) => sets.push((event_id, set)),
                 Ok(Decoded::Other) => stats.skipped += 1,
                 Err(reason) => rejected.push((*m, reason)),
