@@ -7,5 +7,5 @@ cd "$ROOT"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 bash scripts/stack.sh start
-cargo build --locked --release --bin fitsync --bin fitsync-bench
+cargo build --locked --release -p fitsync -p fitsync-bench
 "$CARGO_TARGET_DIR/release/fitsync-bench" --fitsync "$CARGO_TARGET_DIR/release/fitsync" "$@"

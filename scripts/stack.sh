@@ -46,6 +46,17 @@ wait_for() {
 
 pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# SIGTERM (a JVM's clean shutdown), then SIGKILL after 60 s.
+stop_pidfile() {
+  local pid=$1
+  pid_alive "$pid" || return 0
+  kill "$(cat "$pid")" 2>/dev/null || true
+  local deadline=$((SECONDS + 60))
+  while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
+  if pid_alive "$pid"; then kill -9 "$(cat "$pid")" 2>/dev/null || true; fi
+  rm -f "$pid"
+}
+
 # ---------------------------------------------------------------------------- install
 
 apt_ready=0
@@ -76,7 +87,7 @@ maven_copy() { # POM_DIR OUT_DIR
 }
 
 install() {
-  apt_install postgresql postgresql-contrib redis-server kcat openjdk-17-jre-headless maven cmake
+  apt_install curl postgresql postgresql-contrib redis-server kcat openjdk-17-jre-headless maven
   command -v java >/dev/null || die "java not found after install"
   maven_copy "$ROOT/scripts/stack/kafka" "$KAFKA_LIB"
   maven_copy "$ROOT/scripts/stack/opensearch" "$OS_LIB"
@@ -219,15 +230,7 @@ kafka_start() {
   wait_for kafka 90 bash -c "kcat -b 127.0.0.1:$KAFKA_PORT -L -m 5 | grep -q 'broker 1'"
 }
 
-kafka_stop() {
-  local pid=$FITSYNC_STATE/kafka/kafka.pid
-  pid_alive "$pid" || return 0
-  kill "$(cat "$pid")" 2>/dev/null || true
-  local deadline=$((SECONDS + 60))
-  while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
-  pid_alive "$pid" && kill -9 "$(cat "$pid")" 2>/dev/null
-  rm -f "$pid"
-}
+kafka_stop() { stop_pidfile "$FITSYNC_STATE/kafka/kafka.pid"; }
 
 # ---------------------------------------------------------------------------- opensearch
 
@@ -248,15 +251,7 @@ os_start() {
   wait_for opensearch 120 os_healthy
 }
 
-os_stop() {
-  local pid=$FITSYNC_STATE/opensearch/opensearch.pid
-  pid_alive "$pid" || return 0
-  kill "$(cat "$pid")" 2>/dev/null || true
-  local deadline=$((SECONDS + 60))
-  while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
-  pid_alive "$pid" && kill -9 "$(cat "$pid")" 2>/dev/null
-  rm -f "$pid"
-}
+os_stop() { stop_pidfile "$FITSYNC_STATE/opensearch/opensearch.pid"; }
 
 # ---------------------------------------------------------------------------- commands
 

@@ -11,6 +11,7 @@ pub mod dead_letter;
 pub mod indexer;
 mod metrics;
 pub mod offsets;
+mod runner;
 pub mod source;
 
 pub use analytics::ProgressAnalytics;

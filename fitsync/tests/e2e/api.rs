@@ -221,23 +221,12 @@ async fn login_health_metrics_and_openapi() {
         .unwrap();
     let email = me["email"].as_str().unwrap().to_owned();
 
-    let token = |password: &'static str| {
-        let email = email.clone();
-        let app = &app;
-        async move {
-            app.http
-                .post(app.url("/api/auth/token"))
-                .form(&[
-                    ("grant_type", "password"),
-                    ("username", email.as_str()),
-                    ("password", password),
-                ])
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let ok: Value = token(crate::harness::PASSWORD).await.json().await.unwrap();
+    let ok: Value = app
+        .sign_in(&email, crate::harness::PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ok["token_type"], "Bearer");
     let response = app
         .http
@@ -247,18 +236,8 @@ async fn login_health_metrics_and_openapi() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(token("wrong password!").await.status(), 401);
-    let unknown = app
-        .http
-        .post(app.url("/api/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "nobody@example.com"),
-            ("password", "whatever123"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(app.sign_in(&email, "wrong password!").await.status(), 401);
+    let unknown = app.sign_in("nobody@example.com", "whatever123").await;
     assert_eq!(
         unknown.status(),
         401,

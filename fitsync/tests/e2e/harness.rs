@@ -252,24 +252,25 @@ impl TestApp {
             .execute(&env.users_db())
             .await
             .unwrap();
-        let token: Value = self
-            .http
-            .post(self.url("/api/auth/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", email.as_str()),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token: Value = self.sign_in(&email, PASSWORD).await.json().await.unwrap();
         Account {
             id,
             token: token["access_token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// The OAuth2 password grant.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn log_set(&self, who: &Account, body: Value) -> reqwest::Response {

@@ -6,6 +6,7 @@ mod harness;
 
 mod api;
 mod crash;
+mod dashboards;
 mod dead_letter;
 mod outage;
 mod pipeline;

@@ -20,13 +20,13 @@ use fitsync_platform::{
 };
 use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use sqlx::PgPool;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     dead_letter::DeadLetters,
     metrics::JobStats,
     offsets::{self, PartitionKey},
+    runner::{self, BatchJob},
     source::{self, KafkaSource},
 };
 use decode::{decode, Decoded};
@@ -62,49 +62,28 @@ impl ProgressAnalytics {
         let mut all_topics = self.topics.clone();
         all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
         kafka::ensure_topics(&self.kafka, &all_topics).await?;
-        let mut backoff = Duration::from_millis(200);
-        while !shutdown.is_cancelled() {
-            // A failed batch was not committed anywhere: a fresh consumer re-reads it
-            // from the stored offsets.
-            let source = KafkaSource::subscribe(
-                &self.kafka,
-                &self.group,
-                &self.topics,
-                Some(source::table_offsets(self.pool.clone(), self.group.clone())),
-                self.settings.max_batch,
-                Duration::from_millis(self.settings.batch_window_ms),
-            )?;
-            loop {
-                let batch = source.next_batch(&shutdown).await;
-                if batch.is_empty() {
-                    return Ok(());
-                }
-                let started = Instant::now();
-                match self.process(&batch).await {
-                    Ok(stats) => {
-                        stats.record(JOB, started.elapsed().as_secs_f64());
-                        backoff = Duration::from_millis(200);
-                        if let Err(e) = source.commit(&batch, CommitMode::Async) {
-                            tracing::debug!(error = %e, "advisory commit failed");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = ?e, "batch failed; re-reading from stored offsets");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return Ok(()),
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(())
+        runner::run(&self, &shutdown).await
+    }
+}
+
+impl BatchJob for ProgressAnalytics {
+    const NAME: &'static str = JOB;
+    // progressdb holds the offsets; Kafka's copy is for lag monitoring only.
+    const COMMIT: CommitMode = CommitMode::Async;
+
+    fn subscribe(&self) -> anyhow::Result<KafkaSource> {
+        KafkaSource::subscribe(
+            &self.kafka,
+            &self.group,
+            &self.topics,
+            Some(source::table_offsets(self.pool.clone(), self.group.clone())),
+            self.settings.max_batch,
+            Duration::from_millis(self.settings.batch_window_ms),
+        )
     }
 
     #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
-    pub async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
+    async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
         let mut stats = JobStats::default();
         let mut tx = self.pool.begin().await?;
         let applied = offsets::lock(&mut tx, &self.group, &self.topics).await?;

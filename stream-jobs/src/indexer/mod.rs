@@ -15,10 +15,14 @@ use fitsync_platform::{
 use opensearch::{http::transport::Transport, OpenSearch};
 use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use serde_json::{json, Value};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{dead_letter::DeadLetters, metrics::JobStats, source::KafkaSource};
+use crate::{
+    dead_letter::DeadLetters,
+    metrics::JobStats,
+    runner::{self, BatchJob},
+    source::KafkaSource,
+};
 
 pub const JOB: &str = "indexer";
 
@@ -58,43 +62,24 @@ impl EventIndexer {
         all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
         kafka::ensure_topics(&self.kafka, &all_topics).await?;
         bulk::ensure_index(&self.client, &self.index).await?;
-        let mut backoff = Duration::from_millis(200);
-        while !shutdown.is_cancelled() {
-            let source = KafkaSource::subscribe(
-                &self.kafka,
-                &self.group,
-                &self.topics,
-                None,
-                self.settings.max_batch.min(2000),
-                Duration::from_millis(self.settings.batch_window_ms),
-            )?;
-            loop {
-                let batch = source.next_batch(&shutdown).await;
-                if batch.is_empty() {
-                    return Ok(());
-                }
-                let started = Instant::now();
-                match self.process(&batch).await {
-                    Ok(stats) => {
-                        stats.record(JOB, started.elapsed().as_secs_f64());
-                        backoff = Duration::from_millis(200);
-                        if let Err(e) = source.commit(&batch, CommitMode::Sync) {
-                            tracing::warn!(error = %e, "offset commit failed; the batch may be indexed again (same ids)");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = ?e, "indexing failed; re-reading from the last commit");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return Ok(()),
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(())
+        runner::run(&self, &shutdown).await
+    }
+}
+
+impl BatchJob for EventIndexer {
+    const NAME: &'static str = JOB;
+    // The index holds no offsets: Kafka's commit is the position (replays overwrite).
+    const COMMIT: CommitMode = CommitMode::Sync;
+
+    fn subscribe(&self) -> anyhow::Result<KafkaSource> {
+        KafkaSource::subscribe(
+            &self.kafka,
+            &self.group,
+            &self.topics,
+            None,
+            self.settings.max_batch.min(2000),
+            Duration::from_millis(self.settings.batch_window_ms),
+        )
     }
 
     #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]

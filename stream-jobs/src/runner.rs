@@ -1,0 +1,56 @@
+//! The loop every stream job shares: subscribe, take micro-batches, process, commit;
+//! on a failed batch, back off and rebuild the consumer so that it re-reads from the
+//! job's recorded position (nothing of the failed batch was recorded).
+
+use std::time::Duration;
+
+use rdkafka::{consumer::CommitMode, message::OwnedMessage};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::{metrics::JobStats, source::KafkaSource};
+
+pub(crate) trait BatchJob {
+    const NAME: &'static str;
+    /// `Async` where Kafka commits are advisory (offsets live with the results),
+    /// `Sync` where they are the job's position.
+    const COMMIT: CommitMode;
+
+    fn subscribe(&self) -> anyhow::Result<KafkaSource>;
+
+    async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats>;
+}
+
+pub(crate) async fn run<J: BatchJob>(job: &J, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let initial = Duration::from_millis(200);
+    let mut backoff = initial;
+    while !shutdown.is_cancelled() {
+        let source = job.subscribe()?;
+        loop {
+            let batch = source.next_batch(shutdown).await;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let started = Instant::now();
+            match job.process(&batch).await {
+                Ok(stats) => {
+                    stats.record(J::NAME, started.elapsed().as_secs_f64());
+                    backoff = initial;
+                    if let Err(e) = source.commit(&batch, J::COMMIT) {
+                        tracing::warn!(job = J::NAME, error = %e, "Kafka offset commit failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(job = J::NAME, error = ?e, "batch failed; re-reading it");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
