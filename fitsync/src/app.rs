@@ -2,7 +2,12 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{routing::get, Json, Router};
 use fitsync_ingest::Relay;
-use fitsync_platform::{db, health::Readiness, server, Settings, TokenKeys};
+use fitsync_platform::{
+    auth::{Authenticator, KeySet, Revocations},
+    db,
+    health::Readiness,
+    server, Settings,
+};
 use fitsync_stream_jobs::{EventIndexer, ProgressAnalytics};
 use sqlx::{migrate::Migrator, PgPool};
 use tokio::{net::TcpListener, task::JoinSet};
@@ -126,7 +131,22 @@ pub async fn start(
             .expect("known service");
         Ok(service.pool(&settings)?)
     };
-    let keys = Arc::new(TokenKeys::from_settings(&settings.auth)?);
+    let needs_auth = targets.runs(Target::Users)
+        || targets.runs(Target::Training)
+        || targets.runs(Target::Progress);
+    let redis = if needs_auth {
+        Some(fitsync_platform::redis::connect(&settings.redis).await?)
+    } else {
+        None
+    };
+    let auth = match &redis {
+        Some(redis) => Some(Arc::new(Authenticator::new(
+            KeySet::from_settings(&settings.auth)?,
+            Revocations::new(redis.clone(), settings.redis.key_prefix.clone()),
+        ))),
+        None => None,
+    };
+    let auth_of = || auth.clone().expect("an API target has an authenticator");
     let mut api = Router::new();
     let mut openapi = Vec::new();
     let mut pools: Vec<(&'static str, PgPool)> = Vec::new();
@@ -134,9 +154,24 @@ pub async fn start(
 
     if targets.runs(Target::Users) {
         let pool = pool_of("users")?;
+        let redis = redis.clone().expect("an API target has Redis");
+        let prefix = &settings.redis.key_prefix;
+        let a = &settings.auth;
         api = api.merge(fitsync_users::router(fitsync_users::UsersState {
             pool: pool.clone(),
-            keys: keys.clone(),
+            auth: auth_of(),
+            refresh: fitsync_users::RefreshTokens::new(
+                redis.clone(),
+                prefix.clone(),
+                a.refresh_token_ttl_secs,
+            ),
+            limits: fitsync_users::LoginLimits::new(
+                redis,
+                prefix.clone(),
+                a.max_login_failures,
+                a.lockout_secs,
+                a.login_attempts_per_address_per_minute,
+            ),
         }));
         openapi.push(fitsync_users::openapi());
         pools.push(("userdb", pool));
@@ -145,7 +180,7 @@ pub async fn start(
         let pool = pool_of("training")?;
         api = api.merge(fitsync_training::router(fitsync_training::TrainingState {
             pool: pool.clone(),
-            keys: keys.clone(),
+            auth: auth_of(),
         }));
         openapi.push(fitsync_training::openapi());
         pools.push(("trainingdb", pool));
@@ -154,7 +189,7 @@ pub async fn start(
         let pool = pool_of("progress")?;
         api = api.merge(fitsync_progress::router(fitsync_progress::ProgressState {
             pool: pool.clone(),
-            keys: keys.clone(),
+            auth: auth_of(),
         }));
         openapi.push(fitsync_progress::openapi());
         pools.push(("progressdb", pool));

@@ -41,6 +41,8 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`.
+    Keygen,
 }
 
 fn parse_secs(s: &str) -> Result<Duration, std::num::ParseIntError> {

@@ -44,6 +44,10 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             clients,
             weeks,
         } => seed::run(&api, clients, weeks).await,
+        Command::Keygen => {
+            print!("{}", fitsync_platform::auth::generate_pem()?);
+            Ok(())
+        }
         Command::Config => {
             println!("{settings:#?}");
             Ok(())

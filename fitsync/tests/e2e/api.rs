@@ -310,6 +310,11 @@ async fn login_health_metrics_and_openapi() {
     for path in [
         "/api/auth/register",
         "/api/auth/token",
+        "/api/auth/logout",
+        "/api/auth/logout-all",
+        "/api/auth/service-accounts",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
         "/api/users/me",
         "/api/users/{id}",
         "/api/workouts/sets",

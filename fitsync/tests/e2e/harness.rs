@@ -59,6 +59,7 @@ impl TestEnv {
         settings.kafka.partitions = 3;
         settings.opensearch.index_prefix = format!("t{id}-");
         settings.relay.poll_interval_ms = 200;
+        settings.redis.key_prefix = format!("t{id}:");
         let names = &mut settings.database.names;
         names.users = format!("t_{id}_users");
         names.training = format!("t_{id}_training");
@@ -141,6 +142,7 @@ impl TestEnv {
                 "OPENSEARCH__INDEX_PREFIX",
                 s.opensearch.index_prefix.clone(),
             ),
+            ("REDIS__KEY_PREFIX", s.redis.key_prefix.clone()),
             ("SERVER__BIND", "127.0.0.1:0".into()),
             ("TELEMETRY__LOG_LEVEL", s.telemetry.log_level.clone()),
         ]
@@ -207,7 +209,9 @@ pub struct TestApp {
 
 pub struct Account {
     pub id: Uuid,
+    pub email: String,
     pub token: String,
+    pub refresh: Option<String>,
 }
 
 impl TestApp {
@@ -228,7 +232,9 @@ impl TestApp {
         let body: Value = response.json().await.unwrap();
         Account {
             id: body["user_id"].as_str().unwrap().parse().unwrap(),
+            email,
             token: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().map(str::to_owned),
         }
     }
 
@@ -255,19 +261,27 @@ impl TestApp {
         let token: Value = self.sign_in(&email, PASSWORD).await.json().await.unwrap();
         Account {
             id,
+            email,
             token: token["access_token"].as_str().unwrap().to_owned(),
+            refresh: token["refresh_token"].as_str().map(str::to_owned),
         }
     }
 
     /// The OAuth2 password grant.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.grant(&[
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ])
+        .await
+    }
+
+    /// Any grant at the token endpoint.
+    pub async fn grant(&self, form: &[(&str, &str)]) -> reqwest::Response {
         self.http
             .post(self.url("/api/auth/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", email),
-                ("password", password),
-            ])
+            .form(form)
             .send()
             .await
             .unwrap()

@@ -5,6 +5,7 @@
 mod harness;
 
 mod api;
+mod auth;
 mod crash;
 mod dashboards;
 mod dead_letter;

@@ -74,6 +74,8 @@ pub struct OpenSearchSettings {
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: SecretString,
+    /// Prepended to every key, so environments (and tests) can share a server.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,9 +84,19 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
     /// PKCS#8 PEM of the ES256 signing key. Absent: a key is generated at start, which
     /// only suits a single `all` process (every token dies with it).
     pub signing_key_pem: Option<SecretString>,
+    /// Keys that no longer sign but still verify (and are published in the JWKS) until
+    /// the tokens they signed have expired.
+    #[serde(default)]
+    pub retired_keys_pem: Vec<SecretString>,
+    /// Consecutive failed sign-ins that lock an account, and for how long.
+    pub max_login_failures: i64,
+    pub lockout_secs: i64,
+    /// Sign-in attempts one address may make per minute.
+    pub login_attempts_per_address_per_minute: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,10 +11,11 @@ pub mod metrics;
 pub mod openapi;
 pub mod outbox;
 pub mod problem;
+pub mod redis;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use auth::{AuthUser, Claims, Role, TokenKeys};
+pub use auth::{AuthUser, Authenticator, Claims, KeySet, Role};
 pub use config::Settings;
 pub use problem::{ApiError, ApiJson, ApiPath, ApiQuery, FieldError, Problem};

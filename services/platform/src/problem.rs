@@ -127,7 +127,7 @@ impl From<sqlx::Error> for ApiError {
             let constraint = db.constraint().unwrap_or_default().to_owned();
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => {
-                    return ApiError::Conflict(format!("already exists ({constraint})"))
+                    return ApiError::Conflict("already exists".into())
                 }
                 sqlx::error::ErrorKind::ForeignKeyViolation => {
                     return ApiError::field(&constraint, "refers to something that does not exist")
@@ -139,7 +139,7 @@ impl From<sqlx::Error> for ApiError {
             }
             // 23P01: exclusion_violation (overlapping time ranges).
             if db.code().as_deref() == Some("23P01") {
-                return ApiError::Conflict(format!("overlaps an existing entry ({constraint})"));
+                return ApiError::Conflict("overlaps an existing entry".into());
             }
         }
         ApiError::Unexpected(anyhow::Error::new(err).context("database"))

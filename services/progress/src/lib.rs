@@ -7,7 +7,7 @@ mod openapi;
 use std::sync::Arc;
 
 use axum::{extract::FromRef, routing::get, Router};
-use fitsync_platform::TokenKeys;
+use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
 
 pub use openapi::openapi;
@@ -17,7 +17,7 @@ pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, FromRef)]
 pub struct ProgressState {
     pub pool: PgPool,
-    pub keys: Arc<TokenKeys>,
+    pub auth: Arc<Authenticator>,
 }
 
 pub fn router(state: ProgressState) -> Router {

@@ -8,7 +8,7 @@ mod openapi;
 use std::sync::Arc;
 
 use axum::{extract::FromRef, routing::post, Router};
-use fitsync_platform::TokenKeys;
+use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
 
 pub use domain::{ExerciseSlug, Kilograms, Reps, Rir};
@@ -19,7 +19,7 @@ pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, FromRef)]
 pub struct TrainingState {
     pub pool: PgPool,
-    pub keys: Arc<TokenKeys>,
+    pub auth: Arc<Authenticator>,
 }
 
 pub fn router(state: TrainingState) -> Router {

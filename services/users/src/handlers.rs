@@ -1,4 +1,4 @@
-use axum::{extract::State, http::StatusCode, Form, Json};
+use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Utc};
 use fitsync_events::{CloudEvent, Topic, UserRegistered, USER_REGISTERED_V1};
 use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::{
     domain::{display_name, Email, NewPassword},
-    password, UsersState,
+    password,
+    tokens::TokenResponse,
+    UsersState,
 };
 
 pub const SOURCE: &str = "/fitsync/users";
@@ -20,13 +22,6 @@ pub struct RegisterRequest {
     display_name: String,
     #[serde(default)]
     role: Option<Role>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,7 +79,8 @@ pub async fn register(
     outbox::enqueue(&mut tx, Topic::Users, &event).await?;
     tx.commit().await?;
 
-    let (access_token, expires_in) = state.keys.issue(id, role, None)?;
+    let (access_token, expires_in) = state.auth.keys().issue(id, role, None)?;
+    let refresh_token = state.refresh.issue(id, None).await?;
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
@@ -93,64 +89,10 @@ pub async fn register(
                 access_token,
                 token_type: "Bearer",
                 expires_in,
+                refresh_token: Some(refresh_token),
             },
         }),
     ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TokenRequest {
-    grant_type: String,
-    username: Option<String>,
-    password: Option<String>,
-}
-
-/// `POST /api/auth/token` (RFC 6749, form-encoded): the password grant. The refresh
-/// and client-credentials grants arrive with the full auth service.
-#[tracing::instrument(skip_all, err(level = "debug"))]
-pub async fn token(
-    State(state): State<UsersState>,
-    form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let Form(req) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if req.grant_type != "password" {
-        return Err(ApiError::BadRequest("unsupported_grant_type".into()));
-    }
-    let (Some(username), Some(password)) = (req.username, req.password) else {
-        return Err(ApiError::BadRequest(
-            "username and password are required".into(),
-        ));
-    };
-    let row: Option<(Uuid, String, Role)> = match Email::parse(&username) {
-        Ok(email) => {
-            sqlx::query_as("select id, password_hash, role from users where lower(email) = $1")
-                .bind(email.as_str())
-                .fetch_optional(&state.pool)
-                .await?
-        }
-        Err(_) => None,
-    };
-    let (stored, who) = match row {
-        Some((id, hash, role)) => (Some(hash), Some((id, role))),
-        None => (None, None),
-    };
-    // Same work and same answer whether the account is unknown or the password wrong.
-    let ok = password::verify(password, stored).await?;
-    let (id, role) = match (ok, who) {
-        (true, Some(who)) => who,
-        _ => return Err(ApiError::Unauthenticated),
-    };
-    let (access_token, expires_in) = state.keys.issue(id, role, None)?;
-    Ok(Json(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-    }))
-}
-
-/// `GET /.well-known/jwks.json`: the public keys tokens are verified with.
-pub async fn jwks(State(state): State<UsersState>) -> Json<serde_json::Value> {
-    Json(state.keys.jwks())
 }
 
 /// `GET /api/users/me`

@@ -3,8 +3,11 @@
 
 mod domain;
 mod handlers;
+mod limits;
 mod openapi;
 mod password;
+mod refresh;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -13,25 +16,35 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use fitsync_platform::TokenKeys;
+use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
 
+pub use limits::LoginLimits;
 pub use openapi::openapi;
+pub use refresh::RefreshTokens;
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone, FromRef)]
 pub struct UsersState {
     pub pool: PgPool,
-    pub keys: Arc<TokenKeys>,
+    pub auth: Arc<Authenticator>,
+    pub refresh: RefreshTokens,
+    pub limits: LoginLimits,
 }
 
 pub fn router(state: UsersState) -> Router {
     Router::new()
         .route("/api/auth/register", post(handlers::register))
-        .route("/api/auth/token", post(handlers::token))
-        .route("/api/auth/jwks.json", get(handlers::jwks))
-        .route("/.well-known/jwks.json", get(handlers::jwks))
+        .route("/api/auth/token", post(tokens::token))
+        .route("/api/auth/logout", post(tokens::logout))
+        .route("/api/auth/logout-all", post(tokens::logout_all))
+        .route(
+            "/api/auth/service-accounts",
+            post(tokens::create_service_account),
+        )
+        .route("/.well-known/jwks.json", get(tokens::jwks))
+        .route("/.well-known/openid-configuration", get(tokens::discovery))
         .route("/api/users/me", get(handlers::me))
         .route("/api/users/{id}", get(handlers::get_user))
         .with_state(state)

@@ -1,0 +1,290 @@
+//! The OAuth2 token endpoint (RFC 6749) and what goes with it: logout, log out
+//! everywhere, service accounts, JWKS and OpenID discovery.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, StatusCode},
+    Form, Json,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use fitsync_platform::{ApiError, ApiJson, AuthUser, Role};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{domain::Email, password, UsersState};
+
+#[derive(Debug, Deserialize)]
+pub struct TokenRequest {
+    grant_type: String,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+type FormResult = Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>;
+
+/// `POST /api/auth/token` (form-encoded): `password`, `refresh_token` and
+/// `client_credentials` grants.
+#[tracing::instrument(skip_all, err(level = "debug"))]
+pub async fn token(
+    State(state): State<UsersState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: FormResult,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let Form(req) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    match req.grant_type.as_str() {
+        "password" => password_grant(&state, peer, req).await,
+        "refresh_token" => refresh_grant(&state, req).await,
+        "client_credentials" => client_credentials_grant(&state, peer, &headers, req).await,
+        _ => Err(ApiError::BadRequest("unsupported_grant_type".into())),
+    }
+    .map(Json)
+}
+
+async fn password_grant(
+    state: &UsersState,
+    peer: SocketAddr,
+    req: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
+    let (Some(username), Some(password)) = (req.username, req.password) else {
+        return Err(ApiError::BadRequest(
+            "username and password are required".into(),
+        ));
+    };
+    let account = username.trim().to_lowercase();
+    state.limits.admit(peer.ip(), &account).await?;
+    let row: Option<(Uuid, String, Role, Option<Uuid>)> = match Email::parse(&username) {
+        Ok(email) => {
+            sqlx::query_as(
+                "select id, password_hash, role, gym_id from users where lower(email) = $1",
+            )
+            .bind(email.as_str())
+            .fetch_optional(&state.pool)
+            .await?
+        }
+        Err(_) => None,
+    };
+    let (stored, who) = match row {
+        Some((id, hash, role, gym)) => (Some(hash), Some((id, role, gym))),
+        None => (None, None),
+    };
+    // Same work and same answer whether the account is unknown or the password wrong.
+    let ok = password::verify(password, stored).await?;
+    let Some((id, role, gym)) = who.filter(|_| ok) else {
+        state.limits.failed(&account).await?;
+        return Err(ApiError::Unauthenticated);
+    };
+    state.limits.succeeded(&account).await?;
+    let (access_token, expires_in) = state.auth.keys().issue(id, role, gym)?;
+    let refresh_token = state.refresh.issue(id, None).await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh_token),
+    })
+}
+
+async fn refresh_grant(state: &UsersState, req: TokenRequest) -> Result<TokenResponse, ApiError> {
+    let presented = req
+        .refresh_token
+        .ok_or_else(|| ApiError::BadRequest("refresh_token is required".into()))?;
+    let session = state.refresh.spend(&presented).await?;
+    // Role and gym are read again: a token carries what is true now.
+    let (role, gym): (Role, Option<Uuid>) =
+        sqlx::query_as("select role, gym_id from users where id = $1")
+            .bind(session.user)
+            .fetch_optional(&state.pool)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+    let (access_token, expires_in) = state.auth.keys().issue(session.user, role, gym)?;
+    let refresh_token = state
+        .refresh
+        .issue(session.user, Some(session.family))
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh_token),
+    })
+}
+
+async fn client_credentials_grant(
+    state: &UsersState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    req: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
+    // client_secret_basic or client_secret_post.
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(id, secret)| (id.to_owned(), secret.to_owned()))
+        });
+    let (client_id, secret) = match (basic, req.client_id, req.client_secret) {
+        (Some(pair), _, _) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => return Err(ApiError::Unauthenticated),
+    };
+    let account = format!("client:{client_id}");
+    state.limits.admit(peer.ip(), &account).await?;
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "select id, secret_hash from service_accounts where client_id = $1 and disabled_at is null",
+    )
+    .bind(&client_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let (stored, id) = match row {
+        Some((id, hash)) => (Some(hash), Some(id)),
+        None => (None, None),
+    };
+    let ok = password::verify(secret, stored).await?;
+    let Some(id) = id.filter(|_| ok) else {
+        state.limits.failed(&account).await?;
+        return Err(ApiError::Unauthenticated);
+    };
+    let (access_token, expires_in) = state.auth.keys().issue(id, Role::Service, None)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: None,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    refresh_token: Option<String>,
+}
+
+/// `POST /api/auth/logout`: this access token and (if given) its refresh token's family.
+pub async fn logout(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let request: LogoutRequest = if body.is_empty() {
+        LogoutRequest {
+            refresh_token: None,
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::field("body", e.to_string()))?
+    };
+    if let Some(token) = request.refresh_token {
+        state.refresh.revoke(&token, user.id()).await?;
+    }
+    state.auth.revocations().revoke_token(user.claims()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/auth/logout-all`: every access and refresh token of the caller.
+pub async fn logout_all(
+    State(state): State<UsersState>,
+    user: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    state.refresh.revoke_all(user.id()).await?;
+    state
+        .auth
+        .revocations()
+        .revoke_user(user.id(), state.auth.keys().ttl_secs())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceAccount {
+    client_id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceAccountCreated {
+    id: Uuid,
+    client_id: String,
+    /// Shown once; only its Argon2id hash is kept.
+    client_secret: String,
+}
+
+/// `POST /api/auth/service-accounts` (admins): credentials for the client-credentials grant.
+pub async fn create_service_account(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<NewServiceAccount>,
+) -> Result<(StatusCode, Json<ServiceAccountCreated>), ApiError> {
+    user.require(&[Role::Admin])?;
+    let valid = (3..=63).contains(&req.client_id.len())
+        && req
+            .client_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !req.client_id.starts_with('-');
+    if !valid {
+        return Err(ApiError::field(
+            "client_id",
+            "must be 3 to 63 lowercase letters, digits or hyphens",
+        ));
+    }
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let hash = password::hash(secret.clone()).await?;
+    let id = Uuid::now_v7();
+    sqlx::query("insert into service_accounts (id, client_id, secret_hash, created_by) values ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(&req.client_id)
+        .bind(&hash)
+        .bind(user.id())
+        .execute(&state.pool)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ServiceAccountCreated {
+            id,
+            client_id: req.client_id,
+            client_secret: secret,
+        }),
+    ))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys tokens are verified with.
+pub async fn jwks(State(state): State<UsersState>) -> Json<serde_json::Value> {
+    Json(state.auth.keys().jwks())
+}
+
+/// `GET /.well-known/openid-configuration`: enough OpenID discovery for gateways
+/// (Istio `RequestAuthentication`, Envoy) to find the issuer's keys.
+pub async fn discovery(State(state): State<UsersState>) -> Json<serde_json::Value> {
+    let issuer = state.auth.keys().issuer().trim_end_matches('/').to_owned();
+    Json(serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "token_endpoint": format!("{issuer}/api/auth/token"),
+        "grant_types_supported": ["password", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+    }))
+}
