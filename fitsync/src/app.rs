@@ -8,7 +8,7 @@ use fitsync_platform::{
     health::Readiness,
     server, Settings,
 };
-use fitsync_stream_jobs::{EventIndexer, ProgressAnalytics};
+use fitsync_stream_jobs::{AccessProjector, EventIndexer, ProgressAnalytics};
 use sqlx::{migrate::Migrator, PgPool};
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +23,8 @@ pub enum Target {
     Relay,
     Analytics,
     Indexer,
+    /// Access projections (who may see whose data) for the training and progress databases.
+    Projector,
 }
 
 /// The targets one process runs, e.g. `users,training,relay`.
@@ -206,6 +208,17 @@ pub async fn start(
         let pool = pool_of("progress")?;
         let job = ProgressAnalytics::new(pool, settings.kafka.clone(), settings.jobs.clone())?;
         tasks.spawn(job.run(shutdown.clone()));
+    }
+    if targets.runs(Target::Projector) {
+        for name in ["training", "progress"] {
+            let job = AccessProjector::new(
+                name,
+                pool_of(name)?,
+                settings.kafka.clone(),
+                settings.jobs.clone(),
+            )?;
+            tasks.spawn(job.run(shutdown.clone()));
+        }
     }
     if targets.runs(Target::Indexer) {
         let job = EventIndexer::new(

@@ -7,22 +7,12 @@ use sqlx::{PgConnection, PgPool};
 
 pub type PartitionKey = (String, i32);
 
-/// Next offsets to read for `partitions`, where known.
-pub async fn load(
-    pool: &PgPool,
-    group: &str,
-    partitions: &[PartitionKey],
-) -> Result<HashMap<PartitionKey, i64>, sqlx::Error> {
-    let (topics, parts): (Vec<String>, Vec<i32>) = partitions.iter().cloned().unzip();
+/// Every next offset the group has stored.
+pub async fn load(pool: &PgPool, group: &str) -> Result<HashMap<PartitionKey, i64>, sqlx::Error> {
     let rows: Vec<(String, i32, i64)> = sqlx::query_as(
-        "select o.topic, o.partition, o.next_offset
-         from consumer_offsets o
-         join unnest($2::text[], $3::int[]) as p(topic, partition) using (topic, partition)
-         where o.consumer_group = $1",
+        "select topic, partition, next_offset from consumer_offsets where consumer_group = $1",
     )
     .bind(group)
-    .bind(&topics)
-    .bind(&parts)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())

@@ -16,7 +16,7 @@ pub(crate) trait BatchJob {
     /// `Sync` where they are the job's position.
     const COMMIT: CommitMode;
 
-    fn subscribe(&self) -> anyhow::Result<KafkaSource>;
+    async fn subscribe(&self) -> anyhow::Result<KafkaSource>;
 
     async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats>;
 }
@@ -25,7 +25,18 @@ pub(crate) async fn run<J: BatchJob>(job: &J, shutdown: &CancellationToken) -> a
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
     while !shutdown.is_cancelled() {
-        let source = job.subscribe()?;
+        let source = match job.subscribe().await {
+            Ok(source) => source,
+            Err(e) => {
+                tracing::error!(job = J::NAME, error = ?e, "subscribing failed");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
         loop {
             let batch = source.next_batch(shutdown).await;
             if batch.is_empty() {

@@ -1,8 +1,12 @@
-//! A Kafka micro-batch source. With an offset loader, assigned partitions start where
-//! the sink's own offset table says (the sink is the source of truth; Kafka commits are
-//! advisory); without one, where the group last committed.
+//! A Kafka micro-batch source. With stored offsets, assigned partitions start where the
+//! sink's own offset table says (the sink is the source of truth; Kafka commits are
+//! advisory); without, where the group last committed.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use fitsync_platform::{config::KafkaSettings, kafka};
 use rdkafka::{
@@ -17,27 +21,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::offsets::PartitionKey;
 
-/// Loads stored offsets for newly assigned partitions. Called from librdkafka's
-/// rebalance callback, so it is synchronous.
-pub type OffsetLoader =
-    Arc<dyn Fn(&[PartitionKey]) -> anyhow::Result<HashMap<PartitionKey, i64>> + Send + Sync>;
-
-/// An offset loader reading the sink's table through `pool`. The rebalance callback
-/// runs on a runtime thread, so the query runs on a scoped helper thread.
-pub fn table_offsets(pool: sqlx::PgPool, group: String) -> OffsetLoader {
-    let handle = tokio::runtime::Handle::current();
-    Arc::new(move |partitions: &[PartitionKey]| {
-        std::thread::scope(|s| {
-            s.spawn(|| handle.block_on(crate::offsets::load(&pool, &group, partitions)))
-                .join()
-                .map_err(|_| anyhow::anyhow!("offset loader panicked"))?
-                .map_err(anyhow::Error::from)
-        })
-    })
-}
+/// The sink's stored offsets, loaded once when the consumer is built and kept current
+/// as batches commit. The rebalance callback reads it without I/O: it runs inside
+/// librdkafka's poll, on a runtime thread, where blocking on a query could starve the
+/// runtime. An entry that is stale (another replica moved the partition on since) only
+/// makes the job re-read messages its transaction then skips.
+pub type StoredOffsets = Arc<Mutex<HashMap<PartitionKey, i64>>>;
 
 pub struct SeekingContext {
-    loader: Option<OffsetLoader>,
+    stored: Option<StoredOffsets>,
 }
 
 impl ClientContext for SeekingContext {}
@@ -51,27 +43,24 @@ impl ConsumerContext for SeekingContext {
     ) {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                if let Some(loader) = &self.loader {
+                if let Some(stored) = &self.stored {
                     let keys: Vec<PartitionKey> = tpl
                         .elements()
                         .iter()
                         .map(|e| (e.topic().to_owned(), e.partition()))
                         .collect();
-                    match loader(&keys) {
-                        Ok(stored) => {
-                            for ((topic, partition), offset) in stored {
-                                if let Err(e) = tpl.set_partition_offset(
-                                    &topic,
-                                    partition,
-                                    Offset::Offset(offset),
-                                ) {
-                                    tracing::error!(error = %e, topic, partition, "setting a stored offset");
-                                }
+                    let stored = stored
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for key in keys {
+                        if let Some(offset) = stored.get(&key) {
+                            let (topic, partition) = &key;
+                            if let Err(e) =
+                                tpl.set_partition_offset(topic, *partition, Offset::Offset(*offset))
+                            {
+                                tracing::error!(error = %e, topic, partition, "setting a stored offset");
                             }
                         }
-                        // Assigning without them would reprocess from Kafka's commit;
-                        // the batch transaction's offset check still prevents double counts.
-                        Err(e) => tracing::error!(error = %e, "loading stored offsets"),
                     }
                 }
                 tracing::info!(partitions = tpl.count(), "partitions assigned");
@@ -95,6 +84,7 @@ impl ConsumerContext for SeekingContext {
 
 pub struct KafkaSource {
     consumer: StreamConsumer<SeekingContext>,
+    stored: Option<StoredOffsets>,
     max_batch: usize,
     window: Duration,
 }
@@ -104,10 +94,11 @@ impl KafkaSource {
         kafka_settings: &KafkaSettings,
         group: &str,
         topics: &[String],
-        loader: Option<OffsetLoader>,
+        stored: Option<HashMap<PartitionKey, i64>>,
         max_batch: usize,
         window: Duration,
     ) -> anyhow::Result<Self> {
+        let stored = stored.map(|offsets| Arc::new(Mutex::new(offsets)));
         let consumer: StreamConsumer<SeekingContext> = kafka::client_config(kafka_settings)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
@@ -119,11 +110,14 @@ impl KafkaSource {
             .set("heartbeat.interval.ms", "1000")
             .set("fetch.wait.max.ms", "5")
             .set("fetch.min.bytes", "1")
-            .create_with_context(SeekingContext { loader })?;
+            .create_with_context(SeekingContext {
+                stored: stored.clone(),
+            })?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
         Ok(Self {
             consumer,
+            stored,
             max_batch,
             window,
         })
@@ -157,9 +151,19 @@ impl KafkaSource {
         batch
     }
 
-    /// Advisory commit of what the sink has durably taken.
+    /// Records that the sink has durably taken `batch`: in the stored offsets, and in
+    /// Kafka (advisory, or the position itself for sinks that keep none).
     pub fn commit(&self, batch: &[OwnedMessage], mode: CommitMode) -> KafkaResult<()> {
         let next = next_offsets(batch);
+        if let Some(stored) = &self.stored {
+            let mut stored = stored
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (key, offset) in &next {
+                let entry = stored.entry(key.clone()).or_insert(*offset);
+                *entry = (*entry).max(*offset);
+            }
+        }
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), offset) in &next {
             tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;

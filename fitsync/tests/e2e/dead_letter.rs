@@ -120,10 +120,13 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
     assert_eq!(indexer[0].payload(), Some("not json".as_bytes()));
 
     // And the offsets moved past them: nothing is re-read after a restart.
-    let next: i64 = sqlx::query_scalar("select sum(next_offset)::bigint from consumer_offsets")
-        .fetch_one(&progress)
-        .await
-        .unwrap();
+    let next: i64 = sqlx::query_scalar(
+        "select sum(next_offset)::bigint from consumer_offsets where topic = $1",
+    )
+    .bind(&topic)
+    .fetch_one(&progress)
+    .await
+    .unwrap();
     assert_eq!(next, 5);
     app.stop().await;
 }

@@ -3,6 +3,7 @@
 //! and index prefix, and an app on port 0.
 
 mod harness;
+mod matrix;
 
 mod api;
 mod auth;

@@ -2,11 +2,16 @@
 //! the typed payloads, and the topic names. JSON Schemas for every event type live in
 //! `schemas/` beside this crate; tests validate every producer against them.
 
+mod access;
 mod envelope;
 mod topics;
 mod training;
 mod users;
 
+pub use access::{
+    GymMembershipChanged, RelationshipChanged, GYM_MEMBER_JOINED_V1, GYM_MEMBER_LEFT_V1,
+    RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
+};
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
 pub use topics::{Topic, Topics};
 pub use training::{SetLogged, SET_LOGGED_V1};
@@ -19,6 +24,12 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
             "../schemas/fitsync.workout.set_logged.v1.json"
         )),
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
+        RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1 => Some(include_str!(
+            "../schemas/fitsync.relationship.changed.v1.json"
+        )),
+        GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1 => {
+            Some(include_str!("../schemas/fitsync.gym.membership.v1.json"))
+        }
         _ => None,
     }
 }

@@ -11,8 +11,8 @@ use sqlx::{
 
 use crate::config::DatabaseSettings;
 
-/// Outbox table shared by every service database (versions below 1000; services use
-/// timestamps, and both migrators tolerate each other's versions).
+/// Tables every service database has (the outbox, the access projection), applied in one
+/// version order with the service's own migrations.
 static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 pub fn connect_options(
@@ -51,8 +51,9 @@ pub async fn migrate(pool: &PgPool, service: &Migrator, wait: Duration) -> anyho
     Ok(())
 }
 
-/// The platform's migrations (the outbox, versions below 1000) and the service's
-/// (timestamps), as one ordered migrator so one `_sqlx_migrations` table tracks both.
+/// The platform's migrations and the service's, as one migrator ordered by version, so
+/// one `_sqlx_migrations` table tracks both (versions are timestamps; the first
+/// platform migration, the outbox, is version 1).
 pub async fn migrator(service: &Migrator) -> Result<Migrator, sqlx::migrate::MigrateError> {
     let mut all: Vec<Migration> = PLATFORM_MIGRATIONS
         .iter()

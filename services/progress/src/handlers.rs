@@ -1,6 +1,6 @@
 use axum::{extract::State, Json};
 use chrono::{DateTime, NaiveDate, Utc};
-use fitsync_platform::{ApiError, ApiPath, ApiQuery, AuthUser};
+use fitsync_platform::{auth::Grants, ApiError, ApiPath, ApiQuery, AuthUser};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -29,7 +29,8 @@ pub async fn e1rm(
     user: AuthUser,
     ApiPath(client_id): ApiPath<Uuid>,
 ) -> Result<Json<E1rmResponse>, ApiError> {
-    user.may_read_client(client_id)?;
+    user.may_read_client(client_id, &Grants(&state.pool))
+        .await?;
     let exercises = sqlx::query_as::<_, ExerciseE1rm>(
         "select exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at, updated_at
          from exercise_e1rm where client_id = $1 order by exercise",
@@ -71,7 +72,8 @@ pub async fn volume(
     ApiPath(client_id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<VolumeQuery>,
 ) -> Result<Json<VolumeResponse>, ApiError> {
-    user.may_read_client(client_id)?;
+    user.may_read_client(client_id, &Grants(&state.pool))
+        .await?;
     let weeks = q.weeks.unwrap_or(12);
     if !(1..=260).contains(&weeks) {
         return Err(ApiError::field("weeks", "must be between 1 and 260"));

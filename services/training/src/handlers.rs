@@ -1,7 +1,7 @@
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Duration, Utc};
 use fitsync_events::{CloudEvent, SetLogged, Topic, SET_LOGGED_V1};
-use fitsync_platform::{outbox, ApiError, ApiJson, ApiQuery, AuthUser, FieldError};
+use fitsync_platform::{auth::Grants, outbox, ApiError, ApiJson, ApiQuery, AuthUser, FieldError};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -163,7 +163,8 @@ pub async fn list_sets(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<WorkoutSet>>, ApiError> {
     let client_id = q.client_id.unwrap_or(user.id());
-    user.may_read_client(client_id)?;
+    user.may_read_client(client_id, &Grants(&state.pool))
+        .await?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 1000"));

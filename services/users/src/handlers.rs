@@ -9,7 +9,7 @@ use crate::{
     domain::{display_name, Email, NewPassword},
     password,
     tokens::TokenResponse,
-    UsersState,
+    Directory, UsersState,
 };
 
 pub const SOURCE: &str = "/fitsync/users";
@@ -50,8 +50,8 @@ pub async fn register(
     let password = NewPassword::parse(req.password)?;
     let name = display_name(&req.display_name)?;
     let role = req.role.unwrap_or(Role::Client);
-    if !matches!(role, Role::Client | Role::Trainer) {
-        return Err(ApiError::field("role", "must be client or trainer"));
+    if !matches!(role, Role::Client | Role::Trainer | Role::Gym) {
+        return Err(ApiError::field("role", "must be client, trainer or gym"));
     }
     let hash = password::hash(password.expose().to_owned()).await?;
     let id = Uuid::now_v7();
@@ -100,15 +100,14 @@ pub async fn me(State(state): State<UsersState>, user: AuthUser) -> Result<Json<
     fetch_user(&state, user.id()).await
 }
 
-/// `GET /api/users/{id}`: yourself, or anyone for an admin.
+/// `GET /api/users/{id}`: yourself, your client (as their trainer), your gym's member
+/// (as its owner), anyone (as an admin).
 pub async fn get_user(
     State(state): State<UsersState>,
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<User>, ApiError> {
-    if user.role() != Role::Admin && user.id() != id {
-        return Err(ApiError::Forbidden);
-    }
+    user.may_read_client(id, &Directory(&state.pool)).await?;
     fetch_user(&state, id).await
 }
 

@@ -2,11 +2,13 @@
 //! `/api/users/*`, `/api/profiles/*`, database userdb).
 
 mod domain;
+mod gyms;
 mod handlers;
 mod limits;
 mod openapi;
 mod password;
 mod refresh;
+mod relationships;
 mod tokens;
 
 use std::sync::Arc;
@@ -33,6 +35,27 @@ pub struct UsersState {
     pub limits: LoginLimits,
 }
 
+/// The users service answers relationship questions from its own tables.
+pub struct Directory<'a>(pub &'a PgPool);
+
+impl fitsync_platform::auth::Relationships for Directory<'_> {
+    async fn trains(
+        &self,
+        trainer: uuid::Uuid,
+        client: uuid::Uuid,
+    ) -> Result<bool, fitsync_platform::ApiError> {
+        relationships::trains(self.0, trainer, client).await
+    }
+
+    async fn in_gym(
+        &self,
+        gym: uuid::Uuid,
+        user: uuid::Uuid,
+    ) -> Result<bool, fitsync_platform::ApiError> {
+        gyms::member_of(self.0, gym, user).await
+    }
+}
+
 pub fn router(state: UsersState) -> Router {
     Router::new()
         .route("/api/auth/register", post(handlers::register))
@@ -46,6 +69,31 @@ pub fn router(state: UsersState) -> Router {
         .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/.well-known/openid-configuration", get(tokens::discovery))
         .route("/api/users/me", get(handlers::me))
+        .route(
+            "/api/users/relationships",
+            post(relationships::invite).get(relationships::list),
+        )
+        .route(
+            "/api/users/relationships/{id}/accept",
+            post(relationships::accept),
+        )
+        .route(
+            "/api/users/relationships/{id}/decline",
+            post(relationships::decline),
+        )
+        .route(
+            "/api/users/relationships/{id}/end",
+            post(relationships::end),
+        )
+        .route("/api/gyms", post(gyms::create))
+        .route("/api/gyms/invitations", get(gyms::my_invitations))
+        .route("/api/gyms/invitations/{id}/accept", post(gyms::accept))
+        .route("/api/gyms/{id}/members", get(gyms::members))
+        .route("/api/gyms/{id}/invitations", post(gyms::invite))
+        .route(
+            "/api/gyms/{id}/members/{user_id}/remove",
+            post(gyms::remove),
+        )
         .route("/api/users/{id}", get(handlers::get_user))
         .with_state(state)
 }

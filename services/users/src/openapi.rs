@@ -3,6 +3,7 @@ use serde_json::{json, Value};
 
 pub fn openapi() -> Value {
     let token = json!({"$ref": "#/components/schemas/TokenResponse"});
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     json!({
         "paths": {
             "/api/auth/register": {"post": {
@@ -14,7 +15,7 @@ pub fn openapi() -> Value {
                         "email": {"type": "string", "format": "email"},
                         "password": {"type": "string", "minLength": 10, "maxLength": 128},
                         "display_name": {"type": "string", "minLength": 1, "maxLength": 100},
-                        "role": {"enum": ["client", "trainer"]}
+                        "role": {"enum": ["client", "trainer", "gym"]}
                     }}}}},
                 "responses": responses(json!({"201": {"description": "Registered", "content": {"application/json": {"schema": token}}},
                                           "409": {"description": "Email already registered"}}))
@@ -53,6 +54,38 @@ pub fn openapi() -> Value {
             }},
             "/.well-known/jwks.json": {"get": {"summary": "JSON Web Key Set (signing and retired keys)", "responses": {"200": {"description": "JWKS"}}}},
             "/.well-known/openid-configuration": {"get": {"summary": "OpenID discovery", "responses": {"200": {"description": "Discovery document"}}}},
+            "/api/users/relationships": {
+                "post": {"summary": "Invite: a trainer names a client_id, a client names a trainer_id", "security": [{"bearer": []}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                        "properties": {"client_id": {"type": "string", "format": "uuid"}, "trainer_id": {"type": "string", "format": "uuid"}}}}}},
+                    "responses": responses(json!({"201": {"description": "Invited"}, "409": {"description": "Already invited or active"}}))},
+                "get": {"summary": "The caller's relationships, current and past", "security": [{"bearer": []}],
+                    "responses": responses(json!({"200": {"description": "Relationships"}}))}
+            },
+            "/api/users/relationships/{id}/accept": {"post": {"summary": "Accept (the invited side only)", "security": [{"bearer": []}],
+                "parameters": [id.clone()], "responses": responses(json!({"200": {"description": "Active"}, "404": {"description": "Not yours"}, "409": {"description": "Not open"}}))}},
+            "/api/users/relationships/{id}/decline": {"post": {"summary": "Decline (the invited side only)", "security": [{"bearer": []}],
+                "parameters": [id.clone()], "responses": responses(json!({"200": {"description": "Declined"}, "404": {"description": "Not yours"}, "409": {"description": "Not open"}}))}},
+            "/api/users/relationships/{id}/end": {"post": {"summary": "End (either side); the trainer loses access", "security": [{"bearer": []}],
+                "parameters": [id.clone()], "responses": responses(json!({"200": {"description": "Ended"}, "404": {"description": "Not yours"}, "409": {"description": "Already over"}}))}},
+            "/api/gyms": {"post": {"summary": "Create the caller's gym (role gym, once)", "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                    "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}}}}}},
+                "responses": responses(json!({"201": {"description": "Created"}, "409": {"description": "Already has a gym"}}))}},
+            "/api/gyms/invitations": {"get": {"summary": "Open invitations to the caller's email", "security": [{"bearer": []}],
+                "responses": responses(json!({"200": {"description": "Invitations"}}))}},
+            "/api/gyms/invitations/{id}/accept": {"post": {"summary": "Join the gym (the invited address, in the invited role)", "security": [{"bearer": []}],
+                "parameters": [id.clone()], "responses": responses(json!({"200": {"description": "Joined"}, "404": {"description": "Not yours"}, "409": {"description": "Not open, or already in a gym"}}))}},
+            "/api/gyms/{id}/members": {"get": {"summary": "Members (owner, admins)", "security": [{"bearer": []}],
+                "parameters": [id.clone()], "responses": responses(json!({"200": {"description": "Members"}, "404": {"description": "No such gym"}}))}},
+            "/api/gyms/{id}/invitations": {"post": {"summary": "Invite a trainer or client by email (owner, admins)", "security": [{"bearer": []}],
+                "parameters": [id.clone()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false,
+                    "required": ["email", "role"], "properties": {"email": {"type": "string", "format": "email"}, "role": {"enum": ["trainer", "client"]}}}}}},
+                "responses": responses(json!({"201": {"description": "Invited"}, "404": {"description": "No such gym"}}))}},
+            "/api/gyms/{id}/members/{user_id}/remove": {"post": {"summary": "Remove a member (owner, admins) or leave", "security": [{"bearer": []}],
+                "parameters": [id.clone(), {"name": "user_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": responses(json!({"204": {"description": "Removed"}, "404": {"description": "Not a member"}}))}},
             "/api/users/me": {"get": {"summary": "The caller's account", "security": [{"bearer": []}],
                 "responses": responses(json!({"200": {"description": "Account", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/User"}}}}}))}},
             "/api/users/{id}": {"get": {"summary": "An account (self or admin)", "security": [{"bearer": []}],

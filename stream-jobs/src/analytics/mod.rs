@@ -71,12 +71,12 @@ impl BatchJob for ProgressAnalytics {
     // progressdb holds the offsets; Kafka's copy is for lag monitoring only.
     const COMMIT: CommitMode = CommitMode::Async;
 
-    fn subscribe(&self) -> anyhow::Result<KafkaSource> {
+    async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
         KafkaSource::subscribe(
             &self.kafka,
             &self.group,
             &self.topics,
-            Some(source::table_offsets(self.pool.clone(), self.group.clone())),
+            Some(offsets::load(&self.pool, &self.group).await?),
             self.settings.max_batch,
             Duration::from_millis(self.settings.batch_window_ms),
         )

@@ -71,7 +71,7 @@ impl BatchJob for EventIndexer {
     // The index holds no offsets: Kafka's commit is the position (replays overwrite).
     const COMMIT: CommitMode = CommitMode::Sync;
 
-    fn subscribe(&self) -> anyhow::Result<KafkaSource> {
+    async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
         KafkaSource::subscribe(
             &self.kafka,
             &self.group,

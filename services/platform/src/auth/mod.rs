@@ -5,11 +5,13 @@
 //! - `revocation`: logout and "log out everywhere" in Redis, checked on every request.
 //! - `user`: the `AuthUser` extractor and the policy methods handlers call.
 
+mod access;
 mod claims;
 mod keys;
 mod revocation;
 mod user;
 
+pub use access::{Grants, Relationships};
 pub use claims::{Claims, Role};
 pub use keys::{generate_pem, KeyError, KeySet};
 pub use revocation::Revocations;

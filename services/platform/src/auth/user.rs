@@ -7,6 +7,7 @@ use axum::{
 use uuid::Uuid;
 
 use super::{
+    access::Relationships,
     claims::{Claims, Role},
     Authenticator,
 };
@@ -30,15 +31,28 @@ impl AuthUser {
         &self.0
     }
 
-    /// Data that belongs to `owner` (a client's workouts, progress, body metrics).
-    /// Admins and service accounts read everything; trainers and gyms gain access
-    /// through the relationships the users service owns — until their projections
-    /// exist, only the owner passes.
-    pub fn may_read_client(&self, owner: Uuid) -> Result<(), ApiError> {
-        match self.role() {
-            Role::Admin | Role::Service => Ok(()),
-            _ if self.id() == owner => Ok(()),
-            _ => Err(ApiError::Forbidden),
+    /// Data that belongs to `owner` (a client's workouts, progress, body metrics): the
+    /// owner; their current trainer; the gym they belong to (its owner's token names it);
+    /// admins and service accounts. Ending a relationship or leaving a gym ends access.
+    pub async fn may_read_client(
+        &self,
+        owner: Uuid,
+        relationships: &impl Relationships,
+    ) -> Result<(), ApiError> {
+        let allowed = match self.role() {
+            Role::Admin | Role::Service => true,
+            _ if self.id() == owner => true,
+            Role::Trainer => relationships.trains(self.id(), owner).await?,
+            Role::Gym => match self.0.gym {
+                Some(gym) => relationships.in_gym(gym, owner).await?,
+                None => false,
+            },
+            Role::Client => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
         }
     }
 

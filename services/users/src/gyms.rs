@@ -1,0 +1,285 @@
+//! Gyms (tenants): an owner (role `gym`) creates one, invites trainers and clients by
+//! email, and removes members. A user belongs to at most one gym. Joining and leaving
+//! are events, from which other services project what a gym may see.
+
+use axum::{extract::State, http::StatusCode, Json};
+use chrono::{DateTime, Duration, Utc};
+use fitsync_events::{
+    CloudEvent, GymMembershipChanged, Topic, GYM_MEMBER_JOINED_V1, GYM_MEMBER_LEFT_V1,
+};
+use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{domain::Email, handlers::SOURCE, UsersState};
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Gym {
+    id: Uuid,
+    name: String,
+    owner_id: Uuid,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGym {
+    name: String,
+}
+
+async fn emit(
+    conn: &mut PgConnection,
+    event_type: &'static str,
+    gym: Uuid,
+    user: Uuid,
+    role: Role,
+) -> Result<(), ApiError> {
+    let event = CloudEvent::new(
+        SOURCE,
+        event_type,
+        user.to_string(),
+        GymMembershipChanged {
+            gym_id: gym,
+            user_id: user,
+            role: role.as_str().to_owned(),
+            at: Utc::now(),
+        },
+    );
+    outbox::enqueue(conn, Topic::Users, &event).await?;
+    Ok(())
+}
+
+/// `POST /api/gyms`: a gym owner creates their gym (once).
+pub async fn create(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<NewGym>,
+) -> Result<(StatusCode, Json<Gym>), ApiError> {
+    user.require(&[Role::Gym])?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::field("name", "must be 1 to 100 characters"));
+    }
+    let mut tx = state.pool.begin().await?;
+    let current: Option<Uuid> =
+        sqlx::query_scalar("select gym_id from users where id = $1 for update")
+            .bind(user.id())
+            .fetch_one(&mut *tx)
+            .await?;
+    if current.is_some() {
+        return Err(ApiError::Conflict("you already have a gym".into()));
+    }
+    let gym = sqlx::query_as::<_, Gym>(
+        "insert into gyms (id, name, owner_id) values ($1, $2, $3) returning id, name, owner_id, created_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(user.id())
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("update users set gym_id = $1 where id = $2")
+        .bind(gym.id)
+        .bind(user.id())
+        .execute(&mut *tx)
+        .await?;
+    emit(&mut tx, GYM_MEMBER_JOINED_V1, gym.id, user.id(), Role::Gym).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(gym)))
+}
+
+/// The gym's owner, or an admin.
+async fn manages(state: &UsersState, user: &AuthUser, gym: Uuid) -> Result<(), ApiError> {
+    let owner: Option<Uuid> = sqlx::query_scalar("select owner_id from gyms where id = $1")
+        .bind(gym)
+        .fetch_optional(&state.pool)
+        .await?;
+    match owner {
+        None => Err(ApiError::NotFound),
+        Some(_) if user.role() == Role::Admin => Ok(()),
+        Some(owner) if owner == user.id() => Ok(()),
+        Some(_) => Err(ApiError::Forbidden),
+    }
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Member {
+    id: Uuid,
+    display_name: String,
+    role: Role,
+}
+
+/// `GET /api/gyms/{id}/members`: for its owner and admins.
+pub async fn members(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(gym): ApiPath<Uuid>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    manages(&state, &user, gym).await?;
+    let rows = sqlx::query_as::<_, Member>(
+        "select id, display_name, role from users where gym_id = $1 order by role, display_name",
+    )
+    .bind(gym)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    email: String,
+    role: Role,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Invitation {
+    id: Uuid,
+    gym_id: Uuid,
+    email: String,
+    role: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+}
+
+const INVITATION: &str = "id, gym_id, email, role, created_at, expires_at, accepted_at";
+
+/// `POST /api/gyms/{id}/invitations`: invite a trainer or client by email (14 days).
+pub async fn invite(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(gym): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<NewInvitation>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
+    manages(&state, &user, gym).await?;
+    let email = Email::parse(&req.email)?;
+    if !matches!(req.role, Role::Trainer | Role::Client) {
+        return Err(ApiError::field("role", "must be trainer or client"));
+    }
+    let row = sqlx::query_as::<_, Invitation>(&format!(
+        "insert into gym_invitations (id, gym_id, email, role, invited_by, expires_at)
+         values ($1, $2, $3, $4, $5, $6) returning {INVITATION}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(gym)
+    .bind(email.as_str())
+    .bind(req.role.as_str())
+    .bind(user.id())
+    .bind(Utc::now() + Duration::days(14))
+    .fetch_one(&state.pool)
+    .await?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+/// `GET /api/gyms/invitations`: open invitations addressed to the caller's email.
+pub async fn my_invitations(
+    State(state): State<UsersState>,
+    user: AuthUser,
+) -> Result<Json<Vec<Invitation>>, ApiError> {
+    let rows = sqlx::query_as::<_, Invitation>(&format!(
+        "select {INVITATION} from gym_invitations
+         where lower(email) = (select lower(email) from users where id = $1)
+           and accepted_at is null and expires_at > now()
+         order by created_at desc"
+    ))
+    .bind(user.id())
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}
+
+/// `POST /api/gyms/invitations/{id}/accept`: by the invited address, in the invited role.
+pub async fn accept(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Invitation>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let (email, role, gym_id): (String, Role, Option<Uuid>) =
+        sqlx::query_as("select email, role, gym_id from users where id = $1 for update")
+            .bind(user.id())
+            .fetch_one(&mut *tx)
+            .await?;
+    let invitation = sqlx::query_as::<_, Invitation>(&format!(
+        "select {INVITATION} from gym_invitations where id = $1 and lower(email) = lower($2) for update"
+    ))
+    .bind(id)
+    .bind(&email)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    if invitation.accepted_at.is_some() || invitation.expires_at <= Utc::now() {
+        return Err(ApiError::Conflict(
+            "the invitation is no longer open".into(),
+        ));
+    }
+    if invitation.role != role.as_str() {
+        return Err(ApiError::Conflict(format!(
+            "the invitation is for a {}",
+            invitation.role
+        )));
+    }
+    if gym_id.is_some() {
+        return Err(ApiError::Conflict("you already belong to a gym".into()));
+    }
+    sqlx::query("update users set gym_id = $1 where id = $2")
+        .bind(invitation.gym_id)
+        .bind(user.id())
+        .execute(&mut *tx)
+        .await?;
+    let invitation = sqlx::query_as::<_, Invitation>(&format!(
+        "update gym_invitations set accepted_at = now(), accepted_by = $2 where id = $1 returning {INVITATION}"
+    ))
+    .bind(id)
+    .bind(user.id())
+    .fetch_one(&mut *tx)
+    .await?;
+    emit(
+        &mut tx,
+        GYM_MEMBER_JOINED_V1,
+        invitation.gym_id,
+        user.id(),
+        role,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(invitation))
+}
+
+/// `POST /api/gyms/{id}/members/{user_id}/remove`: by the owner or an admin, or a
+/// member leaving; the gym loses access to their data.
+pub async fn remove(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath((gym, member)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    if member != user.id() {
+        manages(&state, &user, gym).await?;
+    }
+    let mut tx = state.pool.begin().await?;
+    let role: Option<Role> = sqlx::query_scalar(
+        "update users set gym_id = null where id = $1 and gym_id = $2
+           and id <> (select owner_id from gyms where id = $2)
+         returning role",
+    )
+    .bind(member)
+    .bind(gym)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let role = role.ok_or(ApiError::NotFound)?;
+    emit(&mut tx, GYM_MEMBER_LEFT_V1, gym, member, role).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `user` belongs to `gym` (the users service's own check).
+pub async fn member_of(pool: &sqlx::PgPool, gym: Uuid, user: Uuid) -> Result<bool, ApiError> {
+    Ok(
+        sqlx::query_scalar("select exists(select 1 from users where id = $1 and gym_id = $2)")
+            .bind(user)
+            .bind(gym)
+            .fetch_one(pool)
+            .await?,
+    )
+}
