@@ -14,6 +14,7 @@ pub mod problem;
 pub mod redis;
 pub mod server;
 pub mod shutdown;
+pub mod stream;
 pub mod telemetry;
 
 pub use auth::{AuthUser, Authenticator, Claims, KeySet, Role};

@@ -22,14 +22,14 @@ use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use decode::{decode, Decoded};
+use fitsync_platform::stream::{
     dead_letter::DeadLetters,
-    metrics::JobStats,
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
     source::{self, KafkaSource},
+    stats::JobStats,
 };
-use decode::{decode, Decoded};
 
 pub const JOB: &str = "analytics";
 

@@ -17,11 +17,11 @@ use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use fitsync_platform::stream::{
     dead_letter::DeadLetters,
-    metrics::JobStats,
     runner::{self, BatchJob},
     source::KafkaSource,
+    stats::JobStats,
 };
 
 pub const JOB: &str = "indexer";

@@ -19,12 +19,12 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{
+use fitsync_platform::stream::{
     dead_letter::DeadLetters,
-    metrics::JobStats,
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
     source::{self, KafkaSource},
+    stats::JobStats,
 };
 
 pub const JOB: &str = "projector";

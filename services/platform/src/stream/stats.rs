@@ -16,7 +16,7 @@ static BATCH_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
         "fitsync_job_batch_duration_seconds",
         "Time to process one micro-batch, from its last message to its commit",
         &["job"],
-        fitsync_platform::metrics::latency_buckets()
+        crate::metrics::latency_buckets()
     )
     .expect("metric registers once")
 });
@@ -34,7 +34,7 @@ pub struct JobStats {
 }
 
 impl JobStats {
-    pub(crate) fn record(&self, job: &str, seconds: f64) {
+    pub fn record(&self, job: &str, seconds: f64) {
         for (outcome, n) in [
             ("applied", self.applied),
             ("duplicate", self.duplicates),

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use fitsync_platform::{config::KafkaSettings, kafka};
+use crate::{config::KafkaSettings, kafka};
 use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer},
     error::KafkaResult,
@@ -19,7 +19,7 @@ use rdkafka::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::offsets::PartitionKey;
+use super::offsets::PartitionKey;
 
 /// The sink's stored offsets, loaded once when the consumer is built and kept current
 /// as batches commit. The rebalance callback reads it without I/O: it runs inside

@@ -1,8 +1,8 @@
 //! The dead-letter sink: a message a job cannot decode or validate goes to the
 //! dead-letter topic unchanged, with where it came from and why in its headers.
 
+use crate::{config::KafkaSettings, kafka};
 use fitsync_events::{Topic, Topics};
-use fitsync_platform::{config::KafkaSettings, kafka};
 use futures::future::try_join_all;
 use rdkafka::{
     message::{Header, OwnedHeaders, OwnedMessage},
@@ -27,6 +27,8 @@ impl DeadLetters {
     pub fn new(kafka_settings: &KafkaSettings, job: &'static str) -> anyhow::Result<Self> {
         let producer = kafka::producer_config(kafka_settings)
             .set("linger.ms", "1")
+            // Fail the batch (to be retried) rather than wait five minutes for a broker.
+            .set("message.timeout.ms", "30000")
             .create()?;
         Ok(Self {
             producer,

@@ -2,26 +2,29 @@
 //! on a failed batch, back off and rebuild the consumer so that it re-reads from the
 //! job's recorded position (nothing of the failed batch was recorded).
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use rdkafka::{consumer::CommitMode, message::OwnedMessage};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{metrics::JobStats, source::KafkaSource};
+use super::{source::KafkaSource, stats::JobStats};
 
-pub(crate) trait BatchJob {
+pub trait BatchJob: Sync {
     const NAME: &'static str;
     /// `Async` where Kafka commits are advisory (offsets live with the results),
     /// `Sync` where they are the job's position.
     const COMMIT: CommitMode;
 
-    async fn subscribe(&self) -> anyhow::Result<KafkaSource>;
+    fn subscribe(&self) -> impl Future<Output = anyhow::Result<KafkaSource>> + Send;
 
-    async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats>;
+    fn process(
+        &self,
+        batch: &[OwnedMessage],
+    ) -> impl Future<Output = anyhow::Result<JobStats>> + Send;
 }
 
-pub(crate) async fn run<J: BatchJob>(job: &J, shutdown: &CancellationToken) -> anyhow::Result<()> {
+pub async fn run<J: BatchJob>(job: &J, shutdown: &CancellationToken) -> anyhow::Result<()> {
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
     while !shutdown.is_cancelled() {
