@@ -36,6 +36,7 @@ FitSync is running (Ctrl-C to stop):
   OpenSearch       http://127.0.0.1:${FITSYNC_OPENSEARCH_PORT:-59200}/fitsync-events/_search
   PostgreSQL       postgres://postgres@127.0.0.1:${FITSYNC_PG_PORT:-55432}/progressdb
   Kafka            127.0.0.1:${FITSYNC_KAFKA_PORT:-59092}
+  mail sent        .fitsync/mail/new/ (SMTP 127.0.0.1:${FITSYNC_SMTP_PORT:-52525})
 Demo login: demo.client1@fitsync.dev / fitsync-demo-password (docs/walkthrough.md)
 MSG
 wait $pid

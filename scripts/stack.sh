@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# FitSync local stack: real PostgreSQL 15, Redis, Apache Kafka 4 (KRaft) and OpenSearch 2.19
-# on loopback ports, with no Docker and no internet (see docs/local-stack.md).
+# FitSync local stack: real PostgreSQL 15, Redis, Apache Kafka 4 (KRaft), OpenSearch 2.19
+# and an SMTP server (aiosmtpd, into a Maildir) on loopback ports, with no Docker and no internet (see docs/local-stack.md).
 #
 #   scripts/stack.sh install        install what is missing (apt packages, broker jars)
 #   scripts/stack.sh start          install, then start every server and wait until healthy
@@ -23,6 +23,7 @@ KAFKA_PORT=${FITSYNC_KAFKA_PORT:-59092}
 KAFKA_CONTROLLER_PORT=${FITSYNC_KAFKA_CONTROLLER_PORT:-59093}
 OS_PORT=${FITSYNC_OPENSEARCH_PORT:-59200}
 OS_TRANSPORT_PORT=${FITSYNC_OPENSEARCH_TRANSPORT_PORT:-59300}
+SMTP_PORT=${FITSYNC_SMTP_PORT:-52525}
 PG_BIN=/usr/lib/postgresql/15/bin
 DATABASES=(userdb trainingdb scheduledb progressdb notificationdb)
 KAFKA_LIB=$FITSYNC_CACHE/servers/kafka/lib
@@ -87,7 +88,7 @@ maven_copy() { # POM_DIR OUT_DIR
 }
 
 install() {
-  apt_install curl postgresql postgresql-contrib redis-server kcat openjdk-17-jre-headless maven
+  apt_install curl postgresql postgresql-contrib redis-server kcat openjdk-17-jre-headless maven python3-aiosmtpd
   command -v java >/dev/null || die "java not found after install"
   maven_copy "$ROOT/scripts/stack/kafka" "$KAFKA_LIB"
   maven_copy "$ROOT/scripts/stack/opensearch" "$OS_LIB"
@@ -253,6 +254,23 @@ os_start() {
 
 os_stop() { stop_pidfile "$FITSYNC_STATE/opensearch/opensearch.pid"; }
 
+# ---------------------------------------------------------------------------- smtp
+
+# A real SMTP server (aiosmtpd) that delivers every message into a Maildir, where tests
+# and developers read what FitSync sent: $FITSYNC_STATE/mail/new/.
+smtp_start() {
+  local dir=$FITSYNC_STATE/mail
+  if port_open "$SMTP_PORT"; then return 0; fi
+  log "starting smtp on 127.0.0.1:$SMTP_PORT (maildir $dir)"
+  mkdir -p "$dir/tmp" "$dir/new" "$dir/cur"
+  setsid nohup /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$dir" >"$FITSYNC_STATE/logs/smtp.log" 2>&1 &
+  echo $! >"$FITSYNC_STATE/smtp.pid"
+  wait_for smtp 30 port_open "$SMTP_PORT"
+}
+
+smtp_stop() { stop_pidfile "$FITSYNC_STATE/smtp.pid"; }
+
 # ---------------------------------------------------------------------------- commands
 
 status() {
@@ -265,6 +283,8 @@ status() {
   printf '%-11s %-5s 127.0.0.1:%s\n' kafka "$s" "$KAFKA_PORT"
   s=down; os_healthy && s=up
   printf '%-11s %-5s http://127.0.0.1:%s\n' opensearch "$s" "$OS_PORT"
+  s=down; port_open "$SMTP_PORT" && s=up
+  printf '%-11s %-5s smtp://127.0.0.1:%s (maildir %s)\n' smtp "$s" "$SMTP_PORT" "$FITSYNC_STATE/mail"
 }
 
 print_env() {
@@ -273,6 +293,8 @@ export FITSYNC__DATABASE__URL=postgres://postgres@127.0.0.1:$PG_PORT
 export FITSYNC__REDIS__URL=redis://127.0.0.1:$REDIS_PORT
 export FITSYNC__KAFKA__BROKERS=127.0.0.1:$KAFKA_PORT
 export FITSYNC__OPENSEARCH__URL=http://127.0.0.1:$OS_PORT
+export FITSYNC__SMTP__PORT=$SMTP_PORT
+export FITSYNC_MAILDIR=$FITSYNC_STATE/mail
 export FITSYNC_KAFKA_LIB=$KAFKA_LIB
 EOF
 }
@@ -286,9 +308,11 @@ case ${1:-} in
     redis_start
     kafka_start
     os_start
+    smtp_start
     status
     ;;
   stop)
+    smtp_stop
     os_stop
     kafka_stop
     redis_stop

@@ -25,6 +25,8 @@ pub enum Target {
     Indexer,
     /// Access projections (who may see whose data) for the training and progress databases.
     Projector,
+    /// The notifications service: its API and its email sender.
+    Notifications,
 }
 
 /// The targets one process runs, e.g. `users,training,relay`.
@@ -53,7 +55,7 @@ pub struct Service {
     database: fn(&Settings) -> &str,
 }
 
-pub const SERVICES: [Service; 3] = [
+pub const SERVICES: [Service; 4] = [
     Service {
         name: "users",
         migrations: &fitsync_users::MIGRATIONS,
@@ -68,6 +70,11 @@ pub const SERVICES: [Service; 3] = [
         name: "progress",
         migrations: &fitsync_progress::MIGRATIONS,
         database: |s| &s.database.names.progress,
+    },
+    Service {
+        name: "notifications",
+        migrations: &fitsync_notifications::MIGRATIONS,
+        database: |s| &s.database.names.notifications,
     },
 ];
 
@@ -174,6 +181,10 @@ pub async fn start(
                 a.lockout_secs,
                 a.login_attempts_per_address_per_minute,
             ),
+            email_ttl: fitsync_users::EmailTtl {
+                verify: a.verify_email_ttl_secs,
+                reset: a.password_reset_ttl_secs,
+            },
         }));
         openapi.push(fitsync_users::openapi());
         pools.push(("userdb", pool));
@@ -195,6 +206,26 @@ pub async fn start(
         }));
         openapi.push(fitsync_progress::openapi());
         pools.push(("progressdb", pool));
+    }
+    if targets.runs(Target::Notifications) {
+        let pool = pool_of("notifications")?;
+        api = api.merge(fitsync_notifications::router(
+            fitsync_notifications::NotificationsState {
+                pool: pool.clone(),
+                auth: auth_of(),
+            },
+        ));
+        openapi.push(fitsync_notifications::openapi());
+        pools.push(("notificationdb", pool.clone()));
+        let mailer =
+            fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
+        let sender = fitsync_notifications::EmailSender::new(
+            pool,
+            mailer,
+            settings.kafka.clone(),
+            settings.jobs.clone(),
+        )?;
+        tasks.spawn(sender.run(shutdown.clone()));
     }
     if targets.runs(Target::Relay) {
         // One relay per database that has an outbox.

@@ -412,10 +412,11 @@ async fn concurrent_registrations_of_one_email_make_one_account() {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let events: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&env.users_db())
-        .await
-        .unwrap();
+    let events: i64 =
+        sqlx::query_scalar("select count(*) from outbox where topic = 'fitsync.users'")
+            .fetch_one(&env.users_db())
+            .await
+            .unwrap();
     assert_eq!(events, 1, "one account, one event");
     app.stop().await;
 }

@@ -209,7 +209,10 @@ async fn a_relay_killed_after_publishing_counts_nothing_twice() {
     let sets = log_random(&app, &clients, 120, 12).await;
 
     // Publishes the first batch, then dies before deleting it from the outbox.
-    let relay = env.spawn_process("relay", &[("FITSYNC_FAULT", "relay.before_delete:1")]);
+    let relay = env.spawn_process(
+        "relay",
+        &[("FITSYNC_FAULT", "relay.training.before_delete:1")],
+    );
     aborted(relay).await;
     let mut relay = env.spawn_process("relay", &[]);
     eventually(120, "all 120 sets counted", || async {

@@ -74,7 +74,12 @@ impl TestEnv {
             .await
             .expect("PostgreSQL is up (scripts/stack.sh start)");
         let names = settings.database.names.clone();
-        for db in [&names.users, &names.training, &names.progress] {
+        for db in [
+            &names.users,
+            &names.training,
+            &names.progress,
+            &names.notifications,
+        ] {
             sqlx::query(&format!("create database \"{db}\""))
                 .execute(&admin)
                 .await
@@ -101,6 +106,34 @@ impl TestEnv {
 
     pub fn users_db(&self) -> PgPool {
         self.pool(&self.settings.database.names.users)
+    }
+
+    pub fn notifications_db(&self) -> PgPool {
+        self.pool(&self.settings.database.names.notifications)
+    }
+
+    /// The Maildir the local SMTP server delivers into (`scripts/stack.sh`).
+    pub fn maildir() -> PathBuf {
+        std::env::var_os("FITSYNC_MAILDIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".fitsync/mail"))
+    }
+
+    /// Waits for a message to `to` whose text contains `marker`; returns its text.
+    pub async fn email_to(to: &str, marker: &str) -> String {
+        let dir = Self::maildir().join("new");
+        let needle = format!("To: {to}");
+        eventually(60, &format!("an email to {to}"), || {
+            let dir = dir.clone();
+            let needle = needle.clone();
+            async move {
+                std::fs::read_dir(&dir).ok()?.flatten().find_map(|entry| {
+                    let text = std::fs::read_to_string(entry.path()).ok()?;
+                    (text.contains(&needle) && text.contains(marker)).then_some(text)
+                })
+            }
+        })
+        .await
     }
 
     pub fn topic(&self, suffix: &str) -> String {
@@ -134,6 +167,7 @@ impl TestEnv {
             ("DATABASE__NAMES__USERS", n.users.clone()),
             ("DATABASE__NAMES__TRAINING", n.training.clone()),
             ("DATABASE__NAMES__PROGRESS", n.progress.clone()),
+            ("DATABASE__NAMES__NOTIFICATIONS", n.notifications.clone()),
             ("KAFKA__BROKERS", s.kafka.brokers.clone()),
             ("KAFKA__TOPIC_PREFIX", s.kafka.topic_prefix.clone()),
             ("KAFKA__PARTITIONS", s.kafka.partitions.to_string()),

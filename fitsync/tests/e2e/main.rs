@@ -10,5 +10,6 @@ mod auth;
 mod crash;
 mod dashboards;
 mod dead_letter;
+mod email;
 mod outage;
 mod pipeline;

@@ -8,7 +8,7 @@ mod metrics;
 
 use std::{sync::Arc, time::Duration};
 
-use fitsync_events::Topics;
+use fitsync_events::{Topic, Topics};
 use fitsync_platform::{config::KafkaSettings, config::RelaySettings, fault, kafka, outbox};
 use futures::future::join_all;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -20,6 +20,9 @@ pub use metrics::RelayStats;
 /// One relay per source database (`source` names it in logs and metrics).
 pub struct Relay {
     source: &'static str,
+    /// `relay.<source>.before_delete`: between Kafka's acknowledgement and the delete.
+    fault_point: String,
+    kafka: KafkaSettings,
     pool: PgPool,
     producer: FutureProducer,
     topics: Topics,
@@ -50,6 +53,8 @@ impl Relay {
             .create()?;
         Ok(Self {
             source,
+            fault_point: format!("relay.{source}.before_delete"),
+            kafka: kafka.clone(),
             pool,
             producer,
             topics: Topics::new(kafka.topic_prefix.clone()),
@@ -99,6 +104,11 @@ impl Relay {
             }
         }
         tracing::info!(source = self.source, "relay leading");
+        // Topics get their configured partitions, not whatever auto-creation would give.
+        let all: Vec<String> = Topic::ALL.iter().map(|t| self.topics.name(*t)).collect();
+        if let Err(e) = kafka::ensure_topics(&self.kafka, &all).await {
+            tracing::warn!(source = self.source, error = %e, "could not ensure topics");
+        }
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(outbox::CHANNEL).await?;
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
@@ -165,7 +175,7 @@ impl Relay {
             .filter(|(_, ok)| **ok)
             .map(|(r, _)| r.id)
             .collect();
-        fault::point("relay.before_delete");
+        fault::point(&self.fault_point);
         if !done.is_empty() {
             sqlx::query("delete from outbox where id = any($1)")
                 .bind(&done)

@@ -4,6 +4,7 @@
 
 mod access;
 mod envelope;
+mod notifications;
 mod topics;
 mod training;
 mod users;
@@ -13,6 +14,7 @@ pub use access::{
     RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
 };
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
+pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V1};
 pub use topics::{Topic, Topics};
 pub use training::{SetLogged, SET_LOGGED_V1};
 pub use users::{UserRegistered, USER_REGISTERED_V1};
@@ -26,6 +28,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
         RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1 => Some(include_str!(
             "../schemas/fitsync.relationship.changed.v1.json"
+        )),
+        EMAIL_REQUESTED_V1 => Some(include_str!(
+            "../schemas/fitsync.notification.email_requested.v1.json"
         )),
         GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1 => {
             Some(include_str!("../schemas/fitsync.gym.membership.v1.json"))

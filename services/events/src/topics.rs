@@ -11,6 +11,18 @@ pub enum Topic {
 }
 
 impl Topic {
+    pub const ALL: [Topic; 7] = [
+        Topic::Users,
+        Topic::Training,
+        Topic::Schedule,
+        Topic::Progress,
+        Topic::Alerts,
+        Topic::Notifications,
+        Topic::DeadLetter,
+    ];
+
+    /// The source domains' topics: searchable history (the indexer reads these; not
+    /// `Notifications`, which carries one-time tokens).
     pub const DOMAIN: [Topic; 4] = [
         Topic::Users,
         Topic::Training,

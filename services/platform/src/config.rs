@@ -18,6 +18,7 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub opensearch: OpenSearchSettings,
     pub redis: RedisSettings,
+    pub smtp: SmtpSettings,
     pub auth: AuthSettings,
     pub relay: RelaySettings,
     pub jobs: JobSettings,
@@ -28,6 +29,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub bind: SocketAddr,
+    /// Where users reach the platform; links in emails start with it.
+    pub public_url: String,
     /// Requests taking longer than this are answered 503 and cancelled.
     pub request_timeout_ms: u64,
     /// How long a shutdown waits for in-flight work before giving up.
@@ -80,6 +83,19 @@ pub struct RedisSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    /// `none` (a local relay), `starttls` or `tls`.
+    pub tls: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The From address, e.g. `FitSync <no-reply@fitsync.dev>`.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
@@ -97,6 +113,9 @@ pub struct AuthSettings {
     pub lockout_secs: i64,
     /// Sign-in attempts one address may make per minute.
     pub login_attempts_per_address_per_minute: i64,
+    /// Lifetime of emailed one-time tokens.
+    pub verify_email_ttl_secs: i64,
+    pub password_reset_ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{display_name, Email, NewPassword},
-    password,
+    email_flow, password,
     tokens::TokenResponse,
     Directory, UsersState,
 };
@@ -37,6 +37,8 @@ pub struct User {
     email: String,
     role: Role,
     display_name: String,
+    email_verified: bool,
+    gym_id: Option<Uuid>,
     created_at: DateTime<Utc>,
 }
 
@@ -77,6 +79,7 @@ pub async fn register(
         },
     );
     outbox::enqueue(&mut tx, Topic::Users, &event).await?;
+    email_flow::after_registration(&mut tx, &state, id, email.as_str()).await?;
     tx.commit().await?;
 
     let (access_token, expires_in) = state.auth.keys().issue(id, role, None)?;
@@ -113,7 +116,8 @@ pub async fn get_user(
 
 async fn fetch_user(state: &UsersState, id: Uuid) -> Result<Json<User>, ApiError> {
     sqlx::query_as::<_, User>(
-        "select id, email, role, display_name, created_at from users where id = $1",
+        "select id, email, role, display_name, email_verified_at is not null as email_verified, gym_id, created_at
+         from users where id = $1",
     )
     .bind(id)
     .fetch_optional(&state.pool)

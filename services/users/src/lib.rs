@@ -2,6 +2,7 @@
 //! `/api/users/*`, `/api/profiles/*`, database userdb).
 
 mod domain;
+mod email_flow;
 mod gyms;
 mod handlers;
 mod limits;
@@ -21,6 +22,7 @@ use axum::{
 use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
 
+pub use email_flow::EmailTtl;
 pub use limits::LoginLimits;
 pub use openapi::openapi;
 pub use refresh::RefreshTokens;
@@ -33,6 +35,7 @@ pub struct UsersState {
     pub auth: Arc<Authenticator>,
     pub refresh: RefreshTokens,
     pub limits: LoginLimits,
+    pub email_ttl: EmailTtl,
 }
 
 /// The users service answers relationship questions from its own tables.
@@ -61,6 +64,16 @@ pub fn router(state: UsersState) -> Router {
         .route("/api/auth/register", post(handlers::register))
         .route("/api/auth/token", post(tokens::token))
         .route("/api/auth/logout", post(tokens::logout))
+        .route("/api/auth/verify-email", post(email_flow::verify))
+        .route(
+            "/api/auth/verify-email/request",
+            post(email_flow::resend_verification),
+        )
+        .route("/api/auth/password-reset", post(email_flow::request_reset))
+        .route(
+            "/api/auth/password-reset/confirm",
+            post(email_flow::confirm_reset),
+        )
         .route("/api/auth/logout-all", post(tokens::logout_all))
         .route(
             "/api/auth/service-accounts",

@@ -211,6 +211,8 @@ mod tests {
             max_login_failures: 5,
             lockout_secs: 60,
             login_attempts_per_address_per_minute: 30,
+            verify_email_ttl_secs: 60,
+            password_reset_ttl_secs: 60,
         }
     }
 

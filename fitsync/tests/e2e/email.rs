@@ -1,0 +1,233 @@
+//! Email verification and password reset, delivered by the notifications service over
+//! a real SMTP server (aiosmtpd into a Maildir, started by scripts/stack.sh).
+
+use fitsync::Target;
+use opensearch::{http::transport::Transport, OpenSearch, SearchParts};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{eventually, TestEnv, PASSWORD};
+
+/// An email body as its reader sees it (quoted-printable decoded).
+fn decoded(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The token in an email's link (`…?token=<token>`).
+fn token_in(email: &str, path: &str) -> String {
+    let email = decoded(email);
+    let start = email.find(&format!("{path}?token=")).expect("a link") + path.len() + 7;
+    email[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_account_verifies_its_address_by_email() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let ana = app.register("client").await;
+    let me: Value = app.get(&ana, "/api/users/me").await.json().await.unwrap();
+    assert_eq!(me["email_verified"], false);
+
+    let email = TestEnv::email_to(&ana.email, "Confirm your FitSync email").await;
+    assert!(
+        email.contains("Subject: Confirm your FitSync email address"),
+        "{email}"
+    );
+    let token = token_in(&email, "/verify-email");
+    assert!(token.len() >= 40, "{token}");
+
+    let verify = |token: String| {
+        app.http
+            .post(app.url("/api/auth/verify-email"))
+            .json(&json!({"token": token}))
+            .send()
+    };
+    assert_eq!(
+        verify("forged-token-value-that-is-long-enough".into())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        verify(token.clone()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        verify(token).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "single use"
+    );
+    let me: Value = app.get(&ana, "/api/users/me").await.json().await.unwrap();
+    assert_eq!(me["email_verified"], true);
+    let again = app
+        .http
+        .post(app.url("/api/auth/verify-email/request"))
+        .bearer_auth(&ana.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // The delivery is on record, visible to its recipient and admins only.
+    let deliveries: Value = eventually(30, "the delivery record", || async {
+        let body: Value = app
+            .get(&ana, "/api/notifications/deliveries")
+            .await
+            .json()
+            .await
+            .ok()?;
+        (body.as_array()?.len() == 1).then_some(body)
+    })
+    .await;
+    assert_eq!(deliveries[0]["status"], "sent");
+    assert_eq!(deliveries[0]["template"], "verify_email");
+    let bob = app.register("client").await;
+    let peek = app
+        .get(
+            &bob,
+            &format!("/api/notifications/deliveries?user_id={}", ana.id),
+        )
+        .await;
+    assert_eq!(peek.status(), StatusCode::FORBIDDEN);
+
+    // Tokens travel on fitsync.notifications, which is not indexed for search.
+    let search = OpenSearch::new(Transport::single_node(&env.settings.opensearch.url).unwrap());
+    let index = format!("{}events", env.settings.opensearch.index_prefix);
+    let _ = search
+        .indices()
+        .refresh(opensearch::indices::IndicesRefreshParts::Index(&[&index]))
+        .send()
+        .await;
+    let hits: Value = search
+        .search(SearchParts::Index(&[&index]))
+        .body(json!({"query": {"term": {"type": "fitsync.notification.email_requested.v1"}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits["hits"]["total"]["value"], 0, "{hits}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_by_email_ends_every_session() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let ana = app.register("client").await;
+    let ghost = format!("ghost-{}@example.com", uuid::Uuid::new_v4().simple());
+
+    // The same answer whether or not the address has an account.
+    for address in [&ana.email, &ghost] {
+        let r = app
+            .http
+            .post(app.url("/api/auth/password-reset"))
+            .json(&json!({"email": address}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    let email = TestEnv::email_to(&ana.email, "Reset your FitSync password").await;
+    let token = token_in(&email, "/reset-password");
+
+    let confirm = |token: &str, password: &str| {
+        app.http
+            .post(app.url("/api/auth/password-reset/confirm"))
+            .json(&json!({"token": token, "password": password}))
+            .send()
+    };
+    assert_eq!(
+        confirm(&token, "short").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        confirm(&token, "a brand new password")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        confirm(&token, "another new password")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "single use"
+    );
+
+    assert_eq!(
+        app.sign_in(&ana.email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.sign_in(&ana.email, "a brand new password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let me = app
+        .http
+        .get(app.url("/api/users/me"))
+        .bearer_auth(&ana.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "sessions from before the reset end"
+    );
+    let refreshed = app
+        .grant(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", ana.refresh.as_deref().unwrap()),
+        ])
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::UNAUTHORIZED);
+
+    // Nothing was sent to the address without an account.
+    let dir = TestEnv::maildir().join("new");
+    let to_ghost = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains(&ghost)
+        })
+        .count();
+    assert_eq!(to_ghost, 0);
+    let recorded: i64 = sqlx::query_scalar("select count(*) from deliveries where address = $1")
+        .bind(&ghost)
+        .fetch_one(&env.notifications_db())
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0);
+    app.stop().await;
+}

@@ -1,0 +1,96 @@
+//! Email over SMTP (lettre), and the wording of each template.
+
+use fitsync_events::{EmailRequested, EmailTemplate};
+use fitsync_platform::config::SmtpSettings;
+use lettre::{
+    message::{header::ContentType, Mailbox},
+    transport::smtp::authentication::Credentials,
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+use secrecy::ExposeSecret;
+
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    public_url: String,
+}
+
+/// Why a send failed: worth retrying later, or never.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("transient: {0}")]
+    Transient(String),
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl Mailer {
+    pub fn new(settings: &SmtpSettings, public_url: &str) -> anyhow::Result<Self> {
+        let mut builder = match settings.tls.as_str() {
+            "none" => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host),
+            "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)?,
+            "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)?,
+            other => anyhow::bail!("smtp.tls must be none, starttls or tls, not {other:?}"),
+        }
+        .port(settings.port)
+        .timeout(Some(std::time::Duration::from_secs(10)));
+        if let (Some(user), Some(password)) = (&settings.username, &settings.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from: settings.from.parse()?,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub fn render(&self, request: &EmailRequested) -> (String, String) {
+        let hours = ((request.expires_at - chrono::Utc::now()).num_minutes() + 59).max(60) / 60;
+        match request.template {
+            EmailTemplate::VerifyEmail => (
+                "Confirm your FitSync email address".to_owned(),
+                format!(
+                    "Hello,\n\nPlease confirm this address for your FitSync account by opening this link \
+                     within {hours} hours:\n\n{}/verify-email?token={}\n\nIf you did not create an account, \
+                     ignore this message.\n",
+                    self.public_url, request.token
+                ),
+            ),
+            EmailTemplate::PasswordReset => (
+                "Reset your FitSync password".to_owned(),
+                format!(
+                    "Hello,\n\nSomeone asked to reset the password of your FitSync account. To choose a new \
+                     one, open this link within {hours} hours:\n\n{}/reset-password?token={}\n\nIf it was not \
+                     you, ignore this message: your password stays as it is.\n",
+                    self.public_url, request.token
+                ),
+            ),
+        }
+    }
+
+    pub async fn send(&self, request: &EmailRequested) -> Result<(), SendError> {
+        let (subject, body) = self.render(request);
+        let to: Mailbox = request
+            .to
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("bad address: {e}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| SendError::Permanent(e.to_string()))?;
+        self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            if e.is_permanent() {
+                SendError::Permanent(e.to_string())
+            } else {
+                SendError::Transient(e.to_string())
+            }
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! The email sender: `email_requested` events → SMTP, each notification at most once
+//! (the `deliveries` row is its record), none lost (a transient SMTP failure fails the
+//! batch, which is read again after a backoff).
+
+use std::time::Duration;
+
+use fitsync_events::{CloudEvent, EmailRequested, Topic, Topics, EMAIL_REQUESTED_V1};
+use fitsync_platform::{
+    config::{JobSettings, KafkaSettings},
+    kafka,
+    stream::{runner, BatchJob, DeadLetters, JobStats, KafkaSource},
+};
+use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::email::{Mailer, SendError};
+
+pub const JOB: &str = "email";
+
+pub struct EmailSender {
+    pool: PgPool,
+    mailer: Mailer,
+    kafka: KafkaSettings,
+    settings: JobSettings,
+    group: String,
+    topics: Vec<String>,
+    dead_letters: DeadLetters,
+}
+
+impl EmailSender {
+    pub fn new(
+        pool: PgPool,
+        mailer: Mailer,
+        kafka: KafkaSettings,
+        settings: JobSettings,
+    ) -> anyhow::Result<Self> {
+        let names = Topics::new(kafka.topic_prefix.clone());
+        Ok(Self {
+            group: format!(
+                "{}{}-notifications-{JOB}",
+                kafka.topic_prefix, settings.consumer_group_prefix
+            ),
+            topics: vec![names.name(Topic::Notifications)],
+            dead_letters: DeadLetters::new(&kafka, JOB)?,
+            pool,
+            mailer,
+            kafka,
+            settings,
+        })
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut all_topics = self.topics.clone();
+        all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
+        kafka::ensure_topics(&self.kafka, &all_topics).await?;
+        runner::run(&self, &shutdown).await
+    }
+
+    async fn deliver(&self, request: &EmailRequested) -> anyhow::Result<bool> {
+        let done: bool = sqlx::query_scalar(
+            "select exists(select 1 from deliveries where notification_id = $1)",
+        )
+        .bind(request.notification_id)
+        .fetch_one(&self.pool)
+        .await?;
+        if done {
+            return Ok(false);
+        }
+        let (status, error) = match self.mailer.send(request).await {
+            Ok(()) => ("sent", None),
+            Err(SendError::Permanent(e)) => ("failed", Some(e)),
+            // Nothing recorded: the batch fails and is read again.
+            Err(SendError::Transient(e)) => anyhow::bail!("smtp: {e}"),
+        };
+        sqlx::query(
+            "insert into deliveries (notification_id, user_id, channel, address, template, status, attempts, last_error, sent_at)
+             values ($1, $2, 'email', $3, $4, $5, 1, $6, case when $5 = 'sent' then now() end)
+             on conflict (notification_id) do nothing",
+        )
+        .bind(request.notification_id)
+        .bind(request.user_id)
+        .bind(&request.to)
+        .bind(serde_json::to_value(request.template)?.as_str().unwrap_or_default())
+        .bind(status)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(status == "sent")
+    }
+}
+
+fn decode(m: &OwnedMessage) -> Result<Option<EmailRequested>, String> {
+    let event =
+        CloudEvent::from_slice(m.payload().ok_or("empty payload")?).map_err(|e| e.to_string())?;
+    if event.event_type != EMAIL_REQUESTED_V1 {
+        return Ok(None);
+    }
+    event
+        .payload(EMAIL_REQUESTED_V1)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+impl BatchJob for EmailSender {
+    const NAME: &'static str = JOB;
+    // Kafka's commit is the position; `deliveries` makes a re-read harmless.
+    const COMMIT: CommitMode = CommitMode::Sync;
+
+    async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
+        KafkaSource::subscribe(
+            &self.kafka,
+            &self.group,
+            &self.topics,
+            None,
+            self.settings.max_batch.min(100),
+            Duration::from_millis(self.settings.batch_window_ms),
+        )
+    }
+
+    #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
+    async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
+        let mut stats = JobStats::default();
+        let mut rejected = Vec::new();
+        for m in batch {
+            match decode(m) {
+                Ok(Some(request)) => {
+                    if self.deliver(&request).await? {
+                        stats.applied += 1;
+                    } else {
+                        stats.duplicates += 1;
+                    }
+                }
+                Ok(None) => stats.skipped += 1,
+                Err(reason) => rejected.push((m, reason)),
+            }
+        }
+        if !rejected.is_empty() {
+            self.dead_letters.send(&rejected).await?;
+            stats.dead_lettered = rejected.len() as u64;
+        }
+        Ok(stats)
+    }
+}

@@ -1,0 +1,232 @@
+//! Email verification and password reset by emailed one-time tokens. The users service
+//! only asks (an `email_requested` event on `fitsync.notifications`, in the same
+//! transaction as the token); the notifications service sends.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::StatusCode,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
+use chrono::{Duration, Utc};
+use fitsync_events::{CloudEvent, EmailRequested, EmailTemplate, Topic, EMAIL_REQUESTED_V1};
+use fitsync_platform::{outbox, ApiError, ApiJson, AuthUser};
+use rand::RngCore;
+use ring::digest;
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{domain::NewPassword, handlers::SOURCE, password, UsersState};
+
+fn token_hash(token: &str) -> String {
+    B64URL.encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+fn purpose(template: EmailTemplate) -> &'static str {
+    match template {
+        EmailTemplate::VerifyEmail => "verify_email",
+        EmailTemplate::PasswordReset => "password_reset",
+    }
+}
+
+/// Creates a token and asks for the email, inside the caller's transaction.
+pub async fn request(
+    conn: &mut PgConnection,
+    user: Uuid,
+    to: &str,
+    template: EmailTemplate,
+    ttl_secs: i64,
+) -> Result<(), ApiError> {
+    let mut raw = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = B64URL.encode(raw);
+    let expires_at = Utc::now() + Duration::seconds(ttl_secs);
+    sqlx::query("insert into email_tokens (token_hash, user_id, purpose, expires_at) values ($1, $2, $3, $4)")
+        .bind(token_hash(&token))
+        .bind(user)
+        .bind(purpose(template))
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    let event = CloudEvent::new(
+        SOURCE,
+        EMAIL_REQUESTED_V1,
+        user.to_string(),
+        EmailRequested {
+            notification_id: Uuid::now_v7(),
+            user_id: user,
+            to: to.to_owned(),
+            template,
+            token,
+            expires_at,
+        },
+    );
+    outbox::enqueue(conn, Topic::Notifications, &event).await?;
+    Ok(())
+}
+
+/// Spends a token of `template`'s purpose; returns its user.
+async fn spend(
+    conn: &mut PgConnection,
+    token: &str,
+    template: EmailTemplate,
+) -> Result<Uuid, ApiError> {
+    sqlx::query_scalar(
+        "update email_tokens set used_at = now()
+         where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
+         returning user_id",
+    )
+    .bind(token_hash(token))
+    .bind(purpose(template))
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| ApiError::field("token", "is invalid, used or expired"))
+}
+
+/// `POST /api/auth/verify-email/request`: send the verification email again.
+pub async fn resend_verification(
+    State(state): State<UsersState>,
+    user: AuthUser,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let (email, verified): (String, bool) =
+        sqlx::query_as("select email, email_verified_at is not null from users where id = $1")
+            .bind(user.id())
+            .fetch_one(&mut *tx)
+            .await?;
+    if verified {
+        return Err(ApiError::Conflict("the address is already verified".into()));
+    }
+    request(
+        &mut tx,
+        user.id(),
+        &email,
+        EmailTemplate::VerifyEmail,
+        state.email_ttl.verify,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    token: String,
+}
+
+/// `POST /api/auth/verify-email`: the token from the email.
+pub async fn verify(
+    State(state): State<UsersState>,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let user = spend(&mut tx, &body.token, EmailTemplate::VerifyEmail).await?;
+    sqlx::query(
+        "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+    )
+    .bind(user)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+/// `POST /api/auth/password-reset`: always 202, whether or not the address has an
+/// account, so the answer reveals nothing; throttled like sign-in.
+pub async fn request_reset(
+    State(state): State<UsersState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    let email = crate::domain::Email::parse(&body.email)?;
+    state
+        .limits
+        .admit(peer.ip(), &format!("reset:{}", email.as_str()))
+        .await?;
+    let mut tx = state.pool.begin().await?;
+    let user: Option<(Uuid, String)> =
+        sqlx::query_as("select id, email from users where lower(email) = $1")
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some((id, address)) = user {
+        request(
+            &mut tx,
+            id,
+            &address,
+            EmailTemplate::PasswordReset,
+            state.email_ttl.reset,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+/// `POST /api/auth/password-reset/confirm`: a new password; every session ends.
+pub async fn confirm_reset(
+    State(state): State<UsersState>,
+    ApiJson(body): ApiJson<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let password = NewPassword::parse(body.password)?;
+    let hash = password::hash(password.expose().to_owned()).await?;
+    let mut tx = state.pool.begin().await?;
+    let user = spend(&mut tx, &body.token, EmailTemplate::PasswordReset).await?;
+    let email: String = sqlx::query_scalar(
+        "update users set password_hash = $2, email_verified_at = coalesce(email_verified_at, now())
+         where id = $1 returning lower(email)",
+    )
+    .bind(user)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    state.refresh.revoke_all(user).await?;
+    state
+        .auth
+        .revocations()
+        .revoke_user(user, state.auth.keys().ttl_secs())
+        .await?;
+    state.limits.succeeded(&email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifetimes of the emailed tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailTtl {
+    pub verify: i64,
+    pub reset: i64,
+}
+
+/// So that the verification email follows registration in the same transaction.
+pub async fn after_registration(
+    conn: &mut PgConnection,
+    state: &UsersState,
+    user: Uuid,
+    email: &str,
+) -> Result<(), ApiError> {
+    request(
+        conn,
+        user,
+        email,
+        EmailTemplate::VerifyEmail,
+        state.email_ttl.verify,
+    )
+    .await
+}
