@@ -342,6 +342,101 @@ async fn every_endpoint_for_every_caller() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_notes_reach_only_the_client_their_trainer_and_admins_and_every_read_is_audited() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let world = World::build(&env, &app).await;
+    let profile = json!({"goals": "first pull-up", "birthdate": "1990-04-01", "height_cm": 172.5,
+                         "experience": "beginner", "health_notes": "old ACL injury, left knee"});
+    let put = app
+        .http
+        .put(app.url("/api/profiles/me"))
+        .bearer_auth(&world.owner.token)
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let bad = app
+        .http
+        .put(app.url("/api/profiles/me"))
+        .bearer_auth(&world.owner.token)
+        .json(&json!({"height_cm": 20, "experience": "guru", "birthdate": "2024-01-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.unwrap();
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 3, "{problem}");
+
+    let path = format!("/api/profiles/{}", world.owner.id);
+    for (who, health) in [
+        (Who::Owner, true),
+        (Who::Trainer, true),
+        (Who::Admin, true),
+        (Who::Gym, false),
+    ] {
+        let body: Value = app
+            .get(world.account(who).unwrap(), &path)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["kind"], "client");
+        assert_eq!(body["goals"], "first pull-up", "{who:?}");
+        assert_eq!(
+            body.get("health_notes").is_some(),
+            health,
+            "{who:?} health notes: {body}"
+        );
+    }
+    // Trainers' profiles are a directory for anyone signed in.
+    let trainer_profile = json!({"bio": "Strength coach", "specialties": ["powerlifting"],
+                                 "certifications": ["NSCA-CSCS"], "time_zone": "Europe/Paris"});
+    let put = app
+        .http
+        .put(app.url("/api/profiles/me"))
+        .bearer_auth(&world.trainer.token)
+        .json(&trainer_profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let seen: Value = app
+        .get(
+            &world.other_client,
+            &format!("/api/profiles/{}", world.trainer.id),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["time_zone"], "Europe/Paris");
+
+    // The trainer's and the admin's reads are on record; the owner's own read is not.
+    let topic = env.topic("fitsync.users");
+    let audits: Vec<Value> = eventually(30, "two audit events", || async {
+        let events = env.read_topic(&topic, 1).await;
+        let audits: Vec<Value> = events
+            .iter()
+            .filter_map(|m| serde_json::from_slice::<Value>(rdkafka::Message::payload(m)?).ok())
+            .filter(|e| e["type"] == "fitsync.audit.health_data_read.v1")
+            .collect();
+        (audits.len() == 2).then_some(audits)
+    })
+    .await;
+    let readers: Vec<&str> = audits
+        .iter()
+        .map(|a| a["data"]["reader_role"].as_str().unwrap())
+        .collect();
+    assert_eq!(readers, ["trainer", "admin"]);
+    assert!(audits
+        .iter()
+        .all(|a| a["subject"] == world.owner.id.to_string()));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_a_relationship_ends_access() {
     let env = TestEnv::new().await;
     let app = env.start(&[Target::All]).await;

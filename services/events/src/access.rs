@@ -29,3 +29,15 @@ pub struct GymMembershipChanged {
     pub role: String,
     pub at: DateTime<Utc>,
 }
+
+pub const HEALTH_DATA_READ_V1: &str = "fitsync.audit.health_data_read.v1";
+
+/// Someone other than the client read the client's health data (subject: the client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthDataRead {
+    pub client_id: Uuid,
+    pub reader_id: Uuid,
+    pub reader_role: String,
+    pub at: DateTime<Utc>,
+}

@@ -10,8 +10,8 @@ mod training;
 mod users;
 
 pub use access::{
-    GymMembershipChanged, RelationshipChanged, GYM_MEMBER_JOINED_V1, GYM_MEMBER_LEFT_V1,
-    RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
+    GymMembershipChanged, HealthDataRead, RelationshipChanged, GYM_MEMBER_JOINED_V1,
+    GYM_MEMBER_LEFT_V1, HEALTH_DATA_READ_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
 };
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V1};
@@ -28,6 +28,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
         RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1 => Some(include_str!(
             "../schemas/fitsync.relationship.changed.v1.json"
+        )),
+        HEALTH_DATA_READ_V1 => Some(include_str!(
+            "../schemas/fitsync.audit.health_data_read.v1.json"
         )),
         EMAIL_REQUESTED_V1 => Some(include_str!(
             "../schemas/fitsync.notification.email_requested.v1.json"

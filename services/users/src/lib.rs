@@ -1,3 +1,5 @@
+// The OpenAPI fragment (openapi.rs) is one json! literal, deeper than the default limit.
+#![recursion_limit = "512"]
 //! The users service: accounts, passwords and the token endpoint (`/api/auth/*`,
 //! `/api/users/*`, `/api/profiles/*`, database userdb).
 
@@ -8,6 +10,7 @@ mod handlers;
 mod limits;
 mod openapi;
 mod password;
+mod profiles;
 mod refresh;
 mod relationships;
 mod tokens;
@@ -98,6 +101,11 @@ pub fn router(state: UsersState) -> Router {
             "/api/users/relationships/{id}/end",
             post(relationships::end),
         )
+        .route(
+            "/api/profiles/me",
+            get(profiles::mine).put(profiles::update),
+        )
+        .route("/api/profiles/{id}", get(profiles::get))
         .route("/api/gyms", post(gyms::create))
         .route("/api/gyms/invitations", get(gyms::my_invitations))
         .route("/api/gyms/invitations/{id}/accept", post(gyms::accept))

@@ -1,0 +1,274 @@
+//! Profiles. A client's: goals, birthdate, height, experience and health notes — the
+//! last readable only by the client, their current trainer and admins (not the gym,
+//! not other trainers), every such read by someone else recorded as an audit event.
+//! A trainer's: bio, specialties, certifications, time zone — visible to any signed-in
+//! user, since clients choose trainers by them.
+
+use axum::{extract::State, Json};
+use chrono::{Datelike, NaiveDate, Utc};
+use fitsync_events::{CloudEvent, HealthDataRead, Topic, HEALTH_DATA_READ_V1};
+use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, FieldError, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{handlers::SOURCE, relationships, Directory, UsersState};
+
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClientProfile {
+    goals: Option<String>,
+    birthdate: Option<NaiveDate>,
+    height_cm: Option<f64>,
+    experience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_notes: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TrainerProfile {
+    bio: Option<String>,
+    #[serde(default)]
+    specialties: Vec<String>,
+    #[serde(default)]
+    certifications: Vec<String>,
+    time_zone: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Profile {
+    Client(ClientProfile),
+    Trainer(TrainerProfile),
+    None,
+}
+
+impl ClientProfile {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: &str| {
+            errors.push(FieldError {
+                field: field.into(),
+                message: message.into(),
+            })
+        };
+        if self
+            .goals
+            .as_ref()
+            .is_some_and(|g| g.chars().count() > 2000)
+        {
+            fail("goals", "at most 2000 characters");
+        }
+        if let Some(born) = self.birthdate {
+            let age = Utc::now().year() - born.year();
+            if !(13..=120).contains(&age) {
+                fail("birthdate", "must make you 13 to 120 years old");
+            }
+        }
+        if self.height_cm.is_some_and(|h| !(50.0..=272.0).contains(&h)) {
+            fail("height_cm", "must be between 50 and 272");
+        }
+        if self
+            .experience
+            .as_deref()
+            .is_some_and(|e| !["beginner", "intermediate", "advanced"].contains(&e))
+        {
+            fail("experience", "must be beginner, intermediate or advanced");
+        }
+        if self
+            .health_notes
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 4000)
+        {
+            fail("health_notes", "at most 4000 characters");
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+impl TrainerProfile {
+    fn validate(&self) -> Result<(), ApiError> {
+        let zone_ok = |z: &str| {
+            !z.is_empty()
+                && z.len() <= 64
+                && z.split('/').all(|part| {
+                    !part.is_empty()
+                        && part
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
+                })
+        };
+        if self.bio.as_ref().is_some_and(|b| b.chars().count() > 4000) {
+            return Err(ApiError::field("bio", "at most 4000 characters"));
+        }
+        for (field, list) in [
+            ("specialties", &self.specialties),
+            ("certifications", &self.certifications),
+        ] {
+            if list.len() > 20
+                || list
+                    .iter()
+                    .any(|s| s.trim().is_empty() || s.chars().count() > 100)
+            {
+                return Err(ApiError::field(
+                    field,
+                    "at most 20 entries of 1 to 100 characters",
+                ));
+            }
+        }
+        if self.time_zone.as_deref().is_some_and(|z| !zone_ok(z)) {
+            return Err(ApiError::field(
+                "time_zone",
+                "must be an IANA zone such as Europe/Paris",
+            ));
+        }
+        Ok(())
+    }
+}
+
+async fn role_of(state: &UsersState, id: Uuid) -> Result<Role, ApiError> {
+    sqlx::query_scalar("select role from users where id = $1")
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+async fn load(state: &UsersState, id: Uuid, role: Role) -> Result<Profile, ApiError> {
+    Ok(match role {
+        Role::Client => Profile::Client(
+            sqlx::query_as(
+                "select goals, birthdate, height_cm::float8 as height_cm, experience, health_notes
+                 from client_profiles where user_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?
+            .unwrap_or_default(),
+        ),
+        Role::Trainer => Profile::Trainer(
+            sqlx::query_as(
+                "select bio, specialties, certifications, time_zone from trainer_profiles where user_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?
+            .unwrap_or_default(),
+        ),
+        _ => Profile::None,
+    })
+}
+
+/// `GET /api/profiles/me`
+pub async fn mine(
+    State(state): State<UsersState>,
+    user: AuthUser,
+) -> Result<Json<Profile>, ApiError> {
+    Ok(Json(load(&state, user.id(), user.role()).await?))
+}
+
+/// `GET /api/profiles/{user_id}`
+pub async fn get(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Profile>, ApiError> {
+    let role = role_of(&state, id).await?;
+    if role != Role::Client {
+        // Trainer profiles are a public directory for signed-in users.
+        return Ok(Json(load(&state, id, role).await?));
+    }
+    user.may_read_client(id, &Directory(&state.pool)).await?;
+    let mut profile = load(&state, id, role).await?;
+    let sees_health = match user.role() {
+        _ if user.id() == id => true,
+        Role::Admin => true,
+        Role::Trainer => relationships::trains(&state.pool, user.id(), id).await?,
+        _ => false,
+    };
+    if let Profile::Client(p) = &mut profile {
+        if !sees_health {
+            p.health_notes = None;
+        } else if user.id() != id && p.health_notes.is_some() {
+            audit(&state, &user, id).await?;
+        }
+    }
+    Ok(Json(profile))
+}
+
+/// Records who read whose health data, through the outbox (searchable by admins).
+async fn audit(state: &UsersState, reader: &AuthUser, client: Uuid) -> Result<(), ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let event = CloudEvent::new(
+        SOURCE,
+        HEALTH_DATA_READ_V1,
+        client.to_string(),
+        HealthDataRead {
+            client_id: client,
+            reader_id: reader.id(),
+            reader_role: reader.role().as_str().to_owned(),
+            at: Utc::now(),
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Users, &event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+enum ProfileUpdate {
+    Client(ClientProfile),
+    Trainer(TrainerProfile),
+}
+
+/// `PUT /api/profiles/me`: the whole profile of the caller's kind.
+pub async fn update(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Json<Profile>, ApiError> {
+    let parsed: Result<ProfileUpdate, _> = match user.role() {
+        Role::Client => serde_json::from_value::<ClientProfile>(body).map(ProfileUpdate::Client),
+        Role::Trainer => serde_json::from_value::<TrainerProfile>(body).map(ProfileUpdate::Trainer),
+        _ => return Err(ApiError::Forbidden),
+    };
+    match parsed.map_err(|e| ApiError::field("body", e.to_string()))? {
+        ProfileUpdate::Client(p) => {
+            p.validate()?;
+            sqlx::query(
+                "insert into client_profiles (user_id, goals, birthdate, height_cm, experience, health_notes)
+                 values ($1, $2, $3, $4, $5, $6)
+                 on conflict (user_id) do update set goals = $2, birthdate = $3, height_cm = $4,
+                   experience = $5, health_notes = $6, updated_at = now()",
+            )
+            .bind(user.id())
+            .bind(&p.goals)
+            .bind(p.birthdate)
+            .bind(p.height_cm)
+            .bind(&p.experience)
+            .bind(&p.health_notes)
+            .execute(&state.pool)
+            .await?;
+        }
+        ProfileUpdate::Trainer(p) => {
+            p.validate()?;
+            sqlx::query(
+                "insert into trainer_profiles (user_id, bio, specialties, certifications, time_zone)
+                 values ($1, $2, $3, $4, $5)
+                 on conflict (user_id) do update set bio = $2, specialties = $3, certifications = $4,
+                   time_zone = $5, updated_at = now()",
+            )
+            .bind(user.id())
+            .bind(&p.bio)
+            .bind(&p.specialties)
+            .bind(&p.certifications)
+            .bind(&p.time_zone)
+            .execute(&state.pool)
+            .await?;
+        }
+    }
+    Ok(Json(load(&state, user.id(), user.role()).await?))
+}
