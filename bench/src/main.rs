@@ -9,6 +9,8 @@
 //!
 //! Run with `scripts/bench.sh` (release build). Nothing here asserts a time.
 
+mod auth;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -44,6 +46,9 @@ struct Args {
     /// The fitsync binary for the freshness run (default: beside this one).
     #[arg(long)]
     fitsync: Option<PathBuf>,
+    /// Which benchmarks: `pipeline`, `auth` or `all`.
+    #[arg(long, default_value = "all")]
+    suite: String,
 }
 
 #[tokio::main]
@@ -84,6 +89,12 @@ async fn main() -> anyhow::Result<()> {
         "# FitSync benchmarks ({} events; {} writes/s for {} s)\n",
         args.events, args.rate, args.seconds
     );
+    if args.suite == "auth" || args.suite == "all" {
+        auth::run(&settings, &progress, args.seconds.min(10)).await?;
+    }
+    if args.suite == "auth" {
+        return Ok(());
+    }
     let relay_rate = bench_relay(&settings, &training, args.events).await?;
     println!(
         "relay            {relay_rate:>10.0} events/s  (outbox → Kafka, {} events)",

@@ -31,17 +31,22 @@ pub async fn e1rm(
 ) -> Result<Json<E1rmResponse>, ApiError> {
     user.may_read_client(client_id, &Grants(&state.pool))
         .await?;
+    e1rm_of(&state.pool, client_id).await.map(Json)
+}
+
+/// The e1RM read itself, without authorization (the benchmark's baseline uses it).
+pub async fn e1rm_of(pool: &sqlx::PgPool, client_id: Uuid) -> Result<E1rmResponse, ApiError> {
     let exercises = sqlx::query_as::<_, ExerciseE1rm>(
         "select exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at, updated_at
          from exercise_e1rm where client_id = $1 order by exercise",
     )
     .bind(client_id)
-    .fetch_all(&state.pool)
+    .fetch_all(pool)
     .await?;
-    Ok(Json(E1rmResponse {
+    Ok(E1rmResponse {
         client_id,
         exercises,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,7 @@
 //! The progress service: progress charts from the tables the analytics job writes
 //! (`/api/progress/*`; `/api/metrics/*` and `/api/analytics/*` join it). Database progressdb.
 
-mod handlers;
+pub mod handlers;
 mod openapi;
 
 use std::sync::Arc;

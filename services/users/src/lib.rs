@@ -9,7 +9,7 @@ mod gyms;
 mod handlers;
 mod limits;
 mod openapi;
-mod password;
+pub mod password;
 mod profiles;
 mod refresh;
 mod relationships;

@@ -17,7 +17,8 @@ fn hasher() -> Argon2<'static> {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_blocking("dummy password for timing").expect("hashing works"));
 
-fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
+/// One Argon2id hash with FitSync's parameters, on the calling thread.
+pub fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Ok(hasher()
         .hash_password(password.as_bytes(), &salt)?
