@@ -340,3 +340,225 @@ async fn login_health_metrics_and_openapi() {
     }
     app.stop().await;
 }
+
+/// Row counts of every table a request could write.
+async fn footprint(env: &TestEnv) -> Vec<i64> {
+    let users = env.users_db();
+    let mut rows = Vec::new();
+    for table in [
+        "users",
+        "trainer_clients",
+        "gyms",
+        "gym_invitations",
+        "service_accounts",
+        "email_tokens",
+        "client_profiles",
+        "trainer_profiles",
+        "outbox",
+    ] {
+        rows.push(
+            sqlx::query_scalar(&format!("select count(*) from {table}"))
+                .fetch_one(&users)
+                .await
+                .unwrap(),
+        );
+    }
+    let (sets, training_outbox) = counts(env).await;
+    rows.extend([sets, training_outbox]);
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_on_every_endpoint_gets_problem_json_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    // No relay: outbox rows stay where handlers wrote them, so any write would show.
+    let app = env
+        .start(&[
+            Target::Users,
+            Target::Training,
+            Target::Progress,
+            Target::Notifications,
+        ])
+        .await;
+    let client = app.register("client").await;
+    let trainer = app.register("trainer").await;
+    let owner = app.register("gym").await;
+    let admin = app.admin(&env).await;
+    let gym: Value = app
+        .http
+        .post(app.url("/api/gyms"))
+        .bearer_auth(&owner.token)
+        .json(&json!({"name": "Bad Input Gym"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gym = gym["id"].as_str().unwrap().to_owned();
+    let before = footprint(&env).await;
+
+    let c = client.id;
+    let cases: Vec<(&str, String, Option<&str>, &str, u16)> = vec![
+        ("POST", "/api/auth/register".into(), None, "{not json", 400),
+        (
+            "POST",
+            "/api/auth/register".into(),
+            None,
+            r#"{"email": 1}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/users/relationships".into(),
+            Some(&trainer.token),
+            r#"{"client_id": "not-a-uuid"}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/users/relationships/not-a-uuid/accept".into(),
+            Some(&client.token),
+            "{}",
+            400,
+        ),
+        (
+            "POST",
+            "/api/gyms".into(),
+            Some(&owner.token),
+            r#"{"name": ""}"#,
+            422,
+        ),
+        (
+            "POST",
+            format!("/api/gyms/{gym}/invitations"),
+            Some(&owner.token),
+            r#"{"email": "nope", "role": "client"}"#,
+            422,
+        ),
+        (
+            "POST",
+            format!("/api/gyms/{gym}/invitations"),
+            Some(&owner.token),
+            r#"{"email": "a@b.co", "role": "admin"}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/auth/verify-email".into(),
+            None,
+            r#"{"token": 5}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/auth/password-reset".into(),
+            None,
+            r#"{"email": "nope"}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/auth/password-reset/confirm".into(),
+            None,
+            r#"{"token": "x"}"#,
+            422,
+        ),
+        (
+            "PUT",
+            "/api/profiles/me".into(),
+            Some(&client.token),
+            r#"{"height_cm": "tall"}"#,
+            422,
+        ),
+        (
+            "PUT",
+            "/api/profiles/me".into(),
+            Some(&trainer.token),
+            r#"{"time_zone": "not a zone!"}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/auth/service-accounts".into(),
+            Some(&admin.token),
+            r#"{"client_id": "A B"}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/auth/logout".into(),
+            Some(&client.token),
+            r#"{"refresh_token": 5}"#,
+            422,
+        ),
+        (
+            "POST",
+            "/api/workouts/sets".into(),
+            Some(&client.token),
+            r#"{"exercise": "row", "reps": 5, "weight_kg": "heavy"}"#,
+            422,
+        ),
+        (
+            "GET",
+            format!("/api/progress/{c}/volume?weeks=0"),
+            Some(&client.token),
+            "",
+            422,
+        ),
+        (
+            "GET",
+            "/api/workouts/sets?limit=abc".into(),
+            Some(&client.token),
+            "",
+            400,
+        ),
+        (
+            "GET",
+            "/api/notifications/deliveries?user_id=nope".into(),
+            Some(&client.token),
+            "",
+            400,
+        ),
+    ];
+    for (method, path, token, body, status) in &cases {
+        let mut request = app
+            .http
+            .request(method.parse().unwrap(), app.url(path))
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if !body.is_empty() {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            *status,
+            "{method} {path} {body}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], *status);
+    }
+    // The token endpoint speaks forms.
+    let no_grant = app
+        .http
+        .post(app.url("/api/auth/token"))
+        .form(&[("username", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_grant.status(), 400);
+    assert_eq!(
+        footprint(&env).await,
+        before,
+        "a rejected request wrote something"
+    );
+    app.stop().await;
+}

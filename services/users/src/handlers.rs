@@ -1,4 +1,10 @@
-use axum::{extract::State, http::StatusCode, Json};
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::StatusCode,
+    Json,
+};
 use chrono::{DateTime, Utc};
 use fitsync_events::{CloudEvent, Topic, UserRegistered, USER_REGISTERED_V1};
 use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
@@ -42,12 +48,17 @@ pub struct User {
     created_at: DateTime<Utc>,
 }
 
-/// `POST /api/auth/register`: a client or trainer account, signed in at once.
+/// `POST /api/auth/register`: a client, trainer or gym-owner account, signed in at once;
+/// a verification email follows. Throttled per address. An address already registered
+/// gets 409: sign-up reveals that an account exists, as sign-in and password reset
+/// do not.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn register(
     State(state): State<UsersState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
+    state.limits.admit_registration(peer.ip()).await?;
     let email = Email::parse(&req.email)?;
     let password = NewPassword::parse(req.password)?;
     let name = display_name(&req.display_name)?;

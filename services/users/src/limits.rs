@@ -64,6 +64,25 @@ impl LoginLimits {
         Ok(())
     }
 
+    /// Counts a registration from `address` against its own per-minute budget.
+    pub async fn admit_registration(&self, address: IpAddr) -> Result<(), ApiError> {
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let key = format!("{}register:addr:{address}:{minute}", self.prefix);
+        let mut redis = self.redis.clone();
+        let (attempts,): (i64,) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, 120)
+            .ignore()
+            .query_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        if attempts > self.per_address_per_minute {
+            return Err(ApiError::TooManyRequests);
+        }
+        Ok(())
+    }
+
     pub async fn failed(&self, account: &str) -> Result<(), ApiError> {
         let key = self.failures_key(account);
         let mut redis = self.redis.clone();
