@@ -2,13 +2,10 @@
 //! (the `deliveries` row is its record), none lost (a transient SMTP failure fails the
 //! batch, which is read again after a backoff).
 
-use std::time::Duration;
-
-use fitsync_events::{CloudEvent, EmailRequested, Topic, Topics, EMAIL_REQUESTED_V1};
+use fitsync_events::{CloudEvent, EmailRequested, Topic, EMAIL_REQUESTED_V1};
 use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
-    kafka,
-    stream::{runner, BatchJob, DeadLetters, JobStats, KafkaSource},
+    stream::{runner, BatchJob, ConsumerSpec, JobStats, KafkaSource},
 };
 use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use sqlx::PgPool;
@@ -21,11 +18,7 @@ pub const JOB: &str = "email";
 pub struct EmailSender {
     pool: PgPool,
     mailer: Mailer,
-    kafka: KafkaSettings,
-    settings: JobSettings,
-    group: String,
-    topics: Vec<String>,
-    dead_letters: DeadLetters,
+    consumer: ConsumerSpec,
 }
 
 impl EmailSender {
@@ -35,25 +28,20 @@ impl EmailSender {
         kafka: KafkaSettings,
         settings: JobSettings,
     ) -> anyhow::Result<Self> {
-        let names = Topics::new(kafka.topic_prefix.clone());
         Ok(Self {
-            group: format!(
-                "{}{}-notifications-{JOB}",
-                kafka.topic_prefix, settings.consumer_group_prefix
-            ),
-            topics: vec![names.name(Topic::Notifications)],
-            dead_letters: DeadLetters::new(&kafka, JOB)?,
+            consumer: ConsumerSpec::new(
+                &kafka,
+                &settings,
+                &format!("notifications-{JOB}"),
+                &[Topic::Notifications],
+            )?
+            .max_batch(100),
             pool,
             mailer,
-            kafka,
-            settings,
         })
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut all_topics = self.topics.clone();
-        all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
-        kafka::ensure_topics(&self.kafka, &all_topics).await?;
         runner::run(&self, &shutdown).await
     }
 
@@ -107,15 +95,12 @@ impl BatchJob for EmailSender {
     // Kafka's commit is the position; `deliveries` makes a re-read harmless.
     const COMMIT: CommitMode = CommitMode::Sync;
 
+    fn spec(&self) -> &ConsumerSpec {
+        &self.consumer
+    }
+
     async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
-        KafkaSource::subscribe(
-            &self.kafka,
-            &self.group,
-            &self.topics,
-            None,
-            self.settings.max_batch.min(100),
-            Duration::from_millis(self.settings.batch_window_ms),
-        )
+        self.consumer.subscribe(None)
     }
 
     #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
@@ -136,7 +121,7 @@ impl BatchJob for EmailSender {
             }
         }
         if !rejected.is_empty() {
-            self.dead_letters.send(&rejected).await?;
+            self.consumer.dead_letters.send(&rejected).await?;
             stats.dead_lettered = rejected.len() as u64;
         }
         Ok(stats)

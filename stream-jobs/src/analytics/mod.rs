@@ -10,13 +10,13 @@
 mod decode;
 mod sink;
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use fitsync_analytics::{summarize, SetRow};
-use fitsync_events::{Topic, Topics};
+use fitsync_events::Topic;
 use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
-    fault, kafka,
+    fault,
 };
 use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use sqlx::PgPool;
@@ -24,44 +24,29 @@ use tokio_util::sync::CancellationToken;
 
 use decode::{decode, Decoded};
 use fitsync_platform::stream::{
-    dead_letter::DeadLetters,
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
     source::{self, KafkaSource},
     stats::JobStats,
+    ConsumerSpec,
 };
 
 pub const JOB: &str = "analytics";
 
 pub struct ProgressAnalytics {
     pool: PgPool,
-    kafka: KafkaSettings,
-    settings: JobSettings,
-    group: String,
-    topics: Vec<String>,
-    dead_letters: DeadLetters,
+    consumer: ConsumerSpec,
 }
 
 impl ProgressAnalytics {
     pub fn new(pool: PgPool, kafka: KafkaSettings, settings: JobSettings) -> anyhow::Result<Self> {
-        let names = Topics::new(kafka.topic_prefix.clone());
         Ok(Self {
-            group: format!(
-                "{}{}-{JOB}",
-                kafka.topic_prefix, settings.consumer_group_prefix
-            ),
-            topics: vec![names.name(Topic::Training)],
-            dead_letters: DeadLetters::new(&kafka, JOB)?,
+            consumer: ConsumerSpec::new(&kafka, &settings, JOB, &[Topic::Training])?,
             pool,
-            kafka,
-            settings,
         })
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut all_topics = self.topics.clone();
-        all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
-        kafka::ensure_topics(&self.kafka, &all_topics).await?;
         runner::run(&self, &shutdown).await
     }
 }
@@ -71,22 +56,20 @@ impl BatchJob for ProgressAnalytics {
     // progressdb holds the offsets; Kafka's copy is for lag monitoring only.
     const COMMIT: CommitMode = CommitMode::Async;
 
+    fn spec(&self) -> &ConsumerSpec {
+        &self.consumer
+    }
+
     async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
-        KafkaSource::subscribe(
-            &self.kafka,
-            &self.group,
-            &self.topics,
-            Some(offsets::load(&self.pool, &self.group).await?),
-            self.settings.max_batch,
-            Duration::from_millis(self.settings.batch_window_ms),
-        )
+        self.consumer
+            .subscribe(Some(offsets::load(&self.pool, &self.consumer.group).await?))
     }
 
     #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
     async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
         let mut stats = JobStats::default();
         let mut tx = self.pool.begin().await?;
-        let applied = offsets::lock(&mut tx, &self.group, &self.topics).await?;
+        let applied = offsets::lock(&mut tx, &self.consumer.group, &self.consumer.topics).await?;
         let fresh: Vec<&OwnedMessage> = batch
             .iter()
             .filter(|m| {
@@ -114,7 +97,7 @@ impl BatchJob for ProgressAnalytics {
             }
         }
         if !rejected.is_empty() {
-            self.dead_letters.send(&rejected).await?;
+            self.consumer.dead_letters.send(&rejected).await?;
             stats.dead_lettered += rejected.len() as u64;
         }
 
@@ -140,7 +123,7 @@ impl BatchJob for ProgressAnalytics {
         sink::add_volume(&mut tx, &results.weekly_volume).await?;
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
-        offsets::save(&mut tx, &self.group, &next).await?;
+        offsets::save(&mut tx, &self.consumer.group, &next).await?;
         fault::point("analytics.before_commit");
         tx.commit().await?;
         Ok(stats)

@@ -5,23 +5,18 @@
 
 mod bulk;
 
-use std::time::Duration;
-
-use fitsync_events::{CloudEvent, Topic, Topics};
-use fitsync_platform::{
-    config::{JobSettings, KafkaSettings, OpenSearchSettings},
-    kafka,
-};
+use fitsync_events::{CloudEvent, Topic};
+use fitsync_platform::config::{JobSettings, KafkaSettings, OpenSearchSettings};
 use opensearch::{http::transport::Transport, OpenSearch};
 use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use fitsync_platform::stream::{
-    dead_letter::DeadLetters,
     runner::{self, BatchJob},
     source::KafkaSource,
     stats::JobStats,
+    ConsumerSpec,
 };
 
 pub const JOB: &str = "indexer";
@@ -29,11 +24,7 @@ pub const JOB: &str = "indexer";
 pub struct EventIndexer {
     client: OpenSearch,
     index: String,
-    kafka: KafkaSettings,
-    settings: JobSettings,
-    group: String,
-    topics: Vec<String>,
-    dead_letters: DeadLetters,
+    consumer: ConsumerSpec,
 }
 
 impl EventIndexer {
@@ -42,25 +33,14 @@ impl EventIndexer {
         kafka: KafkaSettings,
         settings: JobSettings,
     ) -> anyhow::Result<Self> {
-        let names = Topics::new(kafka.topic_prefix.clone());
         Ok(Self {
             client: OpenSearch::new(Transport::single_node(&opensearch.url)?),
             index: events_index(opensearch),
-            group: format!(
-                "{}{}-{JOB}",
-                kafka.topic_prefix, settings.consumer_group_prefix
-            ),
-            topics: Topic::DOMAIN.iter().map(|t| names.name(*t)).collect(),
-            dead_letters: DeadLetters::new(&kafka, JOB)?,
-            kafka,
-            settings,
+            consumer: ConsumerSpec::new(&kafka, &settings, JOB, &Topic::DOMAIN)?.max_batch(2000),
         })
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut all_topics = self.topics.clone();
-        all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
-        kafka::ensure_topics(&self.kafka, &all_topics).await?;
         bulk::ensure_index(&self.client, &self.index).await?;
         runner::run(&self, &shutdown).await
     }
@@ -71,15 +51,12 @@ impl BatchJob for EventIndexer {
     // The index holds no offsets: Kafka's commit is the position (replays overwrite).
     const COMMIT: CommitMode = CommitMode::Sync;
 
+    fn spec(&self) -> &ConsumerSpec {
+        &self.consumer
+    }
+
     async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
-        KafkaSource::subscribe(
-            &self.kafka,
-            &self.group,
-            &self.topics,
-            None,
-            self.settings.max_batch.min(2000),
-            Duration::from_millis(self.settings.batch_window_ms),
-        )
+        self.consumer.subscribe(None)
     }
 
     #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
@@ -97,7 +74,7 @@ impl BatchJob for EventIndexer {
         stats.applied = (docs.len() - refused.len()) as u64;
         rejected.extend(refused);
         if !rejected.is_empty() {
-            self.dead_letters.send(&rejected).await?;
+            self.consumer.dead_letters.send(&rejected).await?;
             stats.dead_lettered = rejected.len() as u64;
         }
         Ok(stats)

@@ -3,39 +3,32 @@
 //! rows, as the analytics job does). Each service that authorizes reads against its own
 //! projection; one projector runs per such database.
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use fitsync_events::{
-    CloudEvent, GymMembershipChanged, RelationshipChanged, Topic, Topics, GYM_MEMBER_JOINED_V1,
+    CloudEvent, GymMembershipChanged, RelationshipChanged, Topic, GYM_MEMBER_JOINED_V1,
     GYM_MEMBER_LEFT_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
 };
-use fitsync_platform::{
-    config::{JobSettings, KafkaSettings},
-    kafka,
-};
+use fitsync_platform::config::{JobSettings, KafkaSettings};
 use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use fitsync_platform::stream::{
-    dead_letter::DeadLetters,
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
     source::{self, KafkaSource},
     stats::JobStats,
+    ConsumerSpec,
 };
 
 pub const JOB: &str = "projector";
 
 pub struct AccessProjector {
     pool: PgPool,
-    kafka: KafkaSettings,
-    settings: JobSettings,
-    group: String,
-    topics: Vec<String>,
-    dead_letters: DeadLetters,
+    consumer: ConsumerSpec,
 }
 
 /// One row of `access_grants`, as an event sets it.
@@ -97,24 +90,18 @@ impl AccessProjector {
         kafka: KafkaSettings,
         settings: JobSettings,
     ) -> anyhow::Result<Self> {
-        let names = Topics::new(kafka.topic_prefix.clone());
         Ok(Self {
-            group: format!(
-                "{}{}-{JOB}-{database}",
-                kafka.topic_prefix, settings.consumer_group_prefix
-            ),
-            topics: vec![names.name(Topic::Users)],
-            dead_letters: DeadLetters::new(&kafka, JOB)?,
+            consumer: ConsumerSpec::new(
+                &kafka,
+                &settings,
+                &format!("{JOB}-{database}"),
+                &[Topic::Users],
+            )?,
             pool,
-            kafka,
-            settings,
         })
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut all_topics = self.topics.clone();
-        all_topics.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
-        kafka::ensure_topics(&self.kafka, &all_topics).await?;
         runner::run(&self, &shutdown).await
     }
 }
@@ -123,22 +110,20 @@ impl BatchJob for AccessProjector {
     const NAME: &'static str = JOB;
     const COMMIT: CommitMode = CommitMode::Async;
 
+    fn spec(&self) -> &ConsumerSpec {
+        &self.consumer
+    }
+
     async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
-        KafkaSource::subscribe(
-            &self.kafka,
-            &self.group,
-            &self.topics,
-            Some(offsets::load(&self.pool, &self.group).await?),
-            self.settings.max_batch,
-            Duration::from_millis(self.settings.batch_window_ms),
-        )
+        self.consumer
+            .subscribe(Some(offsets::load(&self.pool, &self.consumer.group).await?))
     }
 
     #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
     async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
         let mut stats = JobStats::default();
         let mut tx = self.pool.begin().await?;
-        let applied = offsets::lock(&mut tx, &self.group, &self.topics).await?;
+        let applied = offsets::lock(&mut tx, &self.consumer.group, &self.consumer.topics).await?;
         let mut rejected = Vec::new();
         let mut grants = Vec::new();
         for m in batch {
@@ -157,7 +142,7 @@ impl BatchJob for AccessProjector {
             }
         }
         if !rejected.is_empty() {
-            self.dead_letters.send(&rejected).await?;
+            self.consumer.dead_letters.send(&rejected).await?;
             stats.dead_lettered = rejected.len() as u64;
         }
         // In event order, so a later event of the same pair wins within the batch too.
@@ -179,7 +164,7 @@ impl BatchJob for AccessProjector {
         }
         stats.applied = grants.len() as u64;
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
-        offsets::save(&mut tx, &self.group, &next).await?;
+        offsets::save(&mut tx, &self.consumer.group, &next).await?;
         tx.commit().await?;
         Ok(stats)
     }

@@ -20,11 +20,11 @@ pub const ORIGIN_OFFSET: &str = "fitsync.dlq.offset";
 pub struct DeadLetters {
     producer: FutureProducer,
     topic: String,
-    job: &'static str,
+    job: String,
 }
 
 impl DeadLetters {
-    pub fn new(kafka_settings: &KafkaSettings, job: &'static str) -> anyhow::Result<Self> {
+    pub fn new(kafka_settings: &KafkaSettings, job: &str) -> anyhow::Result<Self> {
         let producer = kafka::producer_config(kafka_settings)
             .set("linger.ms", "1")
             // Fail the batch (to be retried) rather than wait five minutes for a broker.
@@ -33,7 +33,7 @@ impl DeadLetters {
         Ok(Self {
             producer,
             topic: Topics::new(kafka_settings.topic_prefix.clone()).name(Topic::DeadLetter),
-            job,
+            job: job.to_owned(),
         })
     }
 
@@ -50,7 +50,7 @@ impl DeadLetters {
                 })
                 .insert(Header {
                     key: JOB,
-                    value: Some(self.job),
+                    value: Some(self.job.as_str()),
                 })
                 .insert(Header {
                     key: ORIGIN_TOPIC,
@@ -80,7 +80,7 @@ impl DeadLetters {
         });
         try_join_all(sends).await?;
         for (m, reason) in rejected {
-            tracing::warn!(job = self.job, topic = m.topic(), partition = m.partition(), offset = m.offset(), %reason, "dead-lettered");
+            tracing::warn!(job = %self.job, topic = m.topic(), partition = m.partition(), offset = m.offset(), %reason, "dead-lettered");
         }
         Ok(())
     }

@@ -13,7 +13,78 @@ pub mod runner;
 pub mod source;
 pub mod stats;
 
+use std::{collections::HashMap, time::Duration};
+
+use fitsync_events::{Topic, Topics};
+
+use crate::{
+    config::{JobSettings, KafkaSettings},
+    kafka,
+};
+
 pub use dead_letter::DeadLetters;
 pub use runner::BatchJob;
 pub use source::KafkaSource;
 pub use stats::JobStats;
+
+/// What a consumer is: its group, its topics, its batch settings and where its dead
+/// letters go. Every job and worker builds one.
+pub struct ConsumerSpec {
+    pub kafka: KafkaSettings,
+    pub group: String,
+    pub topics: Vec<String>,
+    pub dead_letters: DeadLetters,
+    max_batch: usize,
+    window: Duration,
+}
+
+impl ConsumerSpec {
+    /// Group `<topic prefix><group prefix>-<name>`; dead letters labelled `name`.
+    pub fn new(
+        kafka: &KafkaSettings,
+        jobs: &JobSettings,
+        name: &str,
+        topics: &[Topic],
+    ) -> anyhow::Result<Self> {
+        let names = Topics::new(kafka.topic_prefix.clone());
+        Ok(Self {
+            group: format!(
+                "{}{}-{name}",
+                kafka.topic_prefix, jobs.consumer_group_prefix
+            ),
+            topics: topics.iter().map(|t| names.name(*t)).collect(),
+            dead_letters: DeadLetters::new(kafka, name)?,
+            kafka: kafka.clone(),
+            max_batch: jobs.max_batch,
+            window: Duration::from_millis(jobs.batch_window_ms),
+        })
+    }
+
+    /// Caps the batch size (for sinks that do per-message work).
+    pub fn max_batch(mut self, cap: usize) -> Self {
+        self.max_batch = self.max_batch.min(cap);
+        self
+    }
+
+    /// Creates the topics (and the dead-letter topic) with the configured partitions.
+    pub async fn ensure_topics(&self) -> anyhow::Result<()> {
+        let mut all = self.topics.clone();
+        all.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
+        kafka::ensure_topics(&self.kafka, &all).await
+    }
+
+    /// A new consumer of the topics, starting from `stored` offsets where given.
+    pub fn subscribe(
+        &self,
+        stored: Option<HashMap<offsets::PartitionKey, i64>>,
+    ) -> anyhow::Result<KafkaSource> {
+        KafkaSource::subscribe(
+            &self.kafka,
+            &self.group,
+            &self.topics,
+            stored,
+            self.max_batch,
+            self.window,
+        )
+    }
+}

@@ -8,13 +8,15 @@ use rdkafka::{consumer::CommitMode, message::OwnedMessage};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{source::KafkaSource, stats::JobStats};
+use super::{source::KafkaSource, stats::JobStats, ConsumerSpec};
 
 pub trait BatchJob: Sync {
     const NAME: &'static str;
     /// `Async` where Kafka commits are advisory (offsets live with the results),
     /// `Sync` where they are the job's position.
     const COMMIT: CommitMode;
+
+    fn spec(&self) -> &ConsumerSpec;
 
     fn subscribe(&self) -> impl Future<Output = anyhow::Result<KafkaSource>> + Send;
 
@@ -25,6 +27,7 @@ pub trait BatchJob: Sync {
 }
 
 pub async fn run<J: BatchJob>(job: &J, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    job.spec().ensure_topics().await?;
     let initial = Duration::from_millis(200);
     let mut backoff = initial;
     while !shutdown.is_cancelled() {
