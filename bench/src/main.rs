@@ -307,9 +307,21 @@ async fn bench_freshness(
     }
     let mut tokens = Vec::new();
     for i in 0..50 {
+        let email = format!("bench{i}@example.com");
+        http.post(format!("{api}/api/auth/register"))
+            .json(
+                &json!({"email": email, "password": "benchmark password", "display_name": "Bench"}),
+            )
+            .send()
+            .await?
+            .error_for_status()?;
         let body: Value = http
-            .post(format!("{api}/api/auth/register"))
-            .json(&json!({"email": format!("bench{i}@example.com"), "password": "benchmark password", "display_name": "Bench"}))
+            .post(format!("{api}/api/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email.as_str()),
+                ("password", "benchmark password"),
+            ])
             .send()
             .await?
             .error_for_status()?

@@ -185,7 +185,7 @@ async fn logout_and_logout_everywhere_revoke() {
 async fn failed_sign_ins_lock_the_account_and_addresses_are_throttled() {
     let mut env = TestEnv::new().await;
     env.settings.auth.max_login_failures = 3;
-    env.settings.auth.login_attempts_per_address_per_minute = 12;
+    env.settings.auth.login_attempts_per_address_per_minute = 14;
     let app = env.start(&[Target::Users]).await;
     let ana = app.register("client").await;
 
@@ -218,7 +218,8 @@ async fn failed_sign_ins_lock_the_account_and_addresses_are_throttled() {
         StatusCode::TOO_MANY_REQUESTS
     );
 
-    // 8 attempts so far from this address; the budget is 12 a minute.
+    // 10 attempts so far from this address (each registration signs in once); the
+    // budget is 14 a minute.
     let bob = app.register("client").await;
     for _ in 0..4 {
         assert_eq!(
@@ -397,15 +398,9 @@ async fn concurrent_registrations_of_one_email_make_one_account() {
         .into_iter()
         .map(|r| r.unwrap().status().as_u16())
         .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        7,
-        "{statuses:?}"
+    assert!(
+        statuses.iter().all(|s| *s == 202),
+        "the same answer for all: {statuses:?}"
     );
     let n: i64 = sqlx::query_scalar("select count(*) from users")
         .fetch_one(&env.users_db())

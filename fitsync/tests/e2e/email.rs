@@ -153,6 +153,24 @@ async fn a_password_reset_by_email_ends_every_session() {
         assert_eq!(r.status(), StatusCode::ACCEPTED);
     }
     let email = TestEnv::email_to(&ana.email, "Reset your FitSync password").await;
+
+    // Registering a taken address answers like any registration; the owner is told.
+    let again = app
+        .http
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"email": ana.email, "password": "someone else's password", "display_name": "Mallory"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let warning = TestEnv::email_to(&ana.email, "Subject: Your FitSync account").await;
+    assert!(decoded(&warning).contains("already has one"));
+    assert_eq!(
+        app.sign_in(&ana.email, "someone else's password")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let token = token_in(&email, "/reset-password");
 
     let confirm = |token: &str, password: &str| {

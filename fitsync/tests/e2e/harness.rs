@@ -253,6 +253,7 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// Registers (always 202), then signs in.
     pub async fn register(&self, role: &str) -> Account {
         let email = format!("{}-{}@example.com", role, Uuid::new_v4().simple());
         let response = self
@@ -262,43 +263,40 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        self.signed_in(email).await
+    }
+
+    async fn signed_in(&self, email: String) -> Account {
+        let body: Value = self.sign_in(&email, PASSWORD).await.json().await.unwrap();
+        let token = body["access_token"].as_str().expect("signed in").to_owned();
+        let me: Value = self
+            .http
+            .get(self.url("/api/users/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         Account {
-            id: body["user_id"].as_str().unwrap().parse().unwrap(),
+            id: me["id"].as_str().unwrap().parse().unwrap(),
             email,
-            token: body["access_token"].as_str().unwrap().to_owned(),
+            token,
             refresh: body["refresh_token"].as_str().map(str::to_owned),
         }
     }
 
     /// An admin: registered as a client, promoted in the database, signed in again.
     pub async fn admin(&self, env: &TestEnv) -> Account {
-        let email = format!("admin-{}@example.com", Uuid::new_v4().simple());
-        let response = self
-            .http
-            .post(self.url("/api/auth/register"))
-            .json(&json!({"email": email, "password": PASSWORD, "display_name": "Admin"}))
-            .send()
-            .await
-            .unwrap();
-        let id: Uuid = response.json::<Value>().await.unwrap()["user_id"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let client = self.register("client").await;
         sqlx::query("update users set role = 'admin' where id = $1")
-            .bind(id)
+            .bind(client.id)
             .execute(&env.users_db())
             .await
             .unwrap();
-        let token: Value = self.sign_in(&email, PASSWORD).await.json().await.unwrap();
-        Account {
-            id,
-            email,
-            token: token["access_token"].as_str().unwrap().to_owned(),
-            refresh: token["refresh_token"].as_str().map(str::to_owned),
-        }
+        self.signed_in(client.email).await
     }
 
     /// The OAuth2 password grant.

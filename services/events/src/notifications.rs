@@ -10,6 +10,8 @@ pub const EMAIL_REQUESTED_V1: &str = "fitsync.notification.email_requested.v1";
 pub enum EmailTemplate {
     VerifyEmail,
     PasswordReset,
+    /// Someone tried to register an address that already has an account.
+    AccountExists,
 }
 
 /// A service asks for an email to be sent. Published on `fitsync.notifications`, which

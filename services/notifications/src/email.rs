@@ -60,6 +60,16 @@ impl Mailer {
                     self.public_url, request.token
                 ),
             ),
+            EmailTemplate::AccountExists => (
+                "Your FitSync account".to_owned(),
+                format!(
+                    "Hello,\n\nSomeone tried to create a FitSync account with this address, which already \
+                     has one. If it was you, sign in; if you forgot your password, open this link within \
+                     {hours} hours to choose a new one:\n\n{}/reset-password?token={}\n\nIf it was not \
+                     you, ignore this message.\n",
+                    self.public_url, request.token
+                ),
+            ),
             EmailTemplate::PasswordReset => (
                 "Reset your FitSync password".to_owned(),
                 format!(

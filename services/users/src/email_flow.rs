@@ -27,7 +27,8 @@ fn token_hash(token: &str) -> String {
 fn purpose(template: EmailTemplate) -> &'static str {
     match template {
         EmailTemplate::VerifyEmail => "verify_email",
-        EmailTemplate::PasswordReset => "password_reset",
+        // "Someone tried to register your address" carries a reset link.
+        EmailTemplate::PasswordReset | EmailTemplate::AccountExists => "password_reset",
     }
 }
 
@@ -205,6 +206,23 @@ pub async fn confirm_reset(
         .await?;
     state.limits.succeeded(&email).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Someone registered an address that has an account: tell its owner, with a reset link.
+pub async fn account_exists(
+    conn: &mut PgConnection,
+    state: &UsersState,
+    user: Uuid,
+    email: &str,
+) -> Result<(), ApiError> {
+    request(
+        conn,
+        user,
+        email,
+        EmailTemplate::AccountExists,
+        state.email_ttl.reset,
+    )
+    .await
 }
 
 /// Lifetimes of the emailed tokens.

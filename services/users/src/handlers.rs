@@ -13,9 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{display_name, Email, NewPassword},
-    email_flow, password,
-    tokens::TokenResponse,
-    Directory, UsersState,
+    email_flow, password, Directory, UsersState,
 };
 
 pub const SOURCE: &str = "/fitsync/users";
@@ -30,11 +28,11 @@ pub struct RegisterRequest {
     role: Option<Role>,
 }
 
+/// The same answer whether the address was free or taken (no account enumeration).
 #[derive(Debug, Serialize)]
 pub struct RegisterResponse {
-    user_id: Uuid,
-    #[serde(flatten)]
-    token: TokenResponse,
+    status: &'static str,
+    next: &'static str,
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -48,10 +46,10 @@ pub struct User {
     created_at: DateTime<Utc>,
 }
 
-/// `POST /api/auth/register`: a client, trainer or gym-owner account, signed in at once;
-/// a verification email follows. Throttled per address. An address already registered
-/// gets 409: sign-up reveals that an account exists, as sign-in and password reset
-/// do not.
+/// `POST /api/auth/register`: a client, trainer or gym-owner account. Always 202, whether
+/// the address was free (a verification email follows) or already registered (its
+/// owner gets an email with a password-reset link), so sign-up, like sign-in and
+/// password reset, reveals no account. Throttled per address. Then sign in.
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn register(
     State(state): State<UsersState>,
@@ -66,45 +64,54 @@ pub async fn register(
     if !matches!(role, Role::Client | Role::Trainer | Role::Gym) {
         return Err(ApiError::field("role", "must be client, trainer or gym"));
     }
+    // Hashed whether or not the address is taken: both answers cost the same.
     let hash = password::hash(password.expose().to_owned()).await?;
     let id = Uuid::now_v7();
 
     let mut tx = state.pool.begin().await?;
-    sqlx::query("insert into users (id, email, password_hash, role, display_name) values ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(email.as_str())
-        .bind(&hash)
-        .bind(role.as_str())
-        .bind(&name)
-        .execute(&mut *tx)
-        .await?;
-    let event = CloudEvent::new(
-        SOURCE,
-        USER_REGISTERED_V1,
-        format!("user/{id}"),
-        UserRegistered {
-            user_id: id,
-            role: role.as_str().to_owned(),
-            display_name: name,
-            registered_at: Utc::now(),
-        },
-    );
-    outbox::enqueue(&mut tx, Topic::Users, &event).await?;
-    email_flow::after_registration(&mut tx, &state, id, email.as_str()).await?;
-    tx.commit().await?;
-
-    let (access_token, expires_in) = state.auth.keys().issue(id, role, None)?;
-    let refresh_token = state.refresh.issue(id, None).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(RegisterResponse {
-            user_id: id,
-            token: TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in,
-                refresh_token: Some(refresh_token),
+    let inserted = sqlx::query(
+        "insert into users (id, email, password_hash, role, display_name) values ($1, $2, $3, $4, $5)
+         on conflict do nothing",
+    )
+    .bind(id)
+    .bind(email.as_str())
+    .bind(&hash)
+    .bind(role.as_str())
+    .bind(&name)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        let event = CloudEvent::new(
+            SOURCE,
+            USER_REGISTERED_V1,
+            format!("user/{id}"),
+            UserRegistered {
+                user_id: id,
+                role: role.as_str().to_owned(),
+                display_name: name,
+                registered_at: Utc::now(),
             },
+        );
+        outbox::enqueue(&mut tx, Topic::Users, &event).await?;
+        email_flow::after_registration(&mut tx, &state, id, email.as_str()).await?;
+    } else {
+        // The owner of the address learns someone tried, with a way back in; the caller
+        // learns nothing.
+        let (existing, address): (Uuid, String) =
+            sqlx::query_as("select id, email from users where lower(email) = $1")
+                .bind(email.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        email_flow::account_exists(&mut tx, &state, existing, &address).await?;
+    }
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegisterResponse {
+            status: "accepted",
+            next: "Check your email, then sign in at /api/auth/token.",
         }),
     ))
 }

@@ -7,7 +7,7 @@ pub fn openapi() -> Value {
     json!({
         "paths": {
             "/api/auth/register": {"post": {
-                "summary": "Register a client or trainer account and receive a token",
+                "summary": "Register a client, trainer or gym-owner account; always 202 (no account enumeration), then sign in",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": false,
                     "required": ["email", "password", "display_name"],
@@ -17,8 +17,8 @@ pub fn openapi() -> Value {
                         "display_name": {"type": "string", "minLength": 1, "maxLength": 100},
                         "role": {"enum": ["client", "trainer", "gym"]}
                     }}}}},
-                "responses": responses(json!({"201": {"description": "Registered", "content": {"application/json": {"schema": token}}},
-                                          "409": {"description": "Email already registered"}}))
+                "responses": responses(json!({"202": {"description": "Accepted: a verification email, or (address taken) an email to its owner"},
+                                          "429": {"description": "Throttled"}}))
             }},
             "/api/auth/token": {"post": {
                 "summary": "OAuth2 token endpoint: password, refresh_token and client_credentials grants",
