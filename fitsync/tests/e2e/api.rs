@@ -244,15 +244,7 @@ async fn login_health_metrics_and_openapi() {
         "unknown account answers like a wrong password"
     );
 
-    let jwks: Value = app
-        .http
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.public_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"][0]["alg"], "ES256");
 
     assert_eq!(
@@ -264,15 +256,7 @@ async fn login_health_metrics_and_openapi() {
             .status(),
         200
     );
-    let ready: Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = app.public_json("/readyz").await;
     assert_eq!(ready["status"], "ok", "{ready}");
 
     let metrics = eventually(10, "request metrics", || async {
@@ -297,15 +281,7 @@ async fn login_health_metrics_and_openapi() {
         "no ids in metric labels"
     );
 
-    let doc: Value = app
-        .http
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.public_json("/api/openapi.json").await;
     assert_eq!(doc["openapi"], "3.1.0");
     for path in [
         "/api/auth/register",

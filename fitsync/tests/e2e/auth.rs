@@ -341,25 +341,11 @@ async fn keys_rotate_without_downtime_and_discovery_names_them() {
     env.settings.auth.retired_keys_pem = vec![SecretString::from(old)];
     let during = env.start(&[Target::Users]).await;
     assert_eq!(me(&during, &ana.token).await, StatusCode::OK);
-    let jwks: Value = during
-        .http
-        .get(during.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = during.public_json("/.well-known/jwks.json").await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     let discovery: Value = during
-        .http
-        .get(during.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .public_json("/.well-known/openid-configuration")
+        .await;
     assert_eq!(
         discovery["issuer"],
         env.settings.auth.issuer.trim_end_matches('/')

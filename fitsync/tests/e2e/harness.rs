@@ -299,6 +299,18 @@ impl TestApp {
         self.signed_in(client.email).await
     }
 
+    /// An anonymous GET, as JSON.
+    pub async fn public_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// The OAuth2 password grant.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         self.grant(&[
