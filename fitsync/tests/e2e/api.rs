@@ -4,7 +4,7 @@
 use fitsync::Target;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, TestEnv};
+use crate::harness::TestEnv;
 
 async fn counts(env: &TestEnv) -> (i64, i64) {
     let db = env.training_db();
@@ -259,19 +259,7 @@ async fn login_health_metrics_and_openapi() {
     let ready: Value = app.public_json("/readyz").await;
     assert_eq!(ready["status"], "ok", "{ready}");
 
-    let metrics = eventually(10, "request metrics", || async {
-        let text = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.contains("fitsync_http_requests_total").then_some(text)
-    })
-    .await;
+    let metrics = app.metrics_with("fitsync_http_requests_total", 10).await;
     assert!(
         metrics.contains(r#"route="/api/users/me""#),
         "route templates label requests"

@@ -7,7 +7,7 @@ use fitsync::Target;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::harness::{eventually, TestEnv};
+use crate::harness::TestEnv;
 
 const DASHBOARDS: [(&str, &str); 2] = [
     (
@@ -139,19 +139,7 @@ async fn every_prometheus_panel_uses_exported_metrics() {
         .status(),
         201
     );
-    let exported = eventually(60, "pipeline metrics", || async {
-        let text = app
-            .http
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        text.contains("fitsync_job_events_total").then_some(text)
-    })
-    .await;
+    let exported = app.metrics_with("fitsync_job_events_total", 60).await;
     let exported: BTreeSet<&str> = exported
         .lines()
         .filter(|l| !l.starts_with('#'))

@@ -299,6 +299,23 @@ impl TestApp {
         self.signed_in(client.email).await
     }
 
+    /// The `/metrics` text, once it contains `metric` (or the test fails after `secs`).
+    pub async fn metrics_with(&self, metric: &str, secs: u64) -> String {
+        eventually(secs, metric, || async {
+            let text = self
+                .http
+                .get(self.url("/metrics"))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            text.contains(metric).then_some(text)
+        })
+        .await
+    }
+
     /// An anonymous GET, as JSON.
     pub async fn public_json(&self, path: &str) -> Value {
         self.http
