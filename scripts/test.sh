@@ -11,7 +11,17 @@ source scripts/env.sh
 
 stop=0
 [[ ${1:-} == --stop ]] && stop=1
-if ((stop)); then trap 'bash scripts/stack.sh stop' EXIT; fi
+# Child processes the tests started are killed at the end, even after an aborted run.
+cleanup() {
+  local pidfile
+  for pidfile in "$ROOT"/.fitsync/test-pids/*; do
+    [[ -e $pidfile ]] || continue
+    kill -9 "$(basename "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  if ((stop)); then bash scripts/stack.sh stop; fi
+}
+trap cleanup EXIT
 
 bash scripts/stack.sh start
 
@@ -27,4 +37,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shellcheck"
 if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh .ci/run; fi
 echo "== cargo test"
-cargo test --workspace --locked
+# Every end-to-end test has its own time limit (FITSYNC_TEST_TIMEOUT_SECS, see
+# fitsync/tests/e2e/harness.rs); this one bounds the whole run.
+timeout --signal=KILL 45m cargo test --workspace --locked

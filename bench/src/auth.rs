@@ -13,7 +13,7 @@ use axum::{
     Json, Router,
 };
 use fitsync_platform::{
-    auth::{Authenticator, KeySet, Revocations},
+    auth::{Authenticator, KeySet, Revocations, Verifier},
     ApiError, Role, Settings,
 };
 use sqlx::PgPool;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub async fn run(settings: &Settings, progress: &PgPool, seconds: u64) -> anyhow::Result<()> {
-    let keys = KeySet::from_settings(&settings.auth)?;
+    let keys = Arc::new(KeySet::from_settings(&settings.auth, true)?);
     let n = 20_000;
     let user = Uuid::new_v4();
     let started = Instant::now();
@@ -57,11 +57,11 @@ pub async fn run(settings: &Settings, progress: &PgPool, seconds: u64) -> anyhow
     .execute(progress)
     .await?;
     let redis = fitsync_platform::redis::connect(&settings.redis).await?;
+    let (token, _) = keys.issue(client, Role::Client, None)?;
     let auth = Arc::new(Authenticator::new(
-        keys,
+        Verifier::Local(keys),
         Revocations::new(redis, settings.redis.key_prefix.clone()),
     ));
-    let (token, _) = auth.keys().issue(client, Role::Client, None)?;
     let authed = fitsync_progress::router(fitsync_progress::ProgressState {
         pool: progress.clone(),
         auth,

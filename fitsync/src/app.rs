@@ -3,9 +3,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{routing::get, Json, Router};
 use fitsync_ingest::Relay;
 use fitsync_platform::{
-    auth::{Authenticator, KeySet, Revocations},
+    auth::{Authenticator, KeySet, RemoteKeys, Revocations, Verifier},
     db,
-    health::Readiness,
+    health::{Check, Readiness},
     server, Settings,
 };
 use fitsync_stream_jobs::{AccessProjector, EventIndexer, ProgressAnalytics};
@@ -94,9 +94,11 @@ pub async fn migrate(settings: &Settings, wait: Duration) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// A started process: its HTTP address, and a handle to stop it and wait.
+/// A started process: its HTTP address (and its metrics address, if separate), and a
+/// handle to stop it and wait.
 pub struct RunningApp {
     pub addr: SocketAddr,
+    pub metrics_addr: Option<SocketAddr>,
     pub shutdown: CancellationToken,
     tasks: JoinSet<anyhow::Result<()>>,
 }
@@ -122,15 +124,17 @@ impl RunningApp {
     }
 }
 
-/// Starts `target` on `listener`: its HTTP API (or only health and metrics for workers)
-/// and its background workers.
+/// Starts `targets` on `listener`: their HTTP APIs (or only health and metrics for
+/// workers) and their background workers. Workers never stop the process: they retry
+/// what fails (a broker, an index, a database down) with backoff until shutdown.
 pub async fn start(
     settings: Settings,
     targets: Targets,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningApp> {
-    if targets.0.contains(&Target::All) {
+    let all = targets.0.contains(&Target::All);
+    if all {
         migrate(&settings, Duration::from_secs(30)).await?;
     }
     let pool_of = |name: &str| -> anyhow::Result<PgPool> {
@@ -140,26 +144,47 @@ pub async fn start(
             .expect("known service");
         Ok(service.pool(&settings)?)
     };
-    let needs_auth = targets.runs(Target::Users)
-        || targets.runs(Target::Training)
-        || targets.runs(Target::Progress);
-    let redis = if needs_auth {
-        Some(fitsync_platform::redis::connect(&settings.redis).await?)
+    let serves_api = [
+        Target::Users,
+        Target::Training,
+        Target::Progress,
+        Target::Notifications,
+    ]
+    .into_iter()
+    .any(|t| targets.runs(t));
+    let mut checks: Vec<Check> = Vec::new();
+
+    // Only the users service holds the signing key; every other process verifies with
+    // the keys it publishes.
+    let signing = if targets.runs(Target::Users) {
+        Some(Arc::new(KeySet::from_settings(&settings.auth, all)?))
     } else {
         None
     };
-    let auth = match &redis {
-        Some(redis) => Some(Arc::new(Authenticator::new(
-            KeySet::from_settings(&settings.auth)?,
-            Revocations::new(redis.clone(), settings.redis.key_prefix.clone()),
-        ))),
-        None => None,
+    let (redis, auth) = if serves_api {
+        let redis = fitsync_platform::redis::connect(&settings.redis).await?;
+        let verifier = match &signing {
+            Some(keys) => Verifier::Local(keys.clone()),
+            None => {
+                let remote = Verifier::Remote(Arc::new(RemoteKeys::new(&settings.auth)?));
+                checks.push(Check::keys(remote.clone()));
+                remote
+            }
+        };
+        checks.push(Check::redis(redis.clone()));
+        let revocations = Revocations::new(redis.clone(), settings.redis.key_prefix.clone());
+        (
+            Some(redis),
+            Some(Arc::new(Authenticator::new(verifier, revocations))),
+        )
+    } else {
+        (None, None)
     };
     let auth_of = || auth.clone().expect("an API target has an authenticator");
     let mut api = Router::new();
     let mut openapi = Vec::new();
-    let mut pools: Vec<(&'static str, PgPool)> = Vec::new();
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+    let mut uses_kafka = false;
 
     if targets.runs(Target::Users) {
         let pool = pool_of("users")?;
@@ -169,6 +194,9 @@ pub async fn start(
         api = api.merge(fitsync_users::router(fitsync_users::UsersState {
             pool: pool.clone(),
             auth: auth_of(),
+            keys: signing
+                .clone()
+                .expect("the users target holds the signing key"),
             refresh: fitsync_users::RefreshTokens::new(
                 redis.clone(),
                 prefix.clone(),
@@ -187,7 +215,7 @@ pub async fn start(
             },
         }));
         openapi.push(fitsync_users::openapi());
-        pools.push(("userdb", pool));
+        checks.push(Check::postgres("users", pool));
     }
     if targets.runs(Target::Training) {
         let pool = pool_of("training")?;
@@ -196,7 +224,7 @@ pub async fn start(
             auth: auth_of(),
         }));
         openapi.push(fitsync_training::openapi());
-        pools.push(("trainingdb", pool));
+        checks.push(Check::postgres("training", pool));
     }
     if targets.runs(Target::Progress) {
         let pool = pool_of("progress")?;
@@ -205,7 +233,7 @@ pub async fn start(
             auth: auth_of(),
         }));
         openapi.push(fitsync_progress::openapi());
-        pools.push(("progressdb", pool));
+        checks.push(Check::postgres("progress", pool));
     }
     if targets.runs(Target::Notifications) {
         let pool = pool_of("notifications")?;
@@ -216,7 +244,7 @@ pub async fn start(
             },
         ));
         openapi.push(fitsync_notifications::openapi());
-        pools.push(("notificationdb", pool.clone()));
+        checks.push(Check::postgres("notifications", pool.clone()));
         let mailer =
             fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
         let sender = fitsync_notifications::EmailSender::new(
@@ -226,30 +254,40 @@ pub async fn start(
             settings.jobs.clone(),
         )?;
         tasks.spawn(sender.run(shutdown.clone()));
+        uses_kafka = true;
     }
     if targets.runs(Target::Relay) {
         // One relay per database that has an outbox.
         for (source, name) in [("users", "users"), ("training", "training")] {
             let pool = pool_of(name)?;
+            if !serves_api {
+                checks.push(Check::postgres(name, pool.clone()));
+            }
             let relay = Relay::new(source, pool, &settings.kafka, settings.relay.clone())?;
             tasks.spawn(relay.run(shutdown.clone()));
         }
+        uses_kafka = true;
     }
     if targets.runs(Target::Analytics) {
         let pool = pool_of("progress")?;
+        if !serves_api {
+            checks.push(Check::postgres("progress", pool.clone()));
+        }
         let job = ProgressAnalytics::new(pool, settings.kafka.clone(), settings.jobs.clone())?;
         tasks.spawn(job.run(shutdown.clone()));
+        uses_kafka = true;
     }
     if targets.runs(Target::Projector) {
         for name in ["training", "progress"] {
-            let job = AccessProjector::new(
-                name,
-                pool_of(name)?,
-                settings.kafka.clone(),
-                settings.jobs.clone(),
-            )?;
+            let pool = pool_of(name)?;
+            if !serves_api {
+                checks.push(Check::postgres(name, pool.clone()));
+            }
+            let job =
+                AccessProjector::new(name, pool, settings.kafka.clone(), settings.jobs.clone())?;
             tasks.spawn(job.run(shutdown.clone()));
         }
+        uses_kafka = true;
     }
     if targets.runs(Target::Indexer) {
         let job = EventIndexer::new(
@@ -258,33 +296,70 @@ pub async fn start(
             settings.jobs.clone(),
         )?;
         tasks.spawn(job.run(shutdown.clone()));
+        checks.push(Check::opensearch(&settings.opensearch.url, !serves_api)?);
+        uses_kafka = true;
     }
+    if uses_kafka {
+        checks.push(Check::kafka(&settings.kafka, !serves_api)?);
+    }
+    // A database two targets share is checked once.
+    let mut seen = std::collections::HashSet::new();
+    checks.retain(|c| seen.insert(c.name().to_owned()));
 
     let document = Arc::new(fitsync_platform::openapi::merge(&openapi));
     let api = api.route(
         "/api/openapi.json",
         get(move || async move { Json((*document).clone()) }),
     );
-    let app = server::with_common_layers(api, settings.server.request_timeout())
-        .merge(Readiness::new(pools).router());
+    let metrics_listener = match settings.server.metrics_bind {
+        Some(addr) => Some(server::bind(addr).await?),
+        None => None,
+    };
+    let app = server::with_common_layers(
+        api,
+        settings.server.request_timeout(),
+        metrics_listener.is_none(),
+    )
+    .merge(Readiness::new(checks).router());
     let addr = listener.local_addr()?;
-    let serving = shutdown.clone();
     let grace = settings.server.shutdown_grace();
-    tasks.spawn(async move {
-        let served = server::serve(listener, app, serving.clone());
-        tokio::pin!(served);
-        tokio::select! {
-            r = &mut served => r?,
-            () = async { serving.cancelled().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("in-flight requests did not finish within the grace period");
-            }
+    tasks.spawn(serve_until(listener, app, shutdown.clone(), grace));
+    let metrics_addr = match metrics_listener {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            tasks.spawn(serve_until(
+                listener,
+                server::metrics_only(),
+                shutdown.clone(),
+                grace,
+            ));
+            Some(addr)
         }
-        Ok(())
-    });
-    tracing::info!(%addr, targets = ?targets.0, "fitsync started");
+        None => None,
+    };
+    tracing::info!(%addr, ?metrics_addr, targets = ?targets.0, "fitsync started");
     Ok(RunningApp {
         addr,
+        metrics_addr,
         shutdown,
         tasks,
     })
+}
+
+/// Serves until `shutdown`, then drains for at most `grace`.
+async fn serve_until(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let served = server::serve(listener, app, shutdown.clone());
+    tokio::pin!(served);
+    tokio::select! {
+        r = &mut served => r?,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("in-flight requests did not finish within the grace period");
+        }
+    }
+    Ok(())
 }

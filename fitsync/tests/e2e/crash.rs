@@ -10,7 +10,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{eventually, Account, TestApp, TestEnv};
+use crate::harness::{eventually, Account, Process, TestApp, TestEnv};
 
 /// Best e1RM per (client, exercise); volume in hundredths of a kg and sets per (client, week).
 type Tables = (
@@ -115,7 +115,7 @@ fn assert_same(actual: &Tables, sets: &[Logged]) {
 }
 
 /// Waits for a child that is meant to abort itself at a fault point.
-async fn aborted(mut child: std::process::Child) {
+pub async fn aborted(mut child: Process) {
     let status = tokio::task::spawn_blocking(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {

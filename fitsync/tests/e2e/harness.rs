@@ -41,13 +41,56 @@ where
     }
 }
 
+/// Fails the whole run if one test outlives its limit. A watchdog thread, not a tokio
+/// timer: when the runtime's workers are blocked (the bug a test is looking for), no
+/// timer of that runtime fires, and a hung test would otherwise eat CI's time.
+pub struct Deadline {
+    done: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Seconds one end-to-end test may take (`FITSYNC_TEST_TIMEOUT_SECS`, default 300).
+fn test_limit() -> Duration {
+    let secs = std::env::var("FITSYNC_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+impl Deadline {
+    pub fn start(limit: Duration) -> Self {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
+                eprintln!(
+                    "\n{test} did not finish within {}s: aborting the test run",
+                    limit.as_secs()
+                );
+                std::process::abort();
+            }
+        });
+        Self { done: Some(done) }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
+}
+
 /// Databases, topics and an index of one test, and the settings that point at them.
 pub struct TestEnv {
     pub settings: Settings,
+    _deadline: Deadline,
 }
 
 impl TestEnv {
     pub async fn new() -> Self {
+        let deadline = Deadline::start(test_limit());
         let id = Uuid::new_v4().simple().to_string()[..10].to_owned();
         // FITSYNC__ variables (from scripts/stack.sh env) point at external servers.
         let mut settings = Settings::load(None).expect("settings");
@@ -60,6 +103,13 @@ impl TestEnv {
         settings.opensearch.index_prefix = format!("t{id}-");
         settings.relay.poll_interval_ms = 200;
         settings.redis.key_prefix = format!("t{id}:");
+        // Processes of one test share a signing key, as a deployment's do (only `all`
+        // may run without one).
+        settings.auth.signing_key_pem = Some(
+            fitsync_platform::auth::generate_pem()
+                .expect("a key")
+                .into(),
+        );
         let names = &mut settings.database.names;
         names.users = format!("t_{id}_users");
         names.training = format!("t_{id}_training");
@@ -89,7 +139,10 @@ impl TestEnv {
         app::migrate(&settings, Duration::from_secs(10))
             .await
             .expect("migrations apply");
-        Self { settings }
+        Self {
+            settings,
+            _deadline: deadline,
+        }
     }
 
     pub fn pool(&self, database: &str) -> PgPool {
@@ -143,8 +196,19 @@ impl TestEnv {
     /// Starts `targets` in this process.
     pub async fn start(&self, targets: &[Target]) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_with(self.settings.clone(), targets, listener)
+            .await
+    }
+
+    /// Starts `targets` in this process with `settings`, on `listener`.
+    pub async fn start_with(
+        &self,
+        settings: Settings,
+        targets: &[Target],
+        listener: tokio::net::TcpListener,
+    ) -> TestApp {
         let running = app::start(
-            self.settings.clone(),
+            settings,
             Targets::new(targets.to_vec()),
             listener,
             tokio_util::sync::CancellationToken::new(),
@@ -153,6 +217,7 @@ impl TestEnv {
         .expect("app starts");
         TestApp {
             base: format!("http://{}", running.addr),
+            metrics_addr: running.metrics_addr,
             http: reqwest::Client::new(),
             running: Some(running),
         }
@@ -177,6 +242,15 @@ impl TestEnv {
                 s.opensearch.index_prefix.clone(),
             ),
             ("REDIS__KEY_PREFIX", s.redis.key_prefix.clone()),
+            (
+                "AUTH__SIGNING_KEY_PEM",
+                s.auth
+                    .signing_key_pem
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned())
+                    .unwrap_or_default(),
+            ),
+            ("AUTH__JWKS_URL", s.auth.jwks_url.clone()),
             ("SERVER__BIND", "127.0.0.1:0".into()),
             ("TELEMETRY__LOG_LEVEL", s.telemetry.log_level.clone()),
         ]
@@ -185,16 +259,19 @@ impl TestEnv {
         .collect()
     }
 
-    /// Spawns `fitsync run --target <target>` as a separate process.
-    pub fn spawn_process(&self, target: &str, extra_env: &[(&str, &str)]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_fitsync"))
-            .args(["run", "--target", target])
-            .envs(self.child_env())
-            .envs(extra_env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn fitsync")
+    /// Spawns `fitsync run --target <target>` as a separate process, killed when the
+    /// returned handle drops (also when the test fails).
+    pub fn spawn_process(&self, target: &str, extra_env: &[(&str, &str)]) -> Process {
+        Process::new(
+            Command::new(env!("CARGO_BIN_EXE_fitsync"))
+                .args(["run", "--target", target])
+                .envs(self.child_env())
+                .envs(extra_env.iter().copied())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn fitsync"),
+        )
     }
 
     /// Reads every message of `topic` from the beginning, until `expected` arrived.
@@ -235,8 +312,51 @@ impl TestEnv {
     }
 }
 
+/// A child process of a test; `kill -9` when dropped, so that a failing test leaves
+/// nothing running. Its pid is also listed in `.fitsync/test-pids/`, from where
+/// `scripts/test.sh` kills what a test run that was aborted (no drop ran) left behind.
+pub struct Process(pub Child);
+
+impl Process {
+    pub fn new(child: Child) -> Self {
+        let dir = repo_root().join(".fitsync/test-pids");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(child.id().to_string()), "");
+        Self(child)
+    }
+}
+
+impl std::ops::Deref for Process {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Process {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+        let _ = std::fs::remove_file(
+            repo_root()
+                .join(".fitsync/test-pids")
+                .join(self.0.id().to_string()),
+        );
+    }
+}
+
 pub struct TestApp {
     pub base: String,
+    /// Where `/metrics` is served, when it has a port of its own.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub http: reqwest::Client,
     running: Option<RunningApp>,
 }
@@ -387,7 +507,7 @@ pub struct PrivateBroker {
     pub dir: PathBuf,
     pub port: u16,
     controller_port: u16,
-    child: Option<Child>,
+    child: Option<Process>,
 }
 
 fn free_port() -> u16 {
@@ -436,7 +556,7 @@ impl PrivateBroker {
             .stderr(Stdio::null())
             .spawn()
             .expect("start a broker");
-        self.child = Some(child);
+        self.child = Some(Process::new(child));
         let port = self.port;
         eventually(90, "the private broker", || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -449,10 +569,8 @@ impl PrivateBroker {
 
     /// `kill -9`: no clean shutdown, as in a crash.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        // Dropping the process kills it (`kill -9`, as in a crash).
+        self.child.take();
     }
 }
 

@@ -13,3 +13,6 @@ mod dead_letter;
 mod email;
 mod outage;
 mod pipeline;
+mod relay;
+mod runtime;
+mod targets;

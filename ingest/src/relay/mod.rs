@@ -3,16 +3,31 @@
 //! acknowledged it. Woken by LISTEN/NOTIFY, with a fallback poll. If Kafka is down the
 //! rows wait in the outbox; a crash between publish and delete re-publishes (consumers
 //! deduplicate on the event id).
+//!
+//! Leadership: one relay per database publishes; the others wait as hot standbys. The
+//! leader holds a session advisory lock on a connection of its own (never a pooled one,
+//! which could go back to the pool still holding it), and does all its outbox reads
+//! and deletes on that same connection: if the session dies (terminated, a network
+//! cut, a failover), its next statement fails and it steps down before publishing
+//! anything more, while the lock is free for a standby. The one window left — a leader
+//! that loses its session while a batch is in flight — can only publish rows again that
+//! the new leader also publishes, in the same id order on the same partitions, so the
+//! first copy of each event still arrives in order and consumers drop the copies.
 
 mod metrics;
 
 use std::{sync::Arc, time::Duration};
 
 use fitsync_events::{Topic, Topics};
-use fitsync_platform::{config::KafkaSettings, config::RelaySettings, fault, kafka, outbox};
+use fitsync_platform::{
+    config::KafkaSettings, config::RelaySettings, fault, kafka, outbox, stream::runner,
+};
 use futures::future::join_all;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use sqlx::{postgres::PgListener, PgPool};
+use sqlx::{
+    postgres::{PgConnectOptions, PgListener},
+    ConnectOptions, Connection, PgConnection, PgPool,
+};
 use tokio_util::sync::CancellationToken;
 
 pub use metrics::RelayStats;
@@ -84,16 +99,33 @@ impl Relay {
                 }
             }
         }
-        self.producer.flush(Duration::from_secs(5))?;
+        // Flushing waits for the broker: never on a runtime worker.
+        let producer = self.producer.clone();
+        let flushed =
+            tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await?;
+        if let Err(e) = flushed {
+            tracing::warn!(source = self.source, error = %e, "unflushed messages at shutdown; their rows stay in the outbox");
+        }
+        runner::drop_blocking("the relay's producer", self).await;
         Ok(())
     }
 
+    /// A connection of the relay's own, outside the pool, named so that an operator sees
+    /// who leads (`pg_stat_activity.application_name`).
+    async fn leader_connection(&self) -> Result<PgConnection, sqlx::Error> {
+        let options: PgConnectOptions = (*self.pool.connect_options()).clone();
+        options
+            .application_name(&format!("fitsync-relay-{}", self.source))
+            .connect()
+            .await
+    }
+
     async fn lead(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
-        let mut lock_conn = self.pool.acquire().await?;
+        let mut leader = self.leader_connection().await?;
         loop {
             let got: bool =
                 sqlx::query_scalar("select pg_try_advisory_lock(hashtext('fitsync.outbox.relay'))")
-                    .fetch_one(&mut *lock_conn)
+                    .fetch_one(&mut leader)
                     .await?;
             if got {
                 break;
@@ -104,6 +136,19 @@ impl Relay {
             }
         }
         tracing::info!(source = self.source, "relay leading");
+        let led = self.publish_while_leading(&mut leader, shutdown).await;
+        // Closing the session releases the lock at once, on every way out.
+        if let Err(e) = leader.close().await {
+            tracing::debug!(error = %e, "closing the leader connection");
+        }
+        led
+    }
+
+    async fn publish_while_leading(
+        &self,
+        leader: &mut PgConnection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
         // Topics get their configured partitions, not whatever auto-creation would give.
         let all: Vec<String> = Topic::ALL.iter().map(|t| self.topics.name(*t)).collect();
         if let Err(e) = kafka::ensure_topics(&self.kafka, &all).await {
@@ -116,7 +161,7 @@ impl Relay {
         loop {
             // Drain everything that is waiting, then sleep until woken.
             loop {
-                match self.publish_batch().await? {
+                match self.publish_batch(leader).await? {
                     Published::Some(n) if n as i64 == self.settings.batch_size => continue,
                     Published::Some(_) | Published::Nothing => {
                         failures = 0;
@@ -141,13 +186,14 @@ impl Relay {
     }
 
     /// Publishes one batch in id order; deletes the rows Kafka acknowledged.
-    #[tracing::instrument(skip(self), fields(source = self.source), err)]
-    async fn publish_batch(&self) -> anyhow::Result<Published> {
+    /// Reads and deletes on the leader's own connection: a lost session fails here.
+    #[tracing::instrument(skip_all, fields(source = self.source), err)]
+    async fn publish_batch(&self, leader: &mut PgConnection) -> anyhow::Result<Published> {
         let rows: Vec<Row> = sqlx::query_as(
             "select id, topic, message_key, payload::text as payload from outbox order by id limit $1",
         )
         .bind(self.settings.batch_size)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *leader)
         .await?;
         if rows.is_empty() {
             return Ok(Published::Nothing);
@@ -179,7 +225,7 @@ impl Relay {
         if !done.is_empty() {
             sqlx::query("delete from outbox where id = any($1)")
                 .bind(&done)
-                .execute(&self.pool)
+                .execute(&mut *leader)
                 .await?;
         }
         self.stats.record(done.len(), rows.len() - done.len());

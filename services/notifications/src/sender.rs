@@ -7,7 +7,7 @@ use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
     stream::{runner, BatchJob, ConsumerSpec, JobStats, KafkaSource},
 };
-use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
+use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -42,7 +42,9 @@ impl EmailSender {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        runner::run(&self, &shutdown).await
+        let result = runner::run(&self, &shutdown).await;
+        runner::drop_blocking(JOB, self).await;
+        result
     }
 
     async fn deliver(&self, request: &EmailRequested) -> anyhow::Result<bool> {
@@ -92,8 +94,6 @@ fn decode(m: &OwnedMessage) -> Result<Option<EmailRequested>, String> {
 
 impl BatchJob for EmailSender {
     const NAME: &'static str = JOB;
-    // Kafka's commit is the position; `deliveries` makes a re-read harmless.
-    const COMMIT: CommitMode = CommitMode::Sync;
 
     fn spec(&self) -> &ConsumerSpec {
         &self.consumer

@@ -29,6 +29,9 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub bind: SocketAddr,
+    /// Serve `/metrics` on this address instead of with the API.
+    #[serde(default)]
+    pub metrics_bind: Option<SocketAddr>,
     /// Where users reach the platform; links in emails start with it.
     pub public_url: String,
     /// Requests taking longer than this are answered 503 and cancelled.
@@ -108,6 +111,10 @@ pub struct AuthSettings {
     /// the tokens they signed have expired.
     #[serde(default)]
     pub retired_keys_pem: Vec<SecretString>,
+    /// Where processes that do not run the users service fetch its public keys.
+    pub jwks_url: String,
+    /// How long fetched keys are trusted before the document is fetched again.
+    pub jwks_refresh_secs: u64,
     /// Consecutive failed sign-ins that lock an account, and for how long.
     pub max_login_failures: i64,
     pub lockout_secs: i64,

@@ -19,10 +19,14 @@ use crate::{metrics, problem::ApiError};
 
 /// Wraps the merged service routers with what every request gets: a trace span named
 /// by route template, metrics, a body limit, a timeout, panics turned into problem JSON,
-/// `/metrics`, and a problem-JSON 404.
-pub fn with_common_layers(api: Router, timeout: Duration) -> Router {
-    api.route("/metrics", get(metrics::render))
-        .fallback(crate::problem::not_found)
+/// `/metrics` (unless it has a port of its own), and a problem-JSON 404.
+pub fn with_common_layers(api: Router, timeout: Duration, serve_metrics: bool) -> Router {
+    let api = if serve_metrics {
+        api.route("/metrics", get(metrics::render))
+    } else {
+        api
+    };
+    api.fallback(crate::problem::not_found)
         .layer(middleware::from_fn(metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -42,6 +46,14 @@ pub fn with_common_layers(api: Router, timeout: Duration) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Unexpected(anyhow::anyhow!("handler panicked")).into_response()
         }))
+}
+
+/// `/metrics` alone, for a port of its own (`server.metrics_bind`): scraped inside the
+/// cluster, never exposed with the API.
+pub fn metrics_only() -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .fallback(crate::problem::not_found)
 }
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {

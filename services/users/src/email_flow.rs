@@ -202,7 +202,7 @@ pub async fn confirm_reset(
     state
         .auth
         .revocations()
-        .revoke_user(user, state.auth.keys().ttl_secs())
+        .revoke_user(user, state.keys.ttl_secs())
         .await?;
     state.limits.succeeded(&email).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -22,7 +22,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use fitsync_platform::Authenticator;
+use fitsync_platform::{Authenticator, KeySet};
 use sqlx::{migrate::Migrator, PgPool};
 
 pub use email_flow::EmailTtl;
@@ -36,6 +36,8 @@ pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 pub struct UsersState {
     pub pool: PgPool,
     pub auth: Arc<Authenticator>,
+    /// The signing key: only the users service holds it.
+    pub keys: Arc<KeySet>,
     pub refresh: RefreshTokens,
     pub limits: LoginLimits,
     pub email_ttl: EmailTtl,

@@ -90,7 +90,7 @@ async fn password_grant(
         return Err(ApiError::Unauthenticated);
     };
     state.limits.succeeded(&account).await?;
-    let (access_token, expires_in) = state.auth.keys().issue(id, role, gym)?;
+    let (access_token, expires_in) = state.keys.issue(id, role, gym)?;
     let refresh_token = state.refresh.issue(id, None).await?;
     Ok(TokenResponse {
         access_token,
@@ -112,7 +112,7 @@ async fn refresh_grant(state: &UsersState, req: TokenRequest) -> Result<TokenRes
             .fetch_optional(&state.pool)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
-    let (access_token, expires_in) = state.auth.keys().issue(session.user, role, gym)?;
+    let (access_token, expires_in) = state.keys.issue(session.user, role, gym)?;
     let refresh_token = state
         .refresh
         .issue(session.user, Some(session.family))
@@ -164,7 +164,7 @@ async fn client_credentials_grant(
         state.limits.failed(&account).await?;
         return Err(ApiError::Unauthenticated);
     };
-    let (access_token, expires_in) = state.auth.keys().issue(id, Role::Service, None)?;
+    let (access_token, expires_in) = state.keys.issue(id, Role::Service, None)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -208,7 +208,7 @@ pub async fn logout_all(
     state
         .auth
         .revocations()
-        .revoke_user(user.id(), state.auth.keys().ttl_secs())
+        .revoke_user(user.id(), state.keys.ttl_secs())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -270,13 +270,13 @@ pub async fn create_service_account(
 
 /// `GET /.well-known/jwks.json`: the public keys tokens are verified with.
 pub async fn jwks(State(state): State<UsersState>) -> Json<serde_json::Value> {
-    Json(state.auth.keys().jwks())
+    Json(state.keys.jwks())
 }
 
 /// `GET /.well-known/openid-configuration`: enough OpenID discovery for gateways
 /// (Istio `RequestAuthentication`, Envoy) to find the issuer's keys.
 pub async fn discovery(State(state): State<UsersState>) -> Json<serde_json::Value> {
-    let issuer = state.auth.keys().issuer().trim_end_matches('/').to_owned();
+    let issuer = state.keys.issuer().trim_end_matches('/').to_owned();
     Json(serde_json::json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),

@@ -18,7 +18,7 @@ use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
     fault,
 };
-use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
+use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -47,14 +47,14 @@ impl ProgressAnalytics {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        runner::run(&self, &shutdown).await
+        let result = runner::run(&self, &shutdown).await;
+        runner::drop_blocking(JOB, self).await;
+        result
     }
 }
 
 impl BatchJob for ProgressAnalytics {
     const NAME: &'static str = JOB;
-    // progressdb holds the offsets; Kafka's copy is for lag monitoring only.
-    const COMMIT: CommitMode = CommitMode::Async;
 
     fn spec(&self) -> &ConsumerSpec {
         &self.consumer

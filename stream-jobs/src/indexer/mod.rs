@@ -8,7 +8,7 @@ mod bulk;
 use fitsync_events::{CloudEvent, Topic};
 use fitsync_platform::config::{JobSettings, KafkaSettings, OpenSearchSettings};
 use opensearch::{http::transport::Transport, OpenSearch};
-use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
+use rdkafka::{message::OwnedMessage, Message};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -41,18 +41,21 @@ impl EventIndexer {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        bulk::ensure_index(&self.client, &self.index).await?;
-        runner::run(&self, &shutdown).await
+        let result = runner::run(&self, &shutdown).await;
+        runner::drop_blocking(JOB, self).await;
+        result
     }
 }
 
 impl BatchJob for EventIndexer {
     const NAME: &'static str = JOB;
-    // The index holds no offsets: Kafka's commit is the position (replays overwrite).
-    const COMMIT: CommitMode = CommitMode::Sync;
 
     fn spec(&self) -> &ConsumerSpec {
         &self.consumer
+    }
+
+    async fn prepare(&self) -> anyhow::Result<()> {
+        bulk::ensure_index(&self.client, &self.index).await
     }
 
     async fn subscribe(&self) -> anyhow::Result<KafkaSource> {

@@ -11,7 +11,7 @@ use fitsync_events::{
     GYM_MEMBER_LEFT_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
 };
 use fitsync_platform::config::{JobSettings, KafkaSettings};
-use rdkafka::{consumer::CommitMode, message::OwnedMessage, Message};
+use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -102,13 +102,14 @@ impl AccessProjector {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        runner::run(&self, &shutdown).await
+        let result = runner::run(&self, &shutdown).await;
+        runner::drop_blocking(JOB, self).await;
+        result
     }
 }
 
 impl BatchJob for AccessProjector {
     const NAME: &'static str = JOB;
-    const COMMIT: CommitMode = CommitMode::Async;
 
     fn spec(&self) -> &ConsumerSpec {
         &self.consumer

@@ -48,6 +48,11 @@ pub enum KeyError {
     BadKey,
     #[error("could not generate a key")]
     Generate,
+    #[error(
+        "auth.signing_key_pem is required wherever the users service runs outside `--target all` \
+         (generate one with `fitsync keygen`)"
+    )]
+    Missing,
 }
 
 /// A new P-256 key as PKCS#8 PEM (`fitsync keygen`, and tests).
@@ -66,10 +71,26 @@ pub fn generate_pem() -> Result<String, KeyError> {
     ))
 }
 
+/// What every verifier checks besides the signature: ES256 only, issuer, audience,
+/// expiry and not-before (5 s leeway).
+pub(crate) fn validation(settings: &AuthSettings) -> Validation {
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_issuer(&[&settings.issuer]);
+    validation.set_audience(&[&settings.audience]);
+    validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.leeway = 5;
+    validation
+}
+
 impl KeySet {
-    pub fn from_settings(settings: &AuthSettings) -> Result<Self, KeyError> {
+    /// The signing key of `settings`. Without one, only a single `all` process may run
+    /// (`allow_generated`): a key generated per process would make every other
+    /// process refuse its tokens, and every token die with it.
+    pub fn from_settings(settings: &AuthSettings, allow_generated: bool) -> Result<Self, KeyError> {
         let signing = match &settings.signing_key_pem {
             Some(pem) => pem_to_der(pem.expose_secret()).ok_or(KeyError::BadKey)?,
+            None if !allow_generated => return Err(KeyError::Missing),
             None => {
                 tracing::warn!(
                     "auth.signing_key_pem not set: using a key generated for this process"
@@ -87,17 +108,11 @@ impl KeySet {
             let (kid, key) = verifying_key(&der)?;
             verifying.insert(kid, key);
         }
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = 5;
         Ok(Self {
             kid,
             encoding: EncodingKey::from_ec_der(&signing),
             verifying,
-            validation,
+            validation: validation(settings),
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             ttl_secs: i64::try_from(settings.access_token_ttl_secs).unwrap_or(900),
@@ -168,6 +183,16 @@ impl KeySet {
     }
 }
 
+/// A verifying key from a JWKS entry (`kty` EC, `crv` P-256).
+pub(crate) fn decoding_key_of(jwk: &serde_json::Value) -> Option<(String, DecodingKey)> {
+    if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
+        return None;
+    }
+    let kid = jwk["kid"].as_str()?.to_owned();
+    let key = DecodingKey::from_ec_components(jwk["x"].as_str()?, jwk["y"].as_str()?).ok()?;
+    Some((kid, key))
+}
+
 fn verifying_key(pkcs8: &[u8]) -> Result<(String, VerifyingKey), KeyError> {
     let pair = EcdsaKeyPair::from_pkcs8(
         &ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -201,19 +226,14 @@ mod tests {
     use super::*;
 
     fn settings(signing: Option<String>, retired: Vec<String>) -> AuthSettings {
-        AuthSettings {
-            issuer: "https://issuer.test".into(),
-            audience: "fitsync-api".into(),
-            access_token_ttl_secs: 60,
-            refresh_token_ttl_secs: 3600,
-            signing_key_pem: signing.map(SecretString::from),
-            retired_keys_pem: retired.into_iter().map(SecretString::from).collect(),
-            max_login_failures: 5,
-            lockout_secs: 60,
-            login_attempts_per_address_per_minute: 30,
-            verify_email_ttl_secs: 60,
-            password_reset_ttl_secs: 60,
-        }
+        let mut auth = crate::Settings::with_overrides(serde_json::json!({}))
+            .unwrap()
+            .auth;
+        auth.issuer = "https://issuer.test".into();
+        auth.access_token_ttl_secs = 60;
+        auth.signing_key_pem = signing.map(SecretString::from);
+        auth.retired_keys_pem = retired.into_iter().map(SecretString::from).collect();
+        auth
     }
 
     fn claims(keys: &KeySet) -> Claims {
@@ -233,7 +253,7 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify() {
-        let keys = KeySet::from_settings(&settings(None, vec![])).unwrap();
+        let keys = KeySet::from_settings(&settings(None, vec![]), true).unwrap();
         let user = Uuid::new_v4();
         let (token, ttl) = keys.issue(user, Role::Client, None).unwrap();
         assert_eq!(ttl, 60);
@@ -244,7 +264,7 @@ mod tests {
 
     #[test]
     fn every_way_a_token_can_be_wrong_is_refused() {
-        let keys = KeySet::from_settings(&settings(None, vec![])).unwrap();
+        let keys = KeySet::from_settings(&settings(None, vec![]), true).unwrap();
         let now = chrono::Utc::now().timestamp();
         let bad = [
             (
@@ -283,7 +303,7 @@ mod tests {
             assert!(keys.verify(&token).is_err(), "{what} was accepted");
         }
         // Signed by a key this set does not know, under its own kid and under ours.
-        let stranger = KeySet::from_settings(&settings(None, vec![])).unwrap();
+        let stranger = KeySet::from_settings(&settings(None, vec![]), true).unwrap();
         let foreign = stranger.sign(&claims(&keys)).unwrap();
         assert!(keys.verify(&foreign).is_err(), "unknown kid was accepted");
         let parts: Vec<&str> = foreign.split('.').collect();
@@ -319,12 +339,19 @@ mod tests {
     }
 
     #[test]
+    fn outside_all_a_signing_key_is_required() {
+        let err = KeySet::from_settings(&settings(None, vec![]), false).unwrap_err();
+        assert!(matches!(err, KeyError::Missing), "{err}");
+    }
+
+    #[test]
     fn rotation_keeps_retired_keys_verifying() {
         let old_pem = generate_pem().unwrap();
         let new_pem = generate_pem().unwrap();
-        let before = KeySet::from_settings(&settings(Some(old_pem.clone()), vec![])).unwrap();
+        let before =
+            KeySet::from_settings(&settings(Some(old_pem.clone()), vec![]), false).unwrap();
         let (old_token, _) = before.issue(Uuid::new_v4(), Role::Trainer, None).unwrap();
-        let after = KeySet::from_settings(&settings(Some(new_pem), vec![old_pem])).unwrap();
+        let after = KeySet::from_settings(&settings(Some(new_pem), vec![old_pem]), false).unwrap();
         assert_ne!(before.kid(), after.kid());
         assert!(
             after.verify(&old_token).is_ok(),

@@ -1,23 +1,29 @@
 //! Access tokens and the authorization every handler performs.
 //!
 //! - `keys`: ES256 signing key, retired keys that still verify, the JWKS document.
+//! - `jwks`: verification with the published keys, where the signing key is not held.
 //! - `claims`: what a token says (`Claims`, `Role`).
 //! - `revocation`: logout and "log out everywhere" in Redis, checked on every request.
 //! - `user`: the `AuthUser` extractor and the policy methods handlers call.
 
 mod access;
 mod claims;
+mod jwks;
 mod keys;
 mod revocation;
 mod user;
 
 pub use access::{Grants, Relationships};
 pub use claims::{Claims, Role};
+pub use jwks::RemoteKeys;
 pub use keys::{generate_pem, KeyError, KeySet};
 pub use revocation::Revocations;
 pub use user::AuthUser;
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use crate::problem::ApiError;
 
@@ -30,16 +36,41 @@ use crate::problem::ApiError;
 /// on every request.
 #[derive(Debug)]
 pub struct Authenticator {
-    keys: KeySet,
+    keys: Verifier,
     revocations: Revocations,
     verified: Mutex<HashMap<String, Claims>>,
+}
+
+/// Where verifying keys come from: the signing key set itself (the process runs the
+/// users service), or the users service's JWKS document (every other process).
+#[derive(Debug, Clone)]
+pub enum Verifier {
+    Local(Arc<KeySet>),
+    Remote(Arc<RemoteKeys>),
+}
+
+impl Verifier {
+    async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        match self {
+            Verifier::Local(keys) => keys.verify(token),
+            Verifier::Remote(keys) => keys.verify(token).await,
+        }
+    }
+
+    /// Whether tokens can be verified now.
+    pub async fn ready(&self) -> bool {
+        match self {
+            Verifier::Local(_) => true,
+            Verifier::Remote(keys) => keys.ready().await,
+        }
+    }
 }
 
 /// Verified tokens remembered at most; past it the memory starts over.
 const VERIFIED_CAPACITY: usize = 50_000;
 
 impl Authenticator {
-    pub fn new(keys: KeySet, revocations: Revocations) -> Self {
+    pub fn new(keys: Verifier, revocations: Revocations) -> Self {
         Self {
             keys,
             revocations,
@@ -47,7 +78,7 @@ impl Authenticator {
         }
     }
 
-    fn verify_cached(&self, token: &str) -> Result<Claims, ApiError> {
+    async fn verify_cached(&self, token: &str) -> Result<Claims, ApiError> {
         let now = chrono::Utc::now().timestamp();
         {
             let verified = self
@@ -60,7 +91,7 @@ impl Authenticator {
                 }
             }
         }
-        let claims = self.keys.verify(token)?;
+        let claims = self.keys.verify(token).await?;
         let mut verified = self
             .verified
             .lock()
@@ -75,7 +106,7 @@ impl Authenticator {
         Ok(claims)
     }
 
-    pub fn keys(&self) -> &KeySet {
+    pub fn verifier(&self) -> &Verifier {
         &self.keys
     }
 
@@ -84,7 +115,7 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<Claims, ApiError> {
-        let claims = self.verify_cached(token)?;
+        let claims = self.verify_cached(token).await?;
         if self.revocations.is_revoked(&claims).await? {
             return Err(ApiError::Unauthenticated);
         }
