@@ -6,6 +6,7 @@ use fitsync_platform::{
     auth::{Authenticator, KeySet, RemoteKeys, Revocations, Verifier},
     db,
     health::{Check, Readiness},
+    sealed::Sealer,
     server, Settings,
 };
 use fitsync_stream_jobs::{AccessProjector, EventIndexer, ProgressAnalytics};
@@ -175,12 +176,30 @@ pub async fn start(
         let revocations = Revocations::new(redis.clone(), settings.redis.key_prefix.clone());
         (
             Some(redis),
-            Some(Arc::new(Authenticator::new(verifier, revocations))),
+            Some(Arc::new(
+                Authenticator::new(verifier, revocations)
+                    .with_access_max_staleness(settings.auth.access_max_staleness_secs),
+            )),
         )
     } else {
         (None, None)
     };
     let auth_of = || auth.clone().expect("an API target has an authenticator");
+    // The users service seals the tokens of emailed links; the notifications service
+    // opens them. Both hold the key; nothing between them can read a token.
+    let sealer = if targets.runs(Target::Users) || targets.runs(Target::Notifications) {
+        Some(Arc::new(Sealer::from_settings(
+            settings.auth.email_token_key.as_ref(),
+            all,
+        )?))
+    } else {
+        None
+    };
+    let sealer_of = || {
+        sealer
+            .clone()
+            .expect("the users and notifications targets seal")
+    };
     let mut api = Router::new();
     let mut openapi = Vec::new();
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
@@ -201,6 +220,7 @@ pub async fn start(
                 redis.clone(),
                 prefix.clone(),
                 a.refresh_token_ttl_secs,
+                a.refresh_token_max_lifetime_secs,
             ),
             limits: fitsync_users::LoginLimits::new(
                 redis,
@@ -213,6 +233,8 @@ pub async fn start(
                 verify: a.verify_email_ttl_secs,
                 reset: a.password_reset_ttl_secs,
             },
+            sealer: sealer_of(),
+            access_revocation_ttl_secs: a.access_revocation_ttl_secs,
         }));
         openapi.push(fitsync_users::openapi());
         checks.push(Check::postgres("users", pool));
@@ -224,6 +246,11 @@ pub async fn start(
             auth: auth_of(),
         }));
         openapi.push(fitsync_training::openapi());
+        checks.push(Check::access_projection(
+            "training",
+            pool.clone(),
+            settings.auth.access_max_staleness_secs,
+        ));
         checks.push(Check::postgres("training", pool));
     }
     if targets.runs(Target::Progress) {
@@ -233,6 +260,11 @@ pub async fn start(
             auth: auth_of(),
         }));
         openapi.push(fitsync_progress::openapi());
+        checks.push(Check::access_projection(
+            "progress",
+            pool.clone(),
+            settings.auth.access_max_staleness_secs,
+        ));
         checks.push(Check::postgres("progress", pool));
     }
     if targets.runs(Target::Notifications) {
@@ -250,6 +282,7 @@ pub async fn start(
         let sender = fitsync_notifications::EmailSender::new(
             pool,
             mailer,
+            sealer_of(),
             settings.kafka.clone(),
             settings.jobs.clone(),
         )?;
@@ -263,7 +296,11 @@ pub async fn start(
             if !serves_api {
                 checks.push(Check::postgres(name, pool.clone()));
             }
-            let relay = Relay::new(source, pool, &settings.kafka, settings.relay.clone())?;
+            let mut relay = Relay::new(source, pool, &settings.kafka, settings.relay.clone())?;
+            if source == "users" {
+                // The access projections measure how current they are by these.
+                relay = relay.with_heartbeats(fitsync_events::Topic::Users);
+            }
             tasks.spawn(relay.run(shutdown.clone()));
         }
         uses_kafka = true;

@@ -41,8 +41,12 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
-    /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`.
-    Keygen,
+    /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`, or with
+    /// `--token-key` a key for `auth.email_token_key`.
+    Keygen {
+        #[arg(long)]
+        token_key: bool,
+    },
 }
 
 fn parse_secs(s: &str) -> Result<Duration, std::num::ParseIntError> {

@@ -44,8 +44,12 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             clients,
             weeks,
         } => seed::run(&api, clients, weeks).await,
-        Command::Keygen => {
+        Command::Keygen { token_key: false } => {
             print!("{}", fitsync_platform::auth::generate_pem()?);
+            Ok(())
+        }
+        Command::Keygen { token_key: true } => {
+            println!("{}", fitsync_platform::sealed::generate_key()?);
             Ok(())
         }
         Command::Config => {

@@ -152,8 +152,16 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_role_sees_only_what_it_may() {
     let env = TestEnv::new().await;
+    // With the relay and the projector: without them the services' access projections
+    // are never current, and every non-owner read fails closed (503).
     let app = env
-        .start(&[Target::Users, Target::Training, Target::Progress])
+        .start(&[
+            Target::Users,
+            Target::Training,
+            Target::Progress,
+            Target::Relay,
+            Target::Projector,
+        ])
         .await;
     let alice = app.register("client").await;
     let bob = app.register("client").await;

@@ -5,12 +5,11 @@ use std::{collections::BTreeMap, os::unix::process::ExitStatusExt, time::Duratio
 
 use chrono::{DateTime, Datelike, Utc};
 use fitsync::Target;
-use fitsync_analytics::epley;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{eventually, Account, Process, TestApp, TestEnv};
+use crate::harness::{epley, eventually, Account, Process, TestApp, TestEnv};
 
 /// Best e1RM per (client, exercise); volume in hundredths of a kg and sets per (client, week).
 type Tables = (

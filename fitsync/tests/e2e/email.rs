@@ -6,47 +6,13 @@ use opensearch::{http::transport::Transport, OpenSearch, SearchParts};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{eventually, TestEnv, PASSWORD};
-
-/// An email body as its reader sees it (quoted-printable decoded).
-fn decoded(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The token in an email's link (`…?token=<token>`).
-fn token_in(email: &str, path: &str) -> String {
-    let email = decoded(email);
-    let start = email.find(&format!("{path}?token=")).expect("a link") + path.len() + 7;
-    email[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
+use crate::harness::{decoded, eventually, token_in, TestEnv, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_account_verifies_its_address_by_email() {
     let env = TestEnv::new().await;
     let app = env.start(&[Target::All]).await;
-    let ana = app.register("client").await;
+    let ana = app.register_unverified("client").await;
     let me: Value = app.get(&ana, "/api/users/me").await.json().await.unwrap();
     assert_eq!(me["email_verified"], false);
 
@@ -123,7 +89,7 @@ async fn a_new_account_verifies_its_address_by_email() {
         .await;
     let hits: Value = search
         .search(SearchParts::Index(&[&index]))
-        .body(json!({"query": {"term": {"type": "fitsync.notification.email_requested.v1"}}}))
+        .body(json!({"query": {"term": {"type": "fitsync.notification.email_requested.v2"}}}))
         .send()
         .await
         .unwrap()
@@ -247,5 +213,79 @@ async fn a_password_reset_by_email_ends_every_session() {
         .await
         .unwrap();
     assert_eq!(recorded, 0);
+    app.stop().await;
+}
+
+/// The `Message-ID` header of a raw message.
+fn message_id(raw: &str) -> Option<String> {
+    raw.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+        .map(|l| l["message-id:".len()..].trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_between_sending_and_recording_resends_once_with_the_same_message_id() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::Users, Target::Relay]).await;
+    // Two verification emails wait on the stream before any sender runs.
+    let ana = app.register_unverified("client").await;
+    let bob = app.register_unverified("client").await;
+
+    // The sender hands its second message to the SMTP server, then dies before
+    // recording it (and before committing its Kafka offsets).
+    let sender = env.spawn_process("notifications", &[("FITSYNC_FAULT", "email.after_send:2")]);
+    crate::crash::aborted(sender).await;
+    let sent: Vec<(uuid::Uuid, String, i32)> =
+        sqlx::query_as("select user_id, status, attempts from deliveries order by user_id")
+            .fetch_all(&env.notifications_db())
+            .await
+            .unwrap();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let interrupted = sent
+        .iter()
+        .find(|(_, status, _)| status == "sending")
+        .expect("one send interrupted")
+        .0;
+
+    // Restarted, it finds the interrupted claim (once its lease is over) and sends again,
+    // under the same Message-ID; the completed one is not sent again.
+    let (_sender, sender) = env.spawn_app("notifications", &[]).await;
+    let db = env.notifications_db();
+    eventually(120, "the interrupted send completed", || async {
+        let (status, attempts): (String, i32) =
+            sqlx::query_as("select status, attempts from deliveries where user_id = $1")
+                .bind(interrupted)
+                .fetch_one(&db)
+                .await
+                .ok()?;
+        (status == "sent" && attempts == 2).then_some(())
+    })
+    .await;
+    let (twice, once) = if interrupted == ana.id {
+        (&ana, &bob)
+    } else {
+        (&bob, &ana)
+    };
+    let copies = crate::harness::emails_to_now(&twice.email);
+    assert_eq!(copies.len(), 2, "at least once: sent again after the crash");
+    let ids: Vec<Option<String>> = copies.iter().map(|c| message_id(c)).collect();
+    assert!(
+        ids[0].is_some() && ids[0] == ids[1],
+        "the same Message-ID: {ids:?}"
+    );
+
+    // The completed one was read again too (the sender counts it as a duplicate), and
+    // not sent again.
+    sender
+        .metrics_with(
+            r#"fitsync_job_events_total{job="email",outcome="duplicate"} 1"#,
+            60,
+        )
+        .await;
+    assert_eq!(
+        crate::harness::emails_to_now(&once.email).len(),
+        1,
+        "a recorded send is never repeated"
+    );
     app.stop().await;
 }

@@ -5,6 +5,8 @@
 mod harness;
 mod matrix;
 
+mod abuse;
+mod access;
 mod api;
 mod auth;
 mod crash;

@@ -67,7 +67,7 @@ async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
 }
 
 /// Signs in again, so the token carries what changed (a gym joined or created).
-async fn refreshed(app: &TestApp, who: Account) -> Account {
+pub async fn refreshed(app: &TestApp, who: Account) -> Account {
     let body: Value = app
         .sign_in(&who.email, PASSWORD)
         .await

@@ -48,12 +48,22 @@ async fn every_target_runs_alone_serves_and_is_ready() {
     let expected: [(Target, &[&str], Option<String>); 7] = [
         (
             Target::Training,
-            &["postgres.training", "redis", "token_keys"],
+            &[
+                "access_projection.training",
+                "postgres.training",
+                "redis",
+                "token_keys",
+            ],
             Some("/api/workouts/sets".into()),
         ),
         (
             Target::Progress,
-            &["postgres.progress", "redis", "token_keys"],
+            &[
+                "access_projection.progress",
+                "postgres.progress",
+                "redis",
+                "token_keys",
+            ],
             Some(format!("/api/progress/{}/e1rm", client.id)),
         ),
         (

@@ -13,12 +13,19 @@
 //! that loses its session while a batch is in flight — can only publish rows again that
 //! the new leader also publishes, in the same id order on the same partitions, so the
 //! first copy of each event still arrives in order and consumers drop the copies.
+//!
+//! Heartbeats: a relay given a heartbeat topic sends, every `relay.heartbeat_interval_ms`
+//! after draining its outbox, a heartbeat to each partition of it carrying the moment
+//! (the database's clock) before which every committed change has been published: its
+//! consumers know how current they are even when nothing changes.
 
 mod metrics;
 
 use std::{sync::Arc, time::Duration};
 
-use fitsync_events::{Topic, Topics};
+use chrono::{DateTime, Utc};
+
+use fitsync_events::{CloudEvent, Heartbeat, Topic, Topics, HEARTBEAT_V1};
 use fitsync_platform::{
     config::KafkaSettings, config::RelaySettings, fault, kafka, outbox, stream::runner,
 };
@@ -43,6 +50,7 @@ pub struct Relay {
     topics: Topics,
     settings: RelaySettings,
     stats: Arc<RelayStats>,
+    heartbeat: Option<Topic>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -75,7 +83,14 @@ impl Relay {
             topics: Topics::new(kafka.topic_prefix.clone()),
             settings,
             stats: RelayStats::for_source(source),
+            heartbeat: None,
         })
+    }
+
+    /// Sends heartbeats to every partition of `topic` (see the module documentation).
+    pub fn with_heartbeats(mut self, topic: Topic) -> Self {
+        self.heartbeat = Some(topic);
+        self
     }
 
     pub fn stats(&self) -> Arc<RelayStats> {
@@ -156,16 +171,31 @@ impl Relay {
         }
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(outbox::CHANNEL).await?;
-        let poll = Duration::from_millis(self.settings.poll_interval_ms);
+        let mut poll = Duration::from_millis(self.settings.poll_interval_ms);
+        let beat_every = Duration::from_millis(self.settings.heartbeat_interval_ms);
+        if self.heartbeat.is_some() {
+            poll = poll.min(beat_every);
+        }
+        let mut next_beat = tokio::time::Instant::now();
         let mut failures = 0u32;
         loop {
+            // The database's clock before the drain: every change committed before it is
+            // visible to the drain's reads, so published once the drain succeeds.
+            let as_of = match self.heartbeat {
+                Some(_) if tokio::time::Instant::now() >= next_beat => Some(
+                    sqlx::query_scalar::<_, DateTime<Utc>>("select statement_timestamp()")
+                        .fetch_one(&mut *leader)
+                        .await?,
+                ),
+                _ => None,
+            };
             // Drain everything that is waiting, then sleep until woken.
-            loop {
+            let drained = loop {
                 match self.publish_batch(leader).await? {
                     Published::Some(n) if n as i64 == self.settings.batch_size => continue,
                     Published::Some(_) | Published::Nothing => {
                         failures = 0;
-                        break;
+                        break true;
                     }
                     Published::Failed => {
                         failures += 1;
@@ -174,8 +204,17 @@ impl Relay {
                             () = shutdown.cancelled() => return Ok(()),
                             () = tokio::time::sleep(wait) => {}
                         }
+                        break false;
                     }
                 }
+            };
+            if let (true, Some(as_of)) = (drained, as_of) {
+                if self.send_heartbeats(as_of).await {
+                    next_beat = tokio::time::Instant::now() + beat_every;
+                }
+            }
+            if !drained {
+                continue;
             }
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
@@ -186,6 +225,52 @@ impl Relay {
     }
 
     /// Publishes one batch in id order; deletes the rows Kafka acknowledged.
+    /// One heartbeat to each partition of the heartbeat topic; `true` if Kafka took all.
+    async fn send_heartbeats(&self, as_of: DateTime<Utc>) -> bool {
+        let Some(topic) = self.heartbeat else {
+            return true;
+        };
+        let name = self.topics.name(topic);
+        let partitions = self.kafka.partitions;
+        let payloads: Vec<String> = (0..partitions)
+            .map(|partition| {
+                let beat = CloudEvent::new(
+                    "/fitsync/relay",
+                    HEARTBEAT_V1,
+                    format!("heartbeat/{partition}"),
+                    Heartbeat {
+                        source: self.source.to_owned(),
+                        partition,
+                        partitions,
+                        as_of,
+                    },
+                );
+                serde_json::to_string(&beat).unwrap_or_default()
+            })
+            .collect();
+        let sends = payloads
+            .iter()
+            .zip(0..partitions)
+            .map(|(payload, partition)| {
+                let record = FutureRecord::to(&name)
+                    .partition(partition)
+                    .key("heartbeat")
+                    .payload(payload);
+                let sent = self.producer.send_result(record);
+                async move {
+                    match sent {
+                        Ok(delivery) => matches!(delivery.await, Ok(Ok(_))),
+                        Err(_) => false,
+                    }
+                }
+            });
+        let all = join_all(sends).await.into_iter().all(|ok| ok);
+        if !all {
+            tracing::debug!(source = self.source, "a heartbeat was not acknowledged");
+        }
+        all
+    }
+
     /// Reads and deletes on the leader's own connection: a lost session fails here.
     #[tracing::instrument(skip_all, fields(source = self.source), err)]
     async fn publish_batch(&self, leader: &mut PgConnection) -> anyhow::Result<Published> {

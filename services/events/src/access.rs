@@ -18,6 +18,10 @@ pub struct RelationshipChanged {
     pub trainer_id: Uuid,
     pub client_id: Uuid,
     pub at: DateTime<Utc>,
+    /// The change's place in the users database's order of access changes (a sequence):
+    /// a projection applies a change only over an older one, whatever order copies of
+    /// events arrive in and whatever the producers' clocks say.
+    pub version: i64,
 }
 
 /// A user joined or left a gym (subject: the user).
@@ -28,6 +32,23 @@ pub struct GymMembershipChanged {
     pub user_id: Uuid,
     pub role: String,
     pub at: DateTime<Utc>,
+    /// As `RelationshipChanged::version`.
+    pub version: i64,
+}
+
+pub const HEARTBEAT_V1: &str = "fitsync.stream.heartbeat.v1";
+
+/// The relay of `source` found its outbox empty at `as_of`: every change committed
+/// before then precedes this message on this partition. Sent to every partition of the
+/// source's topic, so a consumer knows how current it is even when nothing changes
+/// (the access projections fail closed when they fall too far behind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub source: String,
+    pub partition: i32,
+    pub partitions: i32,
+    pub as_of: DateTime<Utc>,
 }
 
 pub const HEALTH_DATA_READ_V1: &str = "fitsync.audit.health_data_read.v1";

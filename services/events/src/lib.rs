@@ -10,14 +10,28 @@ mod training;
 mod users;
 
 pub use access::{
-    GymMembershipChanged, HealthDataRead, RelationshipChanged, GYM_MEMBER_JOINED_V1,
-    GYM_MEMBER_LEFT_V1, HEALTH_DATA_READ_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
+    GymMembershipChanged, HealthDataRead, Heartbeat, RelationshipChanged, GYM_MEMBER_JOINED_V1,
+    GYM_MEMBER_LEFT_V1, HEALTH_DATA_READ_V1, HEARTBEAT_V1, RELATIONSHIP_ENDED_V1,
+    RELATIONSHIP_STARTED_V1,
 };
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
-pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V1};
+pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
 pub use topics::{Topic, Topics};
 pub use training::{SetLogged, SET_LOGGED_V1};
 pub use users::{UserRegistered, USER_REGISTERED_V1};
+
+/// Every event type FitSync produces. A type missing here has no schema test.
+pub const EVENT_TYPES: [&str; 9] = [
+    USER_REGISTERED_V1,
+    RELATIONSHIP_STARTED_V1,
+    RELATIONSHIP_ENDED_V1,
+    GYM_MEMBER_JOINED_V1,
+    GYM_MEMBER_LEFT_V1,
+    HEALTH_DATA_READ_V1,
+    SET_LOGGED_V1,
+    EMAIL_REQUESTED_V2,
+    HEARTBEAT_V1,
+];
 
 /// The JSON Schema of an event type, by its `type` attribute.
 pub fn schema_for(event_type: &str) -> Option<&'static str> {
@@ -32,15 +46,36 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         HEALTH_DATA_READ_V1 => Some(include_str!(
             "../schemas/fitsync.audit.health_data_read.v1.json"
         )),
-        EMAIL_REQUESTED_V1 => Some(include_str!(
-            "../schemas/fitsync.notification.email_requested.v1.json"
+        EMAIL_REQUESTED_V2 => Some(include_str!(
+            "../schemas/fitsync.notification.email_requested.v2.json"
         )),
         GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1 => {
             Some(include_str!("../schemas/fitsync.gym.membership.v1.json"))
         }
+        HEARTBEAT_V1 => Some(include_str!("../schemas/fitsync.stream.heartbeat.v1.json")),
         _ => None,
     }
 }
 
 /// The JSON Schema of the CloudEvents envelope FitSync emits.
 pub const ENVELOPE_SCHEMA: &str = include_str!("../schemas/cloudevent.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_has_a_schema_that_parses() {
+        for event_type in EVENT_TYPES {
+            let schema = schema_for(event_type).unwrap_or_else(|| panic!("{event_type}"));
+            let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
+            assert_eq!(schema["type"], "object", "{event_type}");
+        }
+        let schemas = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"))
+            .unwrap()
+            .count();
+        // One file per type, except where two types share one (started/ended,
+        // joined/left), plus the envelope.
+        assert_eq!(schemas, EVENT_TYPES.len() - 2 + 1);
+    }
+}

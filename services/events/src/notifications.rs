@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub const EMAIL_REQUESTED_V1: &str = "fitsync.notification.email_requested.v1";
+/// v2: the token travels sealed (v1 carried it in plain text).
+pub const EMAIL_REQUESTED_V2: &str = "fitsync.notification.email_requested.v2";
 
 /// What an email is for; the notifications service owns the wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,9 +15,9 @@ pub enum EmailTemplate {
     AccountExists,
 }
 
-/// A service asks for an email to be sent. Published on `fitsync.notifications`, which
-/// carries one-time tokens and is therefore neither indexed nor kept long; the
-/// notifications service sends each `notification_id` at most once.
+/// A service asks for an email to be sent, on `fitsync.notifications` (not indexed, kept
+/// briefly). The link's one-time token is sealed for the notifications service
+/// (`fitsync_platform::sealed`), bound to `notification_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailRequested {
@@ -24,7 +25,7 @@ pub struct EmailRequested {
     pub user_id: Uuid,
     pub to: String,
     pub template: EmailTemplate,
-    /// The one-time token the email's link carries.
-    pub token: String,
+    /// The one-time token the email's link carries, sealed.
+    pub sealed_token: String,
     pub expires_at: DateTime<Utc>,
 }

@@ -48,7 +48,8 @@ impl Mailer {
         })
     }
 
-    pub fn render(&self, request: &EmailRequested) -> (String, String) {
+    /// The subject and text of `request`'s email, its link carrying `token`.
+    pub fn render(&self, request: &EmailRequested, token: &str) -> (String, String) {
         let hours = ((request.expires_at - chrono::Utc::now()).num_minutes() + 59).max(60) / 60;
         match request.template {
             EmailTemplate::VerifyEmail => (
@@ -57,7 +58,7 @@ impl Mailer {
                     "Hello,\n\nPlease confirm this address for your FitSync account by opening this link \
                      within {hours} hours:\n\n{}/verify-email?token={}\n\nIf you did not create an account, \
                      ignore this message.\n",
-                    self.public_url, request.token
+                    self.public_url, token
                 ),
             ),
             EmailTemplate::AccountExists => (
@@ -67,7 +68,7 @@ impl Mailer {
                      has one. If it was you, sign in; if you forgot your password, open this link within \
                      {hours} hours to choose a new one:\n\n{}/reset-password?token={}\n\nIf it was not \
                      you, ignore this message.\n",
-                    self.public_url, request.token
+                    self.public_url, token
                 ),
             ),
             EmailTemplate::PasswordReset => (
@@ -76,14 +77,21 @@ impl Mailer {
                     "Hello,\n\nSomeone asked to reset the password of your FitSync account. To choose a new \
                      one, open this link within {hours} hours:\n\n{}/reset-password?token={}\n\nIf it was not \
                      you, ignore this message: your password stays as it is.\n",
-                    self.public_url, request.token
+                    self.public_url, token
                 ),
             ),
         }
     }
 
-    pub async fn send(&self, request: &EmailRequested) -> Result<(), SendError> {
-        let (subject, body) = self.render(request);
+    /// Sends `request`'s email under `message_id` (the same for every attempt, so that a
+    /// resent message is recognisably the same message).
+    pub async fn send(
+        &self,
+        request: &EmailRequested,
+        token: &str,
+        message_id: &str,
+    ) -> Result<(), SendError> {
+        let (subject, body) = self.render(request, token);
         let to: Mailbox = request
             .to
             .parse()
@@ -92,6 +100,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(subject)
+            .message_id(Some(message_id.to_owned()))
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| SendError::Permanent(e.to_string()))?;

@@ -1,30 +1,58 @@
-//! The email sender: `email_requested` events → SMTP, each notification at most once
-//! (the `deliveries` row is its record), none lost (a transient SMTP failure fails the
-//! batch, which is read again after a backoff).
+//! The email sender: `email_requested` events → SMTP.
+//!
+//! Delivery is **at least once**, duplicates only after a crash, and then recognisable:
+//! each notification is claimed (a `deliveries` row, `sending`, committed) before the
+//! message goes to the SMTP server, and recorded (`sent` / `failed`) after. A re-read
+//! event whose row is `sent` or `failed` is not sent again. A row still `sending` after
+//! `CLAIM_LEASE` means the sender stopped between handing the message over and recording
+//! it — whether the server got it is unknown — so it is sent again, with the same
+//! `Message-ID`, at most `MAX_INTERRUPTED` times (a younger claim may be another
+//! consumer's send in flight, during a rebalance: the batch waits and is read again). A
+//! transient SMTP failure marks the row `pending` and fails the batch, which is read
+//! again after a backoff; nothing is lost.
 
-use fitsync_events::{CloudEvent, EmailRequested, Topic, EMAIL_REQUESTED_V1};
+use fitsync_events::{CloudEvent, EmailRequested, Topic, EMAIL_REQUESTED_V2};
 use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
+    fault,
+    sealed::Sealer,
     stream::{runner, BatchJob, ConsumerSpec, JobStats, KafkaSource},
 };
 use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::email::{Mailer, SendError};
 
 pub const JOB: &str = "email";
 
+/// Sends interrupted this many times are not tried again (the row becomes `failed`).
+const MAX_INTERRUPTED: i32 = 3;
+
+/// How long a claim may be another sender's send in flight: twice the SMTP timeout.
+const CLAIM_LEASE_SECS: f64 = 20.0;
+
 pub struct EmailSender {
     pool: PgPool,
     mailer: Mailer,
+    sealer: Arc<Sealer>,
     consumer: ConsumerSpec,
+}
+
+/// What the claim decided.
+enum Claim {
+    /// Send it: first attempt, or again after a transient failure or an interruption.
+    Send { message_id: String },
+    /// Already sent or given up on.
+    Done,
 }
 
 impl EmailSender {
     pub fn new(
         pool: PgPool,
         mailer: Mailer,
+        sealer: Arc<Sealer>,
         kafka: KafkaSettings,
         settings: JobSettings,
     ) -> anyhow::Result<Self> {
@@ -38,6 +66,7 @@ impl EmailSender {
             .max_batch(100),
             pool,
             mailer,
+            sealer,
         })
     }
 
@@ -47,31 +76,104 @@ impl EmailSender {
         result
     }
 
-    async fn deliver(&self, request: &EmailRequested) -> anyhow::Result<bool> {
-        let done: bool = sqlx::query_scalar(
-            "select exists(select 1 from deliveries where notification_id = $1)",
+    /// Claims the notification in its own committed transaction.
+    async fn claim(&self, request: &EmailRequested) -> anyhow::Result<Claim> {
+        let mut tx = self.pool.begin().await?;
+        let previous: Option<(String, i32, Option<String>, bool)> = sqlx::query_as(
+            "select status, attempts, message_id, claimed_at > now() - make_interval(secs => $2)
+             from deliveries where notification_id = $1 for update",
         )
         .bind(request.notification_id)
-        .fetch_one(&self.pool)
+        .bind(CLAIM_LEASE_SECS)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done {
+        let message_id = format!("<{}@notifications.fitsync>", request.notification_id);
+        let claim = match previous {
+            None => {
+                sqlx::query(
+                    "insert into deliveries (notification_id, user_id, channel, address, template, status, attempts, message_id, claimed_at)
+                     values ($1, $2, 'email', $3, $4, 'sending', 1, $5, now())",
+                )
+                .bind(request.notification_id)
+                .bind(request.user_id)
+                .bind(&request.to)
+                .bind(serde_json::to_value(request.template)?.as_str().unwrap_or_default())
+                .bind(&message_id)
+                .execute(&mut *tx)
+                .await?;
+                Claim::Send { message_id }
+            }
+            Some((status, _, _, _)) if status == "sent" || status == "failed" => Claim::Done,
+            Some((status, _, _, true)) if status == "sending" => {
+                anyhow::bail!(
+                    "notification {} is being sent by another consumer",
+                    request.notification_id
+                )
+            }
+            Some((status, attempts, _, _))
+                if status == "sending" && attempts >= MAX_INTERRUPTED =>
+            {
+                sqlx::query(
+                    "update deliveries set status = 'failed', last_error = 'interrupted too often; outcome unknown'
+                     where notification_id = $1",
+                )
+                .bind(request.notification_id)
+                .execute(&mut *tx)
+                .await?;
+                Claim::Done
+            }
+            Some((status, _, stored, _)) => {
+                if status == "sending" {
+                    tracing::warn!(notification = %request.notification_id, "a send was interrupted; sending again with the same Message-ID");
+                }
+                sqlx::query(
+                    "update deliveries set status = 'sending', attempts = attempts + 1, claimed_at = now()
+                     where notification_id = $1",
+                )
+                .bind(request.notification_id)
+                .execute(&mut *tx)
+                .await?;
+                Claim::Send {
+                    message_id: stored.unwrap_or(message_id),
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    /// `true` if sent now; `false` if it had been already.
+    async fn deliver(&self, request: &EmailRequested) -> anyhow::Result<bool> {
+        let token = self
+            .sealer
+            .open(request.notification_id.as_bytes(), &request.sealed_token)
+            .map_err(|e| anyhow::Error::new(e).context("opening the sealed token"))?;
+        let Claim::Send { message_id } = self.claim(request).await? else {
             return Ok(false);
-        }
-        let (status, error) = match self.mailer.send(request).await {
+        };
+        let outcome = self.mailer.send(request, &token, &message_id).await;
+        fault::point("email.after_send");
+        let (status, error) = match outcome {
             Ok(()) => ("sent", None),
             Err(SendError::Permanent(e)) => ("failed", Some(e)),
-            // Nothing recorded: the batch fails and is read again.
-            Err(SendError::Transient(e)) => anyhow::bail!("smtp: {e}"),
+            Err(SendError::Transient(e)) => {
+                sqlx::query(
+                    "update deliveries set status = 'pending', last_error = $2 where notification_id = $1",
+                )
+                .bind(request.notification_id)
+                .bind(&e)
+                .execute(&self.pool)
+                .await?;
+                // The batch fails and is read again after a backoff.
+                anyhow::bail!("smtp: {e}");
+            }
         };
         sqlx::query(
-            "insert into deliveries (notification_id, user_id, channel, address, template, status, attempts, last_error, sent_at)
-             values ($1, $2, 'email', $3, $4, $5, 1, $6, case when $5 = 'sent' then now() end)
-             on conflict (notification_id) do nothing",
+            "update deliveries set status = $2, last_error = $3,
+                    sent_at = case when $2 = 'sent' then now() end
+             where notification_id = $1",
         )
         .bind(request.notification_id)
-        .bind(request.user_id)
-        .bind(&request.to)
-        .bind(serde_json::to_value(request.template)?.as_str().unwrap_or_default())
         .bind(status)
         .bind(error)
         .execute(&self.pool)
@@ -83,11 +185,11 @@ impl EmailSender {
 fn decode(m: &OwnedMessage) -> Result<Option<EmailRequested>, String> {
     let event =
         CloudEvent::from_slice(m.payload().ok_or("empty payload")?).map_err(|e| e.to_string())?;
-    if event.event_type != EMAIL_REQUESTED_V1 {
+    if event.event_type != EMAIL_REQUESTED_V2 {
         return Ok(None);
     }
     event
-        .payload(EMAIL_REQUESTED_V1)
+        .payload(EMAIL_REQUESTED_V2)
         .map(Some)
         .map_err(|e| e.to_string())
 }
@@ -110,7 +212,14 @@ impl BatchJob for EmailSender {
         for m in batch {
             match decode(m) {
                 Ok(Some(request)) => {
-                    if self.deliver(&request).await? {
+                    // A token no key here opens is a bad message, not a reason to stop.
+                    if self
+                        .sealer
+                        .open(request.notification_id.as_bytes(), &request.sealed_token)
+                        .is_err()
+                    {
+                        rejected.push((m, "the sealed token does not open with this key".into()));
+                    } else if self.deliver(&request).await? {
                         stats.applied += 1;
                     } else {
                         stats.duplicates += 1;

@@ -103,7 +103,10 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: u64,
+    /// A refresh token unused this long expires (each rotation starts it again)…
     pub refresh_token_ttl_secs: u64,
+    /// …and none outlives this, counted from the sign-in that began its family.
+    pub refresh_token_max_lifetime_secs: u64,
     /// PKCS#8 PEM of the ES256 signing key. Absent: a key is generated at start, which
     /// only suits a single `all` process (every token dies with it).
     pub signing_key_pem: Option<SecretString>,
@@ -111,6 +114,17 @@ pub struct AuthSettings {
     /// the tokens they signed have expired.
     #[serde(default)]
     pub retired_keys_pem: Vec<SecretString>,
+    /// 32 bytes, base64: seals the one-time tokens of emailed links on their way from
+    /// the users service to the notifications service (`fitsync keygen --token-key`).
+    /// Absent: generated at start, which only suits a single `all` process.
+    #[serde(default)]
+    pub email_token_key: Option<SecretString>,
+    /// How long the record that an access ended is kept in Redis (beyond it, only the
+    /// projection speaks, which by then has long caught up or failed closed).
+    pub access_revocation_ttl_secs: u64,
+    /// How far behind the users service a service's access projection may fall before
+    /// it stops granting access to anyone but the data's owner (it fails closed).
+    pub access_max_staleness_secs: u64,
     /// Where processes that do not run the users service fetch its public keys.
     pub jwks_url: String,
     /// How long fetched keys are trusted before the document is fetched again.
@@ -132,6 +146,8 @@ pub struct RelaySettings {
     /// Fallback poll when no NOTIFY arrives (a lost notification, a relay restart).
     pub poll_interval_ms: u64,
     pub linger_ms: u32,
+    /// How often a relay with a heartbeat topic sends a heartbeat (once drained).
+    pub heartbeat_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -32,15 +32,35 @@ pub struct Check {
 
 enum Probe {
     Postgres(PgPool),
+    AccessProjection {
+        pool: PgPool,
+        max_staleness_secs: f64,
+    },
     Redis(ConnectionManager),
     Kafka(Arc<KafkaProbe>),
-    OpenSearch { http: reqwest::Client, url: String },
+    OpenSearch {
+        http: reqwest::Client,
+        url: String,
+    },
     Keys(Verifier),
 }
 
 impl Check {
     pub fn postgres(service: &str, pool: PgPool) -> Self {
         Self::new(format!("postgres.{service}"), true, Probe::Postgres(pool))
+    }
+
+    /// Whether a service's access projection is within its staleness bound. Not
+    /// required: past it, only reads by others than the data's owner fail (closed).
+    pub fn access_projection(service: &str, pool: PgPool, max_staleness_secs: u64) -> Self {
+        Self::new(
+            format!("access_projection.{service}"),
+            false,
+            Probe::AccessProjection {
+                pool,
+                max_staleness_secs: max_staleness_secs as f64,
+            },
+        )
     }
 
     pub fn redis(redis: ConnectionManager) -> Self {
@@ -89,6 +109,18 @@ impl Check {
         let probe = async {
             match &self.probe {
                 Probe::Postgres(pool) => sqlx::query("select 1").execute(pool).await.is_ok(),
+                Probe::AccessProjection {
+                    pool,
+                    max_staleness_secs,
+                } => sqlx::query_scalar::<_, bool>(
+                    "select coalesce(count(*) >= max(partitions)
+                                     and min(as_of) > now() - make_interval(secs => $1), false)
+                     from access_freshness",
+                )
+                .bind(*max_staleness_secs)
+                .fetch_one(pool)
+                .await
+                .unwrap_or(false),
                 Probe::Redis(redis) => {
                     let mut redis = redis.clone();
                     redis::cmd("PING")

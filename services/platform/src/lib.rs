@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod problem;
 pub mod redis;
+pub mod sealed;
 pub mod server;
 pub mod shutdown;
 pub mod stream;

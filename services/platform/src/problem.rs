@@ -39,6 +39,9 @@ pub enum ApiError {
     Unauthenticated,
     #[error("forbidden")]
     Forbidden,
+    /// Refused for a reason the caller can act on (e.g. "verify your address first").
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
@@ -64,7 +67,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::Validation(e) => ("validation", None, e.clone()),
             ApiError::Unauthenticated => ("unauthenticated", None, vec![]),
             ApiError::Forbidden => ("forbidden", None, vec![]),
+            ApiError::ForbiddenBecause(why) => ("forbidden", Some((*why).to_owned()), vec![]),
             ApiError::NotFound => ("not-found", None, vec![]),
             ApiError::Conflict(d) => ("conflict", Some(d.clone()), vec![]),
             ApiError::TooManyRequests => ("rate-limited", None, vec![]),

@@ -29,7 +29,7 @@ pub async fn e1rm(
     user: AuthUser,
     ApiPath(client_id): ApiPath<Uuid>,
 ) -> Result<Json<E1rmResponse>, ApiError> {
-    user.may_read_client(client_id, &Grants(&state.pool))
+    user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
         .await?;
     e1rm_of(&state.pool, client_id).await.map(Json)
 }
@@ -77,7 +77,7 @@ pub async fn volume(
     ApiPath(client_id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<VolumeQuery>,
 ) -> Result<Json<VolumeResponse>, ApiError> {
-    user.may_read_client(client_id, &Grants(&state.pool))
+    user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
         .await?;
     let weeks = q.weeks.unwrap_or(12);
     if !(1..=260).contains(&weeks) {

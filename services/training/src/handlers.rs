@@ -163,7 +163,7 @@ pub async fn list_sets(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<WorkoutSet>>, ApiError> {
     let client_id = q.client_id.unwrap_or(user.id());
-    user.may_read_client(client_id, &Grants(&state.pool))
+    user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
         .await?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

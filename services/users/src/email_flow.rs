@@ -10,15 +10,20 @@ use axum::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
 use chrono::{Duration, Utc};
-use fitsync_events::{CloudEvent, EmailRequested, EmailTemplate, Topic, EMAIL_REQUESTED_V1};
-use fitsync_platform::{outbox, ApiError, ApiJson, AuthUser};
+use fitsync_events::{CloudEvent, EmailRequested, EmailTemplate, Topic, EMAIL_REQUESTED_V2};
+use fitsync_platform::{outbox, sealed::Sealer, ApiError, ApiJson, AuthUser};
 use rand::RngCore;
 use ring::digest;
 use serde::Deserialize;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{domain::NewPassword, handlers::SOURCE, password, UsersState};
+use crate::{
+    domain::NewPassword,
+    handlers::SOURCE,
+    limits::{Account, Flow},
+    links, password, UsersState,
+};
 
 fn token_hash(token: &str) -> String {
     B64URL.encode(digest::digest(&digest::SHA256, token.as_bytes()))
@@ -32,9 +37,11 @@ fn purpose(template: EmailTemplate) -> &'static str {
     }
 }
 
-/// Creates a token and asks for the email, inside the caller's transaction.
+/// Creates a token and asks for the email, inside the caller's transaction. The token is
+/// sealed for the notifications service: the outbox and Kafka never hold it in the clear.
 pub async fn request(
     conn: &mut PgConnection,
+    sealer: &Sealer,
     user: Uuid,
     to: &str,
     template: EmailTemplate,
@@ -51,16 +58,20 @@ pub async fn request(
         .bind(expires_at)
         .execute(&mut *conn)
         .await?;
+    let notification_id = Uuid::now_v7();
+    let sealed_token = sealer
+        .seal(notification_id.as_bytes(), &token)
+        .map_err(|e| anyhow::Error::new(e).context("sealing an email token"))?;
     let event = CloudEvent::new(
         SOURCE,
-        EMAIL_REQUESTED_V1,
+        EMAIL_REQUESTED_V2,
         user.to_string(),
         EmailRequested {
-            notification_id: Uuid::now_v7(),
+            notification_id,
             user_id: user,
             to: to.to_owned(),
             template,
-            token,
+            sealed_token,
             expires_at,
         },
     );
@@ -68,29 +79,61 @@ pub async fn request(
     Ok(())
 }
 
-/// Spends a token of `template`'s purpose; returns its user.
+fn invalid_token() -> ApiError {
+    ApiError::field("token", "is invalid, used or expired")
+}
+
+/// Spends a token of `template`'s purpose, and with it every other outstanding token of
+/// that purpose for the same user (an older reset link must not outlive a reset);
+/// returns its user.
 async fn spend(
     conn: &mut PgConnection,
     token: &str,
     template: EmailTemplate,
 ) -> Result<Uuid, ApiError> {
-    sqlx::query_scalar(
+    let user: Uuid = sqlx::query_scalar(
         "update email_tokens set used_at = now()
          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
          returning user_id",
     )
     .bind(token_hash(token))
     .bind(purpose(template))
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| ApiError::field("token", "is invalid, used or expired"))
+    .ok_or_else(invalid_token)?;
+    sqlx::query(
+        "update email_tokens set used_at = now()
+         where user_id = $1 and purpose = $2 and used_at is null",
+    )
+    .bind(user)
+    .bind(purpose(template))
+    .execute(&mut *conn)
+    .await?;
+    Ok(user)
 }
 
-/// `POST /api/auth/verify-email/request`: send the verification email again.
+/// Whether `token` could be spent now (checked before any expensive work).
+async fn usable(pool: &PgPool, token: &str, template: EmailTemplate) -> Result<bool, ApiError> {
+    Ok(sqlx::query_scalar(
+        "select exists(select 1 from email_tokens
+         where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now())",
+    )
+    .bind(token_hash(token))
+    .bind(purpose(template))
+    .fetch_one(pool)
+    .await?)
+}
+
+/// `POST /api/auth/verify-email/request`: send the verification email again (a few
+/// times an hour at most).
 pub async fn resend_verification(
     State(state): State<UsersState>,
     user: AuthUser,
 ) -> Result<StatusCode, ApiError> {
+    state
+        .limits
+        .admit_email_to_user("verify", user.id())
+        .await?;
     let mut tx = state.pool.begin().await?;
     let (email, verified): (String, bool) =
         sqlx::query_as("select email, email_verified_at is not null from users where id = $1")
@@ -102,6 +145,7 @@ pub async fn resend_verification(
     }
     request(
         &mut tx,
+        &state.sealer,
         user.id(),
         &email,
         EmailTemplate::VerifyEmail,
@@ -142,17 +186,15 @@ pub struct ResetRequest {
 }
 
 /// `POST /api/auth/password-reset`: always 202, whether or not the address has an
-/// account, so the answer reveals nothing; throttled like sign-in.
+/// account, so the answer reveals nothing; throttled per caller and per address.
 pub async fn request_reset(
     State(state): State<UsersState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
     let email = crate::domain::Email::parse(&body.email)?;
-    state
-        .limits
-        .admit(peer.ip(), &format!("reset:{}", email.as_str()))
-        .await?;
+    state.limits.admit(Flow::ResetRequest, peer.ip()).await?;
+    state.limits.admit_email("reset", email.as_str()).await?;
     let mut tx = state.pool.begin().await?;
     let user: Option<(Uuid, String)> =
         sqlx::query_as("select id, email from users where lower(email) = $1")
@@ -162,6 +204,7 @@ pub async fn request_reset(
     if let Some((id, address)) = user {
         request(
             &mut tx,
+            &state.sealer,
             id,
             &address,
             EmailTemplate::PasswordReset,
@@ -180,23 +223,41 @@ pub struct ResetConfirm {
     password: String,
 }
 
-/// `POST /api/auth/password-reset/confirm`: a new password; every session ends.
+/// `POST /api/auth/password-reset/confirm`: a new password; every session ends. The
+/// token is checked before the password is hashed (an invalid one costs no Argon2 run),
+/// and confirmations are throttled per caller. A reset proves the address: if it was
+/// not verified before, every link the account made meanwhile (relationships, a gym)
+/// ends — they may have been made by someone who registered the address first.
 pub async fn confirm_reset(
     State(state): State<UsersState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<ResetConfirm>,
 ) -> Result<StatusCode, ApiError> {
     let password = NewPassword::parse(body.password)?;
+    state.limits.admit(Flow::ResetConfirm, peer.ip()).await?;
+    if !usable(&state.pool, &body.token, EmailTemplate::PasswordReset).await? {
+        return Err(invalid_token());
+    }
     let hash = password::hash(password.expose().to_owned()).await?;
     let mut tx = state.pool.begin().await?;
     let user = spend(&mut tx, &body.token, EmailTemplate::PasswordReset).await?;
-    let email: String = sqlx::query_scalar(
+    let (email, was_verified): (String, bool) = sqlx::query_as(
+        "select lower(email), email_verified_at is not null from users where id = $1 for update",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
         "update users set password_hash = $2, email_verified_at = coalesce(email_verified_at, now())
-         where id = $1 returning lower(email)",
+         where id = $1",
     )
     .bind(user)
     .bind(&hash)
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
+    if !was_verified {
+        links::end_all(&mut tx, &state, user).await?;
+    }
     tx.commit().await?;
     state.refresh.revoke_all(user).await?;
     state
@@ -204,7 +265,7 @@ pub async fn confirm_reset(
         .revocations()
         .revoke_user(user, state.keys.ttl_secs())
         .await?;
-    state.limits.succeeded(&email).await?;
+    state.limits.succeeded(Account::User, &email).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -217,6 +278,7 @@ pub async fn account_exists(
 ) -> Result<(), ApiError> {
     request(
         conn,
+        &state.sealer,
         user,
         email,
         EmailTemplate::AccountExists,
@@ -241,6 +303,7 @@ pub async fn after_registration(
 ) -> Result<(), ApiError> {
     request(
         conn,
+        &state.sealer,
         user,
         email,
         EmailTemplate::VerifyEmail,

@@ -28,13 +28,24 @@ pub struct NewGym {
     name: String,
 }
 
-async fn emit(
+/// Emits a join or a leave, with the next access version; a leave is also recorded at
+/// once in Redis, as a relationship's end is.
+pub(crate) async fn emit(
     conn: &mut PgConnection,
+    state: &UsersState,
     event_type: &'static str,
     gym: Uuid,
     user: Uuid,
     role: Role,
 ) -> Result<(), ApiError> {
+    let version = crate::links::next_version(conn).await?;
+    if event_type == GYM_MEMBER_LEFT_V1 {
+        state
+            .auth
+            .revocations()
+            .revoke_access("gym", gym, user, version, state.access_revocation_ttl_secs)
+            .await?;
+    }
     let event = CloudEvent::new(
         SOURCE,
         event_type,
@@ -44,6 +55,7 @@ async fn emit(
             user_id: user,
             role: role.as_str().to_owned(),
             at: Utc::now(),
+            version,
         },
     );
     outbox::enqueue(conn, Topic::Users, &event).await?;
@@ -62,6 +74,7 @@ pub async fn create(
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
     }
     let mut tx = state.pool.begin().await?;
+    crate::links::require_verified(&mut tx, user.id()).await?;
     let current: Option<Uuid> =
         sqlx::query_scalar("select gym_id from users where id = $1 for update")
             .bind(user.id())
@@ -83,7 +96,15 @@ pub async fn create(
         .bind(user.id())
         .execute(&mut *tx)
         .await?;
-    emit(&mut tx, GYM_MEMBER_JOINED_V1, gym.id, user.id(), Role::Gym).await?;
+    emit(
+        &mut tx,
+        &state,
+        GYM_MEMBER_JOINED_V1,
+        gym.id,
+        user.id(),
+        Role::Gym,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(gym)))
 }
@@ -153,6 +174,7 @@ pub async fn invite(
     ApiJson(req): ApiJson<NewInvitation>,
 ) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     manages(&state, &user, gym).await?;
+    crate::links::require_verified(&mut *state.pool.acquire().await?, user.id()).await?;
     let email = Email::parse(&req.email)?;
     if !matches!(req.role, Role::Trainer | Role::Client) {
         return Err(ApiError::field("role", "must be trainer or client"));
@@ -223,6 +245,7 @@ pub async fn accept(
     if gym_id.is_some() {
         return Err(ApiError::Conflict("you already belong to a gym".into()));
     }
+    crate::links::require_verified(&mut tx, user.id()).await?;
     sqlx::query("update users set gym_id = $1 where id = $2")
         .bind(invitation.gym_id)
         .bind(user.id())
@@ -237,6 +260,7 @@ pub async fn accept(
     .await?;
     emit(
         &mut tx,
+        &state,
         GYM_MEMBER_JOINED_V1,
         invitation.gym_id,
         user.id(),
@@ -268,7 +292,7 @@ pub async fn remove(
     .fetch_optional(&mut *tx)
     .await?;
     let role = role.ok_or(ApiError::NotFound)?;
-    emit(&mut tx, GYM_MEMBER_LEFT_V1, gym, member, role).await?;
+    emit(&mut tx, &state, GYM_MEMBER_LEFT_V1, gym, member, role).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -56,7 +56,10 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
-    state.limits.admit_registration(peer.ip()).await?;
+    state
+        .limits
+        .admit(crate::limits::Flow::Registration, peer.ip())
+        .await?;
     let email = Email::parse(&req.email)?;
     let password = NewPassword::parse(req.password)?;
     let name = display_name(&req.display_name)?;
@@ -86,7 +89,9 @@ pub async fn register(
         let event = CloudEvent::new(
             SOURCE,
             USER_REGISTERED_V1,
-            format!("user/{id}"),
+            // Keyed by the bare user id, like every other event about this user: one
+            // user's events share a partition, in order.
+            id.to_string(),
             UserRegistered {
                 user_id: id,
                 role: role.as_str().to_owned(),

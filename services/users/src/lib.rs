@@ -8,6 +8,7 @@ mod email_flow;
 mod gyms;
 mod handlers;
 mod limits;
+mod links;
 mod openapi;
 pub mod password;
 mod profiles;
@@ -22,7 +23,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use fitsync_platform::{Authenticator, KeySet};
+use fitsync_platform::{sealed::Sealer, Authenticator, KeySet};
 use sqlx::{migrate::Migrator, PgPool};
 
 pub use email_flow::EmailTtl;
@@ -41,6 +42,10 @@ pub struct UsersState {
     pub refresh: RefreshTokens,
     pub limits: LoginLimits,
     pub email_ttl: EmailTtl,
+    /// Seals the one-time tokens of emailed links for the notifications service.
+    pub sealer: Arc<Sealer>,
+    /// How long the record that an access ended stays in Redis.
+    pub access_revocation_ttl_secs: u64,
 }
 
 /// The users service answers relationship questions from its own tables.
@@ -65,6 +70,7 @@ impl fitsync_platform::auth::Relationships for Directory<'_> {
 }
 
 pub fn router(state: UsersState) -> Router {
+    password::register_metrics();
     Router::new()
         .route("/api/auth/register", post(handlers::register))
         .route("/api/auth/token", post(tokens::token))
@@ -82,7 +88,11 @@ pub fn router(state: UsersState) -> Router {
         .route("/api/auth/logout-all", post(tokens::logout_all))
         .route(
             "/api/auth/service-accounts",
-            post(tokens::create_service_account),
+            post(tokens::create_service_account).get(tokens::list_service_accounts),
+        )
+        .route(
+            "/api/auth/service-accounts/{id}/disable",
+            post(tokens::disable_service_account),
         )
         .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/.well-known/openid-configuration", get(tokens::discovery))

@@ -1,11 +1,71 @@
-//! Login throttling in Redis: per address (attempts per minute) and per account
-//! (consecutive failures lock the account for a while). Accounts are counted by the
-//! submitted name whether or not it exists, so the answers reveal nothing.
+//! Throttling and lockout in Redis.
+//!
+//! - Budgets per caller address and per minute, one per flow (sign-in, registration,
+//!   refresh, reset confirmation), so that one flow cannot spend another's budget.
+//! - Lockout per account: every attempt takes a slot *before* the secret is checked (an
+//!   atomic `INCR`), so parallel guesses cannot all slip through before the first
+//!   failure is counted; a success frees the slots; past `max_failures` the account is
+//!   locked for `lockout_secs`. Accounts are counted by the submitted name whether or not
+//!   it exists, so the answers reveal nothing.
+//! - Keys live in separate namespaces per kind of account (`user`, `client`), hold a
+//!   SHA-256 of the name (bounded length, whatever is submitted), and names longer than
+//!   any valid one are refused before they reach Redis.
 
 use std::net::IpAddr;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
 use fitsync_platform::ApiError;
 use redis::aio::ConnectionManager;
+use ring::digest;
+use uuid::Uuid;
+
+/// What kind of account a lockout counter is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Account {
+    /// A user, by the submitted email address.
+    User,
+    /// A service account, by its client id.
+    Client,
+}
+
+impl Account {
+    fn namespace(self) -> &'static str {
+        match self {
+            Account::User => "user",
+            Account::Client => "client",
+        }
+    }
+
+    /// The longest name that can be valid: an email address, or a client id.
+    fn max_len(self) -> usize {
+        match self {
+            Account::User => 254,
+            Account::Client => 63,
+        }
+    }
+}
+
+/// A per-address budget of one flow.
+#[derive(Debug, Clone, Copy)]
+pub enum Flow {
+    SignIn,
+    Registration,
+    Refresh,
+    ResetRequest,
+    ResetConfirm,
+}
+
+impl Flow {
+    fn namespace(self) -> &'static str {
+        match self {
+            Flow::SignIn => "signin",
+            Flow::Registration => "register",
+            Flow::Refresh => "refresh",
+            Flow::ResetRequest => "reset-request",
+            Flow::ResetConfirm => "reset-confirm",
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct LoginLimits {
@@ -19,6 +79,14 @@ pub struct LoginLimits {
 fn unavailable(e: redis::RedisError) -> ApiError {
     ApiError::Unavailable(format!("redis: {e}"))
 }
+
+fn digest_of(name: &str) -> String {
+    B64URL.encode(digest::digest(&digest::SHA256, name.as_bytes()))
+}
+
+/// Emails sent on request per user or address and per hour (verification resends,
+/// password resets).
+const EMAILS_PER_HOUR: i64 = 5;
 
 impl LoginLimits {
     pub fn new(
@@ -37,69 +105,83 @@ impl LoginLimits {
         }
     }
 
-    fn failures_key(&self, account: &str) -> String {
-        format!("{}login:fail:{account}", self.prefix)
+    fn failures_key(&self, kind: Account, name: &str) -> String {
+        format!(
+            "{}lockout:{}:{}",
+            self.prefix,
+            kind.namespace(),
+            digest_of(&name.trim().to_lowercase())
+        )
     }
 
-    /// Counts an attempt from `address`; refuses past the per-minute budget, or when
-    /// `account` is locked.
-    pub async fn admit(&self, address: IpAddr, account: &str) -> Result<(), ApiError> {
-        let minute = chrono::Utc::now().timestamp() / 60;
-        let address_key = format!("{}login:addr:{address}:{minute}", self.prefix);
+    /// Adds one to `key` (expiring after `ttl` seconds); the new count.
+    async fn count(&self, key: &str, ttl: i64) -> Result<i64, ApiError> {
         let mut redis = self.redis.clone();
-        let (attempts, failures): (i64, Option<i64>) = redis::pipe()
+        let (n,): (i64,) = redis::pipe()
             .atomic()
-            .incr(&address_key, 1)
+            .incr(key, 1)
+            .expire(key, ttl)
             .ignore()
-            .expire(&address_key, 120)
-            .ignore()
-            .get(&address_key)
-            .get(self.failures_key(account))
             .query_async(&mut redis)
             .await
             .map_err(unavailable)?;
-        if attempts > self.per_address_per_minute || failures.unwrap_or(0) >= self.max_failures {
+        Ok(n)
+    }
+
+    /// Counts one request of `flow` from `address`; refuses past the per-minute budget.
+    pub async fn admit(&self, flow: Flow, address: IpAddr) -> Result<(), ApiError> {
+        let minute = chrono::Utc::now().timestamp() / 60;
+        let key = format!(
+            "{}budget:{}:{address}:{minute}",
+            self.prefix,
+            flow.namespace()
+        );
+        if self.count(&key, 120).await? > self.per_address_per_minute {
             return Err(ApiError::TooManyRequests);
         }
         Ok(())
     }
 
-    /// Counts a registration from `address` against its own per-minute budget.
-    pub async fn admit_registration(&self, address: IpAddr) -> Result<(), ApiError> {
-        let minute = chrono::Utc::now().timestamp() / 60;
-        let key = format!("{}register:addr:{address}:{minute}", self.prefix);
-        let mut redis = self.redis.clone();
-        let (attempts,): (i64,) = redis::pipe()
-            .atomic()
-            .incr(&key, 1)
-            .expire(&key, 120)
-            .ignore()
-            .query_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
-        if attempts > self.per_address_per_minute {
+    /// Takes a lockout slot for an attempt on `name` before its secret is checked.
+    /// Refuses a name too long to be valid (400) and a locked account (429).
+    pub async fn attempt(&self, kind: Account, name: &str) -> Result<(), ApiError> {
+        if name.len() > kind.max_len() {
+            return Err(ApiError::BadRequest("the account name is too long".into()));
+        }
+        let key = self.failures_key(kind, name);
+        if self.count(&key, self.lockout_secs).await? > self.max_failures {
             return Err(ApiError::TooManyRequests);
         }
         Ok(())
     }
 
-    pub async fn failed(&self, account: &str) -> Result<(), ApiError> {
-        let key = self.failures_key(account);
-        let mut redis = self.redis.clone();
-        redis::pipe()
-            .incr(&key, 1)
-            .expire(&key, self.lockout_secs)
-            .query_async::<()>(&mut redis)
-            .await
-            .map_err(unavailable)
-    }
-
-    pub async fn succeeded(&self, account: &str) -> Result<(), ApiError> {
+    /// The attempt succeeded: its slot and the failures before it are forgiven.
+    pub async fn succeeded(&self, kind: Account, name: &str) -> Result<(), ApiError> {
         let mut redis = self.redis.clone();
         redis::cmd("DEL")
-            .arg(self.failures_key(account))
+            .arg(self.failures_key(kind, name))
             .query_async::<()>(&mut redis)
             .await
             .map_err(unavailable)
+    }
+
+    /// Counts an email sent on request for `subject` (a user, or an address); refuses
+    /// past `EMAILS_PER_HOUR`.
+    pub async fn admit_email(&self, what: &str, subject: &str) -> Result<(), ApiError> {
+        let hour = chrono::Utc::now().timestamp() / 3600;
+        let key = format!(
+            "{}emails:{what}:{}:{hour}",
+            self.prefix,
+            digest_of(&subject.to_lowercase())
+        );
+        if self.count(&key, 7200).await? > EMAILS_PER_HOUR {
+            return Err(ApiError::TooManyRequests);
+        }
+        Ok(())
+    }
+
+    /// As `admit_email`, for a user.
+    pub async fn admit_email_to_user(&self, what: &str, user: Uuid) -> Result<(), ApiError> {
+        self.admit_email(what, &user.to_string()).await
     }
 }

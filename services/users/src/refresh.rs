@@ -1,6 +1,8 @@
 //! Refresh tokens: opaque, single-use, in Redis. Each use returns a new token of the same
 //! family; presenting a spent token again (a stolen copy, or the legitimate one after
 //! the thief used it) revokes the whole family. Only a SHA-256 of the secret is stored.
+//! A family lives at most `auth.refresh_token_max_lifetime_secs` from its sign-in,
+//! however often it is rotated: then the user signs in again.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
 use fitsync_platform::ApiError;
@@ -14,13 +16,15 @@ pub struct RefreshTokens {
     redis: ConnectionManager,
     prefix: String,
     ttl_secs: u64,
+    max_lifetime_secs: i64,
 }
 
-/// Who a refresh token belongs to.
+/// Who a refresh token belongs to, and when its family began (the sign-in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
     pub user: Uuid,
     pub family: Uuid,
+    pub started: i64,
 }
 
 fn unavailable(e: redis::RedisError) -> ApiError {
@@ -37,11 +41,17 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl RefreshTokens {
-    pub fn new(redis: ConnectionManager, prefix: impl Into<String>, ttl_secs: u64) -> Self {
+    pub fn new(
+        redis: ConnectionManager,
+        prefix: impl Into<String>,
+        ttl_secs: u64,
+        max_lifetime_secs: u64,
+    ) -> Self {
         Self {
             redis,
             prefix: prefix.into(),
             ttl_secs,
+            max_lifetime_secs: i64::try_from(max_lifetime_secs).unwrap_or(i64::MAX),
         }
     }
 
@@ -55,9 +65,30 @@ impl RefreshTokens {
         format!("{}rtuser:{user}:families", self.prefix)
     }
 
-    /// A new refresh token: of a new family (sign-in) or of `family` (rotation).
-    pub async fn issue(&self, user: Uuid, family: Option<Uuid>) -> Result<String, ApiError> {
-        let family = family.unwrap_or_else(Uuid::new_v4);
+    /// The first token of a new family (a sign-in).
+    pub async fn issue(&self, user: Uuid) -> Result<String, ApiError> {
+        self.store(Session {
+            user,
+            family: Uuid::new_v4(),
+            started: chrono::Utc::now().timestamp(),
+        })
+        .await
+    }
+
+    /// The next token of a spent one's family.
+    pub async fn rotate(&self, spent: &Session) -> Result<String, ApiError> {
+        self.store(*spent).await
+    }
+
+    async fn store(&self, session: Session) -> Result<String, ApiError> {
+        let Session {
+            user,
+            family,
+            started,
+        } = session;
+        // Never outlives the family.
+        let left = started + self.max_lifetime_secs - chrono::Utc::now().timestamp();
+        let ttl = (self.ttl_secs as i64).min(left).max(1);
         let id = Uuid::new_v4().simple().to_string();
         let mut secret = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
@@ -72,10 +103,11 @@ impl RefreshTokens {
                 &[
                     ("user", user.to_string()),
                     ("family", family.to_string()),
+                    ("started", started.to_string()),
                     ("hash", hash(&secret)),
                 ],
             )
-            .expire(&key, self.ttl_secs as i64)
+            .expire(&key, ttl)
             .sadd(&families, family.to_string())
             .expire(&families, self.ttl_secs as i64)
             .query_async::<()>(&mut redis)
@@ -91,11 +123,19 @@ impl RefreshTokens {
             return Err(ApiError::Unauthenticated);
         }
         let mut redis = self.redis.clone();
-        let (user, family, stored): (Option<String>, Option<String>, Option<String>) = redis
-            .hget(self.token_key(id), &["user", "family", "hash"])
+        type Fields = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let (user, family, started, stored): Fields = redis
+            .hget(self.token_key(id), &["user", "family", "started", "hash"])
             .await
             .map_err(unavailable)?;
-        let (Some(user), Some(family), Some(stored)) = (user, family, stored) else {
+        let (Some(user), Some(family), Some(started), Some(stored)) =
+            (user, family, started, stored)
+        else {
             return Err(ApiError::Unauthenticated);
         };
         if !same(stored.as_bytes(), hash(secret).as_bytes()) {
@@ -104,6 +144,7 @@ impl RefreshTokens {
         let session = Session {
             user: user.parse().map_err(|_| ApiError::Unauthenticated)?,
             family: family.parse().map_err(|_| ApiError::Unauthenticated)?,
+            started: started.parse().map_err(|_| ApiError::Unauthenticated)?,
         };
         let revoked: bool = redis
             .exists(self.family_key(session.family))
@@ -125,6 +166,10 @@ impl RefreshTokens {
             .map_err(unavailable)?;
         if uses > 1 {
             tracing::warn!(user = %session.user, family = %session.family, "refresh token reused: revoking its family");
+            self.revoke_family(session.family).await?;
+            return Err(ApiError::Unauthenticated);
+        }
+        if chrono::Utc::now().timestamp() - session.started >= self.max_lifetime_secs {
             self.revoke_family(session.family).await?;
             return Err(ApiError::Unauthenticated);
         }

@@ -56,6 +56,7 @@ pub async fn invite(
         }
         _ => return Err(ApiError::Forbidden),
     };
+    crate::links::require_verified(&mut *state.pool.acquire().await?, user.id()).await?;
     let role: Option<Role> = sqlx::query_scalar("select role from users where id = $1")
         .bind(other)
         .fetch_optional(&state.pool)
@@ -117,11 +118,29 @@ fn party(user: &AuthUser, r: &Relationship) -> Result<(), ApiError> {
     }
 }
 
+/// Emits a start or end, with the next access version. An end is also recorded at once
+/// in Redis (before the transaction commits), where every service's authorization
+/// sees it whether or not the change stream is flowing.
 async fn emit(
     conn: &mut PgConnection,
+    state: &UsersState,
     event_type: &'static str,
     r: &Relationship,
 ) -> Result<(), ApiError> {
+    let version = crate::links::next_version(conn).await?;
+    if event_type == RELATIONSHIP_ENDED_V1 {
+        state
+            .auth
+            .revocations()
+            .revoke_access(
+                "trainer",
+                r.trainer_id,
+                r.client_id,
+                version,
+                state.access_revocation_ttl_secs,
+            )
+            .await?;
+    }
     let event = CloudEvent::new(
         SOURCE,
         event_type,
@@ -131,6 +150,7 @@ async fn emit(
             trainer_id: r.trainer_id,
             client_id: r.client_id,
             at: Utc::now(),
+            version,
         },
     );
     outbox::enqueue(conn, Topic::Users, &event).await?;
@@ -178,6 +198,9 @@ async fn respond(
             r.status
         )));
     }
+    if accept {
+        crate::links::require_verified(&mut tx, user.id()).await?;
+    }
     let status = if accept { "active" } else { "declined" };
     let r = sqlx::query_as::<_, Relationship>(&format!(
         "update trainer_clients set status = $2, responded_at = now() where id = $1 returning {COLUMNS}"
@@ -187,7 +210,7 @@ async fn respond(
     .fetch_one(&mut *tx)
     .await?;
     if accept {
-        emit(&mut tx, RELATIONSHIP_STARTED_V1, &r).await?;
+        emit(&mut tx, &state, RELATIONSHIP_STARTED_V1, &r).await?;
     }
     tx.commit().await?;
     Ok(Json(r))
@@ -209,19 +232,35 @@ pub async fn end(
             r.status
         )));
     }
-    let was_active = r.status == "active";
+    let r = close(&mut tx, &state, id, user.id()).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+/// Ends an open relationship (locked by the caller), `by` whom; an active one's end is
+/// an event.
+pub(crate) async fn close(
+    conn: &mut PgConnection,
+    state: &UsersState,
+    id: Uuid,
+    by: Uuid,
+) -> Result<Relationship, ApiError> {
+    let was_active: bool =
+        sqlx::query_scalar("select status = 'active' from trainer_clients where id = $1")
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
     let r = sqlx::query_as::<_, Relationship>(&format!(
         "update trainer_clients set status = 'ended', ended_at = now(), ended_by = $2 where id = $1 returning {COLUMNS}"
     ))
     .bind(id)
-    .bind(user.id())
-    .fetch_one(&mut *tx)
+    .bind(by)
+    .fetch_one(&mut *conn)
     .await?;
     if was_active {
-        emit(&mut tx, RELATIONSHIP_ENDED_V1, &r).await?;
+        emit(conn, state, RELATIONSHIP_ENDED_V1, &r).await?;
     }
-    tx.commit().await?;
-    Ok(Json(r))
+    Ok(r)
 }
 
 /// Whether `trainer` currently trains `client` (the users service's own check; other

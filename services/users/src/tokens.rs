@@ -9,12 +9,16 @@ use axum::{
     Form, Json,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use fitsync_platform::{ApiError, ApiJson, AuthUser, Role};
+use fitsync_platform::{ApiError, ApiJson, ApiPath, AuthUser, Role};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{domain::Email, password, UsersState};
+use crate::{
+    domain::Email,
+    limits::{Account, Flow},
+    password, UsersState,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct TokenRequest {
@@ -49,7 +53,7 @@ pub async fn token(
     let Form(req) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     match req.grant_type.as_str() {
         "password" => password_grant(&state, peer, req).await,
-        "refresh_token" => refresh_grant(&state, req).await,
+        "refresh_token" => refresh_grant(&state, peer, req).await,
         "client_credentials" => client_credentials_grant(&state, peer, &headers, req).await,
         _ => Err(ApiError::BadRequest("unsupported_grant_type".into())),
     }
@@ -67,7 +71,8 @@ async fn password_grant(
         ));
     };
     let account = username.trim().to_lowercase();
-    state.limits.admit(peer.ip(), &account).await?;
+    state.limits.admit(Flow::SignIn, peer.ip()).await?;
+    state.limits.attempt(Account::User, &account).await?;
     let row: Option<(Uuid, String, Role, Option<Uuid>)> = match Email::parse(&username) {
         Ok(email) => {
             sqlx::query_as(
@@ -86,12 +91,12 @@ async fn password_grant(
     // Same work and same answer whether the account is unknown or the password wrong.
     let ok = password::verify(password, stored).await?;
     let Some((id, role, gym)) = who.filter(|_| ok) else {
-        state.limits.failed(&account).await?;
+        // The attempt's lockout slot stays taken.
         return Err(ApiError::Unauthenticated);
     };
-    state.limits.succeeded(&account).await?;
+    state.limits.succeeded(Account::User, &account).await?;
     let (access_token, expires_in) = state.keys.issue(id, role, gym)?;
-    let refresh_token = state.refresh.issue(id, None).await?;
+    let refresh_token = state.refresh.issue(id).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -100,10 +105,15 @@ async fn password_grant(
     })
 }
 
-async fn refresh_grant(state: &UsersState, req: TokenRequest) -> Result<TokenResponse, ApiError> {
+async fn refresh_grant(
+    state: &UsersState,
+    peer: SocketAddr,
+    req: TokenRequest,
+) -> Result<TokenResponse, ApiError> {
     let presented = req
         .refresh_token
         .ok_or_else(|| ApiError::BadRequest("refresh_token is required".into()))?;
+    state.limits.admit(Flow::Refresh, peer.ip()).await?;
     let session = state.refresh.spend(&presented).await?;
     // Role and gym are read again: a token carries what is true now.
     let (role, gym): (Role, Option<Uuid>) =
@@ -113,10 +123,7 @@ async fn refresh_grant(state: &UsersState, req: TokenRequest) -> Result<TokenRes
             .await?
             .ok_or(ApiError::Unauthenticated)?;
     let (access_token, expires_in) = state.keys.issue(session.user, role, gym)?;
-    let refresh_token = state
-        .refresh
-        .issue(session.user, Some(session.family))
-        .await?;
+    let refresh_token = state.refresh.rotate(&session).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -147,8 +154,8 @@ async fn client_credentials_grant(
         (None, Some(id), Some(secret)) => (id, secret),
         _ => return Err(ApiError::Unauthenticated),
     };
-    let account = format!("client:{client_id}");
-    state.limits.admit(peer.ip(), &account).await?;
+    state.limits.admit(Flow::SignIn, peer.ip()).await?;
+    state.limits.attempt(Account::Client, &client_id).await?;
     let row: Option<(Uuid, String)> = sqlx::query_as(
         "select id, secret_hash from service_accounts where client_id = $1 and disabled_at is null",
     )
@@ -161,9 +168,9 @@ async fn client_credentials_grant(
     };
     let ok = password::verify(secret, stored).await?;
     let Some(id) = id.filter(|_| ok) else {
-        state.limits.failed(&account).await?;
         return Err(ApiError::Unauthenticated);
     };
+    state.limits.succeeded(Account::Client, &client_id).await?;
     let (access_token, expires_in) = state.keys.issue(id, Role::Service, None)?;
     Ok(TokenResponse {
         access_token,
@@ -266,6 +273,52 @@ pub async fn create_service_account(
             client_secret: secret,
         }),
     ))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct ServiceAccount {
+    id: Uuid,
+    client_id: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    disabled_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `GET /api/auth/service-accounts` (admins).
+pub async fn list_service_accounts(
+    State(state): State<UsersState>,
+    user: AuthUser,
+) -> Result<Json<Vec<ServiceAccount>>, ApiError> {
+    user.require(&[Role::Admin])?;
+    let rows = sqlx::query_as::<_, ServiceAccount>(
+        "select id, client_id, created_at, disabled_at from service_accounts order by created_at",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}
+
+/// `POST /api/auth/service-accounts/{id}/disable` (admins): the account can no longer
+/// obtain tokens, and the tokens it holds stop working at once.
+pub async fn disable_service_account(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ServiceAccount>, ApiError> {
+    user.require(&[Role::Admin])?;
+    let row = sqlx::query_as::<_, ServiceAccount>(
+        "update service_accounts set disabled_at = coalesce(disabled_at, now()) where id = $1
+         returning id, client_id, created_at, disabled_at",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    state
+        .auth
+        .revocations()
+        .revoke_user(id, state.keys.ttl_secs())
+        .await?;
+    Ok(Json(row))
 }
 
 /// `GET /.well-known/jwks.json`: the public keys tokens are verified with.

@@ -5,7 +5,7 @@
 
 mod bulk;
 
-use fitsync_events::{CloudEvent, Topic};
+use fitsync_events::{CloudEvent, Topic, HEARTBEAT_V1};
 use fitsync_platform::config::{JobSettings, KafkaSettings, OpenSearchSettings};
 use opensearch::{http::transport::Transport, OpenSearch};
 use rdkafka::{message::OwnedMessage, Message};
@@ -69,7 +69,8 @@ impl BatchJob for EventIndexer {
         let mut rejected = Vec::new();
         for m in batch {
             match document(m) {
-                Ok(doc) => docs.push((m, doc)),
+                Ok(Some(doc)) => docs.push((m, doc)),
+                Ok(None) => stats.skipped += 1,
                 Err(reason) => rejected.push((m, reason)),
             }
         }
@@ -89,11 +90,15 @@ pub fn events_index(opensearch: &OpenSearchSettings) -> String {
 }
 
 /// The searchable document of one event: the envelope plus where it sits in Kafka.
-fn document(m: &OwnedMessage) -> Result<(String, Value), String> {
+/// Heartbeats are plumbing, not history: not indexed.
+fn document(m: &OwnedMessage) -> Result<Option<(String, Value)>, String> {
     let payload = m.payload().ok_or("empty payload")?;
     let event = CloudEvent::from_slice(payload).map_err(|e| e.to_string())?;
+    if event.event_type == HEARTBEAT_V1 {
+        return Ok(None);
+    }
     let id = event.id.to_string();
     let mut doc = serde_json::to_value(&event).map_err(|e| e.to_string())?;
     doc["kafka"] = json!({"topic": m.topic(), "partition": m.partition(), "offset": m.offset()});
-    Ok((id, doc))
+    Ok(Some((id, doc)))
 }

@@ -2,13 +2,18 @@
 //! `access_grants` in one service's database, effectively once (offsets stored with the
 //! rows, as the analytics job does). Each service that authorizes reads against its own
 //! projection; one projector runs per such database.
+//!
+//! A change applies only over an older one, by the version the users database gave it
+//! (never by a clock: app servers' clocks disagree, and a re-published copy of an old
+//! event can arrive after a newer one). The relay's heartbeats record how current the
+//! projection is, per partition (`access_freshness`).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use fitsync_events::{
-    CloudEvent, GymMembershipChanged, RelationshipChanged, Topic, GYM_MEMBER_JOINED_V1,
-    GYM_MEMBER_LEFT_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
+    CloudEvent, GymMembershipChanged, Heartbeat, RelationshipChanged, Topic, GYM_MEMBER_JOINED_V1,
+    GYM_MEMBER_LEFT_V1, HEARTBEAT_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1,
 };
 use fitsync_platform::config::{JobSettings, KafkaSettings};
 use rdkafka::{message::OwnedMessage, Message};
@@ -38,13 +43,19 @@ struct Grant {
     subject: Uuid,
     active: bool,
     at: DateTime<Utc>,
+    version: i64,
 }
 
-fn decode(m: &OwnedMessage) -> Result<Option<Grant>, String> {
+enum Decoded {
+    Grant(Grant),
+    Heartbeat(Heartbeat),
+}
+
+fn decode(m: &OwnedMessage) -> Result<Option<Decoded>, String> {
     let event =
         CloudEvent::from_slice(m.payload().ok_or("empty payload")?).map_err(|e| e.to_string())?;
     let kind = event.event_type.as_str();
-    let grant = match kind {
+    let decoded = match kind {
         RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1 => {
             let r: RelationshipChanged = event
                 .payload(if kind == RELATIONSHIP_STARTED_V1 {
@@ -53,13 +64,14 @@ fn decode(m: &OwnedMessage) -> Result<Option<Grant>, String> {
                     RELATIONSHIP_ENDED_V1
                 })
                 .map_err(|e| e.to_string())?;
-            Grant {
+            Decoded::Grant(Grant {
                 kind: "trainer",
                 grantee: r.trainer_id,
                 subject: r.client_id,
                 active: kind == RELATIONSHIP_STARTED_V1,
                 at: r.at,
-            }
+                version: r.version,
+            })
         }
         GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1 => {
             let g: GymMembershipChanged = event
@@ -69,17 +81,19 @@ fn decode(m: &OwnedMessage) -> Result<Option<Grant>, String> {
                     GYM_MEMBER_LEFT_V1
                 })
                 .map_err(|e| e.to_string())?;
-            Grant {
+            Decoded::Grant(Grant {
                 kind: "gym",
                 grantee: g.gym_id,
                 subject: g.user_id,
                 active: kind == GYM_MEMBER_JOINED_V1,
                 at: g.at,
-            }
+                version: g.version,
+            })
         }
+        HEARTBEAT_V1 => Decoded::Heartbeat(event.payload(HEARTBEAT_V1).map_err(|e| e.to_string())?),
         _ => return Ok(None),
     };
-    Ok(Some(grant))
+    Ok(Some(decoded))
 }
 
 impl AccessProjector {
@@ -127,6 +141,7 @@ impl BatchJob for AccessProjector {
         let applied = offsets::lock(&mut tx, &self.consumer.group, &self.consumer.topics).await?;
         let mut rejected = Vec::new();
         let mut grants = Vec::new();
+        let mut heartbeats: HashMap<PartitionKey, Heartbeat> = HashMap::new();
         for m in batch {
             let from = applied
                 .get(&(m.topic().to_owned(), m.partition()))
@@ -137,7 +152,12 @@ impl BatchJob for AccessProjector {
                 continue;
             }
             match decode(m) {
-                Ok(Some(grant)) => grants.push(grant),
+                Ok(Some(Decoded::Grant(grant))) => grants.push(grant),
+                // Only the latest per partition matters; they arrive in order.
+                Ok(Some(Decoded::Heartbeat(beat))) => {
+                    heartbeats.insert((m.topic().to_owned(), m.partition()), beat);
+                    stats.skipped += 1;
+                }
                 Ok(None) => stats.skipped += 1,
                 Err(reason) => rejected.push((m, reason)),
             }
@@ -146,24 +166,40 @@ impl BatchJob for AccessProjector {
             self.consumer.dead_letters.send(&rejected).await?;
             stats.dead_lettered = rejected.len() as u64;
         }
-        // In event order, so a later event of the same pair wins within the batch too.
+        // A change applies only over an older version, whatever order copies arrive in.
         for g in &grants {
             sqlx::query(
-                "insert into access_grants (kind, grantee, subject, active, changed_at)
-                 values ($1, $2, $3, $4, $5)
+                "insert into access_grants (kind, grantee, subject, active, changed_at, version)
+                 values ($1, $2, $3, $4, $5, $6)
                  on conflict (kind, grantee, subject) do update
-                 set active = excluded.active, changed_at = excluded.changed_at
-                 where access_grants.changed_at <= excluded.changed_at",
+                 set active = excluded.active, changed_at = excluded.changed_at,
+                     version = excluded.version
+                 where access_grants.version < excluded.version",
             )
             .bind(g.kind)
             .bind(g.grantee)
             .bind(g.subject)
             .bind(g.active)
             .bind(g.at)
+            .bind(g.version)
             .execute(&mut *tx)
             .await?;
         }
         stats.applied = grants.len() as u64;
+        for ((topic, partition), beat) in &heartbeats {
+            sqlx::query(
+                "insert into access_freshness (topic, partition, partitions, as_of)
+                 values ($1, $2, $3, $4)
+                 on conflict (topic, partition) do update
+                 set partitions = excluded.partitions, as_of = greatest(access_freshness.as_of, excluded.as_of)",
+            )
+            .bind(topic)
+            .bind(partition)
+            .bind(beat.partitions)
+            .bind(beat.as_of)
+            .execute(&mut *tx)
+            .await?;
+        }
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
         offsets::save(&mut tx, &self.consumer.group, &next).await?;
         tx.commit().await?;

@@ -1,12 +1,21 @@
 //! The relationships authorization depends on. The users service answers from its own
 //! tables; every other service from `access_grants`, its projection of the users
-//! service's events (written by the access projector in `stream-jobs`).
+//! service's events (written by the access projector in `stream-jobs`), with two
+//! guards against the projection being behind:
+//!
+//! - an ended relationship or membership is recorded in Redis by the users service
+//!   before it commits (`Revocations::revoke_access`, with the change's version), and a
+//!   grant counts only if the projection holds a newer version than that record: access
+//!   ends at once, with the change stream down or not;
+//! - a projection whose heartbeats are older than `auth.access_max_staleness_secs` (or
+//!   that has none) grants nothing: the check fails closed with 503.
 
 use std::future::Future;
 
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::Authenticator;
 use crate::problem::ApiError;
 
 pub trait Relationships {
@@ -22,18 +31,43 @@ pub trait Relationships {
 
 /// The projection in a service's own database.
 #[derive(Debug, Clone, Copy)]
-pub struct Grants<'a>(pub &'a PgPool);
+pub struct Grants<'a> {
+    pool: &'a PgPool,
+    auth: &'a Authenticator,
+}
 
-impl Grants<'_> {
+impl<'a> Grants<'a> {
+    pub fn new(pool: &'a PgPool, auth: &'a Authenticator) -> Self {
+        Self { pool, auth }
+    }
+
     async fn active(&self, kind: &str, grantee: Uuid, subject: Uuid) -> Result<bool, ApiError> {
-        Ok(sqlx::query_scalar(
-            "select exists(select 1 from access_grants where kind = $1 and grantee = $2 and subject = $3 and active)",
+        let ended = self
+            .auth
+            .revocations()
+            .access_ended_at(kind, grantee, subject)
+            .await?;
+        let (granted, fresh): (bool, bool) = sqlx::query_as(
+            "select
+                 coalesce((select active and version > $4 from access_grants
+                           where kind = $1 and grantee = $2 and subject = $3), false),
+                 coalesce((select count(*) >= max(partitions)
+                                  and min(as_of) > now() - make_interval(secs => $5)
+                           from access_freshness), false)",
         )
         .bind(kind)
         .bind(grantee)
         .bind(subject)
-        .fetch_one(self.0)
-        .await?)
+        .bind(ended)
+        .bind(self.auth.access_max_staleness_secs())
+        .fetch_one(self.pool)
+        .await?;
+        if !fresh {
+            return Err(ApiError::Unavailable(
+                "the access projection is behind the users service".into(),
+            ));
+        }
+        Ok(granted)
     }
 }
 

@@ -39,6 +39,7 @@ pub struct Authenticator {
     keys: Verifier,
     revocations: Revocations,
     verified: Mutex<HashMap<String, Claims>>,
+    access_max_staleness_secs: f64,
 }
 
 /// Where verifying keys come from: the signing key set itself (the process runs the
@@ -75,7 +76,18 @@ impl Authenticator {
             keys,
             revocations,
             verified: Mutex::new(HashMap::new()),
+            access_max_staleness_secs: 30.0,
         }
+    }
+
+    /// How far behind the users service an access projection may be (see `Grants`).
+    pub fn with_access_max_staleness(mut self, secs: u64) -> Self {
+        self.access_max_staleness_secs = secs as f64;
+        self
+    }
+
+    pub fn access_max_staleness_secs(&self) -> f64 {
+        self.access_max_staleness_secs
     }
 
     async fn verify_cached(&self, token: &str) -> Result<Claims, ApiError> {

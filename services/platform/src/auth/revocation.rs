@@ -79,6 +79,47 @@ impl Revocations {
     }
 }
 
+/// Access that ended (a relationship, a gym membership): the users service records the
+/// ending change's version here before it commits, and every service's authorization
+/// reads it beside its projection, so an ended relationship stops granting access at
+/// once, whether or not the change stream is flowing.
+impl Revocations {
+    fn access_key(&self, kind: &str, grantee: Uuid, subject: Uuid) -> String {
+        format!("{}revoked:access:{kind}:{grantee}:{subject}", self.prefix)
+    }
+
+    /// Records that `grantee`'s access of `kind` to `subject` ended at `version`.
+    pub async fn revoke_access(
+        &self,
+        kind: &str,
+        grantee: Uuid,
+        subject: Uuid,
+        version: i64,
+        ttl_secs: u64,
+    ) -> Result<(), ApiError> {
+        let mut redis = self.redis.clone();
+        redis
+            .set_ex::<_, _, ()>(self.access_key(kind, grantee, subject), version, ttl_secs)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// The version at which that access last ended (0: never, or long ago).
+    pub async fn access_ended_at(
+        &self,
+        kind: &str,
+        grantee: Uuid,
+        subject: Uuid,
+    ) -> Result<i64, ApiError> {
+        let mut redis = self.redis.clone();
+        let version: Option<i64> = redis
+            .get(self.access_key(kind, grantee, subject))
+            .await
+            .map_err(unavailable)?;
+        Ok(version.unwrap_or(0))
+    }
+}
+
 pub(crate) fn unavailable(e: redis::RedisError) -> ApiError {
     ApiError::Unavailable(format!("redis: {e}"))
 }
