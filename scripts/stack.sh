@@ -88,7 +88,7 @@ maven_copy() { # POM_DIR OUT_DIR
 }
 
 install() {
-  apt_install curl postgresql postgresql-contrib redis-server kcat openjdk-17-jre-headless maven python3-aiosmtpd shellcheck
+  apt_install curl postgresql postgresql-contrib redis-server kcat openjdk-17-jre-headless maven python3-aiosmtpd shellcheck prometheus
   command -v java >/dev/null || die "java not found after install"
   maven_copy "$ROOT/scripts/stack/kafka" "$KAFKA_LIB"
   maven_copy "$ROOT/scripts/stack/opensearch" "$OS_LIB"

@@ -138,12 +138,15 @@ pub async fn start(
     if all {
         migrate(&settings, Duration::from_secs(30)).await?;
     }
+    fitsync_platform::metrics::register_process_metrics();
     let pool_of = |name: &str| -> anyhow::Result<PgPool> {
         let service = SERVICES
             .iter()
             .find(|s| s.name == name)
             .expect("known service");
-        Ok(service.pool(&settings)?)
+        let pool = service.pool(&settings)?;
+        fitsync_platform::metrics::watch_pool(name, &pool);
+        Ok(pool)
     };
     let serves_api = [
         Target::Users,
@@ -204,6 +207,12 @@ pub async fn start(
     let mut openapi = Vec::new();
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let mut uses_kafka = false;
+    if let Some(redis) = &redis {
+        tasks.spawn(fitsync_platform::redis::monitor(
+            redis.clone(),
+            shutdown.clone(),
+        ));
+    }
 
     if targets.runs(Target::Users) {
         let pool = pool_of("users")?;

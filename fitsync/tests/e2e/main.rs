@@ -4,6 +4,7 @@
 
 mod harness;
 mod matrix;
+mod metrics;
 
 mod abuse;
 mod access;

@@ -177,6 +177,7 @@ impl Relay {
             poll = poll.min(beat_every);
         }
         let mut next_beat = tokio::time::Instant::now();
+        let mut next_measure = tokio::time::Instant::now();
         let mut failures = 0u32;
         loop {
             // The database's clock before the drain: every change committed before it is
@@ -208,6 +209,7 @@ impl Relay {
                     }
                 }
             };
+            self.measure_backlog(leader, &mut next_measure).await?;
             if let (true, Some(as_of)) = (drained, as_of) {
                 if self.send_heartbeats(as_of).await {
                     next_beat = tokio::time::Instant::now() + beat_every;
@@ -225,6 +227,26 @@ impl Relay {
     }
 
     /// Publishes one batch in id order; deletes the rows Kafka acknowledged.
+    /// The backlog gauges, at most once a second.
+    async fn measure_backlog(
+        &self,
+        leader: &mut PgConnection,
+        next: &mut tokio::time::Instant,
+    ) -> anyhow::Result<()> {
+        if tokio::time::Instant::now() < *next {
+            return Ok(());
+        }
+        let (rows, oldest): (i64, f64) = sqlx::query_as(
+            "select count(*), coalesce(extract(epoch from now() - min(created_at))::float8, 0)
+             from outbox",
+        )
+        .fetch_one(&mut *leader)
+        .await?;
+        self.stats.backlog(rows, oldest);
+        *next = tokio::time::Instant::now() + Duration::from_secs(1);
+        Ok(())
+    }
+
     /// One heartbeat to each partition of the heartbeat topic; `true` if Kafka took all.
     async fn send_heartbeats(&self, as_of: DateTime<Utc>) -> bool {
         let Some(topic) = self.heartbeat else {

@@ -157,6 +157,8 @@ pub struct JobSettings {
     /// How long a micro-batch waits to fill once its first message arrived.
     pub batch_window_ms: u64,
     pub consumer_group_prefix: String,
+    /// How often consumers report their lag (`fitsync_consumer_lag`).
+    pub stats_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,6 +7,8 @@ use uuid::Uuid;
 pub enum Decoded {
     Set {
         event_id: Uuid,
+        /// When the event was created, in the same transaction as the set.
+        time: chrono::DateTime<chrono::Utc>,
         set: SetLogged,
     },
     /// A valid event of a type this job does not use.
@@ -27,6 +29,7 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
     }
     Ok(Decoded::Set {
         event_id: event.id,
+        time: event.time,
         set,
     })
 }

@@ -85,13 +85,21 @@ impl BatchJob for ProgressAnalytics {
         let mut sets = Vec::with_capacity(fresh.len());
         let mut in_batch = std::collections::HashSet::with_capacity(fresh.len());
         let mut rejected = Vec::new();
+        let mut times = Vec::with_capacity(fresh.len());
         for m in &fresh {
             match decode(m) {
                 // A re-published event can sit in the same batch as its first copy.
                 Ok(Decoded::Set { set, .. }) if !in_batch.insert(set.set_id) => {
                     stats.duplicates += 1
                 }
-                Ok(Decoded::Set { event_id, set }) => sets.push((event_id, set)),
+                Ok(Decoded::Set {
+                    event_id,
+                    time,
+                    set,
+                }) => {
+                    times.push((set.set_id, time));
+                    sets.push((event_id, set));
+                }
                 Ok(Decoded::Other) => stats.skipped += 1,
                 Err(reason) => rejected.push((*m, reason)),
             }
@@ -126,6 +134,14 @@ impl BatchJob for ProgressAnalytics {
         offsets::save(&mut tx, &self.consumer.group, &next).await?;
         fault::point("analytics.before_commit");
         tx.commit().await?;
+        // Freshness: from the write that created each new set to its results committed.
+        let now = chrono::Utc::now();
+        let ages: Vec<f64> = times
+            .iter()
+            .filter(|(id, _)| new.contains(id))
+            .map(|(_, at)| (now - *at).num_microseconds().unwrap_or(0) as f64 / 1e6)
+            .collect();
+        fitsync_platform::stream::stats::freshness(JOB, &ages);
         Ok(stats)
     }
 }

@@ -4,18 +4,29 @@
 use crate::{config::KafkaSettings, kafka};
 use fitsync_events::{Topic, Topics};
 use futures::future::try_join_all;
+use prometheus::{register_int_counter_vec, IntCounterVec};
 use rdkafka::{
     message::{Header, OwnedHeaders, OwnedMessage},
     producer::{FutureProducer, FutureRecord},
     util::Timeout,
     Message,
 };
+use std::sync::LazyLock;
 
 pub const REASON: &str = "fitsync.dlq.reason";
 pub const JOB: &str = "fitsync.dlq.job";
 pub const ORIGIN_TOPIC: &str = "fitsync.dlq.topic";
 pub const ORIGIN_PARTITION: &str = "fitsync.dlq.partition";
 pub const ORIGIN_OFFSET: &str = "fitsync.dlq.offset";
+
+static DEAD_LETTERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "fitsync_dead_letters_total",
+        "Messages a job sent to the dead-letter topic (acknowledged by Kafka), by job",
+        &["job"]
+    )
+    .expect("metric registers once")
+});
 
 pub struct DeadLetters {
     producer: FutureProducer,
@@ -30,6 +41,8 @@ impl DeadLetters {
             // Fail the batch (to be retried) rather than wait five minutes for a broker.
             .set("message.timeout.ms", "30000")
             .create()?;
+        // Present at zero from the start, so that alerts can use `increase()`.
+        DEAD_LETTERED.with_label_values(&[job]);
         Ok(Self {
             producer,
             topic: Topics::new(kafka_settings.topic_prefix.clone()).name(Topic::DeadLetter),
@@ -79,6 +92,9 @@ impl DeadLetters {
             }
         });
         try_join_all(sends).await?;
+        DEAD_LETTERED
+            .with_label_values(&[&self.job])
+            .inc_by(rejected.len() as u64);
         for (m, reason) in rejected {
             tracing::warn!(job = %self.job, topic = m.topic(), partition = m.partition(), offset = m.offset(), %reason, "dead-lettered");
         }

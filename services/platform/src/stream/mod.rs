@@ -36,6 +36,7 @@ pub struct ConsumerSpec {
     pub dead_letters: DeadLetters,
     max_batch: usize,
     window: Duration,
+    stats_interval: Duration,
 }
 
 impl ConsumerSpec {
@@ -57,6 +58,7 @@ impl ConsumerSpec {
             kafka: kafka.clone(),
             max_batch: jobs.max_batch,
             window: Duration::from_millis(jobs.batch_window_ms),
+            stats_interval: Duration::from_millis(jobs.stats_interval_ms),
         })
     }
 
@@ -85,6 +87,7 @@ impl ConsumerSpec {
             stored,
             self.max_batch,
             self.window,
+            self.stats_interval,
         )
     }
 }

@@ -9,10 +9,12 @@ use std::{
 };
 
 use crate::{config::KafkaSettings, kafka};
+use prometheus::{register_int_gauge_vec, IntGaugeVec};
 use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer},
     error::KafkaResult,
     message::OwnedMessage,
+    statistics::Statistics,
     types::RDKafkaRespErr,
     ClientContext, Message, Offset, TopicPartitionList,
 };
@@ -30,9 +32,34 @@ pub type StoredOffsets = Arc<Mutex<HashMap<PartitionKey, i64>>>;
 
 pub struct SeekingContext {
     stored: Option<StoredOffsets>,
+    group: String,
 }
 
-impl ClientContext for SeekingContext {}
+static LAG: std::sync::LazyLock<IntGaugeVec> = std::sync::LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "fitsync_consumer_lag",
+        "Messages between a consumer group's committed offset and the end of a partition",
+        &["group", "topic", "partition"]
+    )
+    .expect("metric registers once")
+});
+
+impl ClientContext for SeekingContext {
+    /// librdkafka's statistics (every `jobs.stats_interval_ms`), delivered while the
+    /// consumer is polled: only gauges are set here, no I/O.
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (id, p) in &t.partitions {
+                // -1 is librdkafka's internal "unassigned" partition; negative lag: unknown.
+                if *id < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                LAG.with_label_values(&[&self.group, topic, &id.to_string()])
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for SeekingContext {
     fn rebalance(
@@ -97,6 +124,7 @@ impl KafkaSource {
         stored: Option<HashMap<PartitionKey, i64>>,
         max_batch: usize,
         window: Duration,
+        stats_interval: Duration,
     ) -> anyhow::Result<Self> {
         let stored = stored.map(|offsets| Arc::new(Mutex::new(offsets)));
         let consumer: StreamConsumer<SeekingContext> = kafka::client_config(kafka_settings)
@@ -110,8 +138,13 @@ impl KafkaSource {
             .set("heartbeat.interval.ms", "1000")
             .set("fetch.wait.max.ms", "5")
             .set("fetch.min.bytes", "1")
+            .set(
+                "statistics.interval.ms",
+                stats_interval.as_millis().to_string(),
+            )
             .create_with_context(SeekingContext {
                 stored: stored.clone(),
+                group: group.to_owned(),
             })?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;

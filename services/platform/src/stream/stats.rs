@@ -21,6 +21,24 @@ static BATCH_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+static FRESHNESS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "fitsync_pipeline_freshness_seconds",
+        "From the API write that created an event to the job's result committed, by job",
+        &["job"],
+        crate::metrics::latency_buckets()
+    )
+    .expect("metric registers once")
+});
+
+/// Records the freshness of the results a batch committed (seconds since each write).
+pub fn freshness(job: &str, ages_secs: &[f64]) {
+    let histogram = FRESHNESS.with_label_values(&[job]);
+    for age in ages_secs {
+        histogram.observe(age.max(0.0));
+    }
+}
+
 /// What one batch did, counted once per batch.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct JobStats {
