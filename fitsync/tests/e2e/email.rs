@@ -79,14 +79,26 @@ async fn a_new_account_verifies_its_address_by_email() {
         .await;
     assert_eq!(peek.status(), StatusCode::FORBIDDEN);
 
-    // Tokens travel on fitsync.notifications, which is not indexed for search.
+    // Tokens travel on fitsync.notifications, which is not indexed for search. The
+    // positive control: ana's registration, published before her email request, is.
     let search = OpenSearch::new(Transport::single_node(&env.settings.opensearch.url).unwrap());
     let index = format!("{}events", env.settings.opensearch.index_prefix);
-    let _ = search
-        .indices()
-        .refresh(opensearch::indices::IndicesRefreshParts::Index(&[&index]))
-        .send()
-        .await;
+    let subject = ana.id.to_string();
+    eventually(60, "the registration indexed", || async {
+        let body: Value = search
+            .search(SearchParts::Index(&[&index]))
+            .body(json!({"query": {"bool": {"filter": [
+                {"term": {"type": "fitsync.user.registered.v1"}},
+                {"term": {"subject": subject}}]}}}))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (body["hits"]["total"]["value"].as_u64()? == 1).then_some(())
+    })
+    .await;
     let hits: Value = search
         .search(SearchParts::Index(&[&index]))
         .body(json!({"query": {"term": {"type": "fitsync.notification.email_requested.v2"}}}))
@@ -195,7 +207,22 @@ async fn a_password_reset_by_email_ends_every_session() {
         .await;
     assert_eq!(refreshed.status(), StatusCode::UNAUTHORIZED);
 
-    // Nothing was sent to the address without an account.
+    // Nothing was asked for, or sent to, the address without an account; ana's requests
+    // (made in the same loop) are the positive control.
+    let requests = env.read_topic(&env.topic("fitsync.notifications"), 2).await;
+    let mentions = |who: &str| {
+        requests
+            .iter()
+            .filter(|m| {
+                String::from_utf8_lossy(rdkafka::Message::payload(*m).unwrap()).contains(who)
+            })
+            .count()
+    };
+    assert!(
+        mentions(&ana.email) >= 2,
+        "ana's requests are on the stream"
+    );
+    assert_eq!(mentions(&ghost), 0);
     let dir = TestEnv::maildir().join("new");
     let to_ghost = std::fs::read_dir(dir)
         .unwrap()

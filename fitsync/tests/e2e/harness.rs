@@ -704,6 +704,25 @@ impl PrivateBroker {
         .await;
     }
 
+    /// `SIGSTOP`: the broker stops answering, connections stay open (a long pause).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// `SIGCONT`: it goes on where it stopped.
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running broker").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// `kill -9`: no clean shutdown, as in a crash.
     pub fn kill(&mut self) {
         // Dropping the process kills it (`kill -9`, as in a crash).

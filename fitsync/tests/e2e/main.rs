@@ -10,6 +10,7 @@ mod abuse;
 mod access;
 mod api;
 mod auth;
+mod contract;
 mod crash;
 mod dashboards;
 mod dead_letter;

@@ -72,7 +72,10 @@ impl Relay {
             .set("linger.ms", settings.linger_ms.to_string())
             .set("compression.type", "lz4")
             .set("batch.num.messages", "10000")
-            .set("message.timeout.ms", "30000")
+            .set(
+                "message.timeout.ms",
+                settings.message_timeout_ms.to_string(),
+            )
             .create()?;
         Ok(Self {
             source,

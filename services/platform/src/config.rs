@@ -146,6 +146,9 @@ pub struct RelaySettings {
     /// Fallback poll when no NOTIFY arrives (a lost notification, a relay restart).
     pub poll_interval_ms: u64,
     pub linger_ms: u32,
+    /// How long Kafka may take to acknowledge a message before the relay gives up on it
+    /// (the row stays in the outbox and is published again).
+    pub message_timeout_ms: u64,
     /// How often a relay with a heartbeat topic sends a heartbeat (once drained).
     pub heartbeat_interval_ms: u64,
 }

@@ -1,0 +1,188 @@
+//! The event contract: every event type FitSync produces (`fitsync_events::EVENT_TYPES`)
+//! is produced here by the real flows, and every message on the wire matches the
+//! CloudEvents envelope and its type's JSON Schema; one user's events share a key, and
+//! with it a partition.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use fitsync::Target;
+use fitsync_events::{schema_for, ENVELOPE_SCHEMA, EVENT_TYPES, HEARTBEAT_V1};
+use rdkafka::Message;
+use serde_json::{json, Value};
+
+use crate::{
+    harness::{eventually, Account, TestApp, TestEnv},
+    matrix::{refreshed, train},
+};
+
+async fn call(app: &TestApp, who: &Account, method: reqwest::Method, path: &str, body: Value) {
+    let response = app
+        .http
+        .request(method.clone(), app.url(path))
+        .bearer_auth(&who.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{method} {path}: {}",
+        response.status()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_type_is_produced_and_matches_its_schema() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let post = reqwest::Method::POST;
+
+    // user.registered, email_requested
+    let ana = app.register("client").await;
+    let trainer = app.register("trainer").await;
+    // relationship.started; audit.health_data_read (the trainer reads her notes)
+    let relationship = train(&app, &trainer, &ana).await;
+    call(
+        &app,
+        &ana,
+        reqwest::Method::PUT,
+        "/api/profiles/me",
+        json!({"health_notes": "old knee injury"}),
+    )
+    .await;
+    eventually(60, "the trainer's access projected", || async {
+        (app.get(
+            &trainer,
+            &format!("/api/workouts/sets?client_id={}", ana.id),
+        )
+        .await
+        .status()
+            == 200)
+            .then_some(())
+    })
+    .await;
+    let profile = app
+        .get(&trainer, &format!("/api/profiles/{}", ana.id))
+        .await;
+    assert_eq!(profile.status(), 200);
+    // relationship.ended
+    call(
+        &app,
+        &ana,
+        post.clone(),
+        &format!("/api/users/relationships/{relationship}/end"),
+        json!({}),
+    )
+    .await;
+    // gym.member_joined (the owner, then ana), gym.member_left
+    let owner = app.register("gym").await;
+    let gym: Value = app
+        .http
+        .post(app.url("/api/gyms"))
+        .bearer_auth(&owner.token)
+        .json(&json!({"name": "Contract Gym"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gym = gym["id"].as_str().unwrap().to_owned();
+    let owner = refreshed(&app, owner).await;
+    let invitation: Value = app
+        .http
+        .post(app.url(&format!("/api/gyms/{gym}/invitations")))
+        .bearer_auth(&owner.token)
+        .json(&json!({"email": ana.email, "role": "client"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &ana,
+        post.clone(),
+        &format!(
+            "/api/gyms/invitations/{}/accept",
+            invitation["id"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
+    call(
+        &app,
+        &owner,
+        post.clone(),
+        &format!("/api/gyms/{gym}/members/{}/remove", ana.id),
+        json!({}),
+    )
+    .await;
+    // workout.set_logged
+    let set = json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100.0});
+    assert_eq!(app.log_set(&ana, set).await.status(), 201);
+
+    // Every type on the wire (heartbeats come by themselves).
+    let topics = ["fitsync.users", "fitsync.training", "fitsync.notifications"];
+    let messages = eventually(60, "every event type on the wire", || async {
+        let mut all = Vec::new();
+        for topic in topics {
+            all.extend(env.read_topic(&env.topic(topic), 1).await);
+        }
+        let seen: BTreeSet<String> = all
+            .iter()
+            .filter_map(|m| {
+                let event: Value = serde_json::from_slice(m.payload()?).ok()?;
+                Some(event["type"].as_str()?.to_owned())
+            })
+            .collect();
+        EVENT_TYPES.iter().all(|t| seen.contains(*t)).then_some(all)
+    })
+    .await;
+
+    let envelope =
+        jsonschema::validator_for(&serde_json::from_str(ENVELOPE_SCHEMA).unwrap()).unwrap();
+    let mut partitions_of_ana: HashMap<String, HashSet<i32>> = HashMap::new();
+    for m in &messages {
+        let event: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+        let errors: Vec<String> = envelope
+            .iter_errors(&event)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "envelope: {errors:?} in {event}");
+        let event_type = event["type"].as_str().unwrap();
+        let schema: Value = serde_json::from_str(
+            schema_for(event_type).unwrap_or_else(|| panic!("no schema for {event_type}")),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&event["data"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{event_type}: {errors:?} in {event}");
+        if event_type != HEARTBEAT_V1 {
+            assert_eq!(
+                m.key(),
+                Some(event["subject"].as_str().unwrap().as_bytes()),
+                "keyed by its subject: {event}"
+            );
+        }
+        if event["subject"] == ana.id.to_string() {
+            partitions_of_ana
+                .entry(m.topic().to_owned())
+                .or_default()
+                .insert(m.partition());
+        }
+    }
+    assert!(partitions_of_ana.len() >= 3, "{partitions_of_ana:?}");
+    for (topic, partitions) in &partitions_of_ana {
+        assert_eq!(
+            partitions.len(),
+            1,
+            "ana's events on {topic}: {partitions:?}"
+        );
+    }
+    app.stop().await;
+}
