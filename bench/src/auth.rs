@@ -70,7 +70,7 @@ pub async fn run(settings: &Settings, progress: &PgPool, seconds: u64) -> anyhow
         .route("/api/progress/{client_id}/e1rm", get(unauthenticated))
         .with_state(progress.clone());
     let stop = CancellationToken::new();
-    let authed_url = serve(authed, &stop).await?;
+    let authed_url = serve(authed.into(), &stop).await?;
     let plain_url = serve(plain, &stop).await?;
     let path = format!("/api/progress/{client}/e1rm");
     let per_round = Duration::from_secs(seconds.max(2) / 2);

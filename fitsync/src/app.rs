@@ -13,6 +13,7 @@ use fitsync_stream_jobs::{AccessProjector, EventIndexer, ProgressAnalytics};
 use sqlx::{migrate::Migrator, PgPool};
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
 
 /// What one process runs: everything (`all`, a laptop) or one component (Kubernetes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -203,8 +204,7 @@ pub async fn start(
             .clone()
             .expect("the users and notifications targets seal")
     };
-    let mut api = Router::new();
-    let mut openapi = Vec::new();
+    let mut api: OpenApiRouter = OpenApiRouter::with_openapi(fitsync_platform::openapi::document());
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let mut uses_kafka = false;
     if let Some(redis) = &redis {
@@ -245,7 +245,6 @@ pub async fn start(
             sealer: sealer_of(),
             access_revocation_ttl_secs: a.access_revocation_ttl_secs,
         }));
-        openapi.push(fitsync_users::openapi());
         checks.push(Check::postgres("users", pool));
     }
     if targets.runs(Target::Training) {
@@ -254,7 +253,6 @@ pub async fn start(
             pool: pool.clone(),
             auth: auth_of(),
         }));
-        openapi.push(fitsync_training::openapi());
         checks.push(Check::access_projection(
             "training",
             pool.clone(),
@@ -268,7 +266,6 @@ pub async fn start(
             pool: pool.clone(),
             auth: auth_of(),
         }));
-        openapi.push(fitsync_progress::openapi());
         checks.push(Check::access_projection(
             "progress",
             pool.clone(),
@@ -284,7 +281,6 @@ pub async fn start(
                 auth: auth_of(),
             },
         ));
-        openapi.push(fitsync_notifications::openapi());
         checks.push(Check::postgres("notifications", pool.clone()));
         let mailer =
             fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
@@ -352,7 +348,8 @@ pub async fn start(
     let mut seen = std::collections::HashSet::new();
     checks.retain(|c| seen.insert(c.name().to_owned()));
 
-    let document = Arc::new(fitsync_platform::openapi::merge(&openapi));
+    let (api, document) = api.split_for_parts();
+    let document = Arc::new(fitsync_platform::openapi::finish(document));
     let api = api.route(
         "/api/openapi.json",
         get(move || async move { Json((*document).clone()) }),

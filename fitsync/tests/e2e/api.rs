@@ -438,14 +438,14 @@ async fn bad_input_on_every_endpoint_gets_problem_json_and_changes_nothing() {
         ),
         (
             "PUT",
-            "/api/profiles/me".into(),
+            "/api/profiles/me/client".into(),
             Some(&client.token),
             r#"{"height_cm": "tall"}"#,
             422,
         ),
         (
             "PUT",
-            "/api/profiles/me".into(),
+            "/api/profiles/me/trainer".into(),
             Some(&trainer.token),
             r#"{"time_zone": "not a zone!"}"#,
             422,

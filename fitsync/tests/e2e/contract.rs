@@ -46,7 +46,7 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         &app,
         &ana,
         reqwest::Method::PUT,
-        "/api/profiles/me",
+        "/api/profiles/me/client",
         json!({"health_notes": "old knee injury"}),
     )
     .await;

@@ -35,7 +35,7 @@ async fn a_new_account_verifies_its_address_by_email() {
             .await
             .unwrap()
             .status(),
-        StatusCode::UNPROCESSABLE_ENTITY
+        StatusCode::NOT_FOUND
     );
     assert_eq!(
         verify(token.clone()).await.unwrap().status(),
@@ -43,7 +43,7 @@ async fn a_new_account_verifies_its_address_by_email() {
     );
     assert_eq!(
         verify(token).await.unwrap().status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
         "single use"
     );
     let me: Value = app.get(&ana, "/api/users/me").await.json().await.unwrap();
@@ -173,7 +173,7 @@ async fn a_password_reset_by_email_ends_every_session() {
             .await
             .unwrap()
             .status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
         "single use"
     );
 

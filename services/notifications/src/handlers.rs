@@ -2,17 +2,21 @@ use axum::{extract::State, Json};
 use chrono::{DateTime, Utc};
 use fitsync_platform::{ApiError, ApiQuery, AuthUser, Role};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::NotificationsState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
+    /// Whose deliveries (default: the caller's; others' for admins only).
     user_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// One notification's delivery and its outcome.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Delivery {
     notification_id: Uuid,
     channel: String,
@@ -24,6 +28,13 @@ pub struct Delivery {
 }
 
 /// `GET /api/notifications/deliveries?user_id=`: the caller's own; admins anyone's.
+#[utoipa::path(
+    get, path = "/api/notifications/deliveries", tag = "notifications",
+    summary = "Deliveries to the caller (admins: to any user_id), newest first",
+    params(DeliveriesQuery),
+    responses((status = 200, description = "Deliveries", body = Vec<Delivery>)),
+    security(("bearer" = []))
+)]
 pub async fn deliveries(
     State(state): State<NotificationsState>,
     user: AuthUser,

@@ -9,9 +9,10 @@ mod sender;
 
 use std::sync::Arc;
 
-use axum::{extract::FromRef, routing::get, Router};
+use axum::extract::FromRef;
 use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use email::Mailer;
 pub use sender::EmailSender;
@@ -24,18 +25,9 @@ pub struct NotificationsState {
     pub auth: Arc<Authenticator>,
 }
 
-pub fn router(state: NotificationsState) -> Router {
-    Router::new()
-        .route("/api/notifications/deliveries", get(handlers::deliveries))
+/// The service's routes and their OpenAPI operations, built together.
+pub fn router(state: NotificationsState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
+        .routes(routes!(handlers::deliveries))
         .with_state(state)
-}
-
-pub fn openapi() -> serde_json::Value {
-    use fitsync_platform::openapi::responses;
-    serde_json::json!({"paths": {"/api/notifications/deliveries": {"get": {
-        "summary": "Deliveries to the caller (admins: to any user_id), newest first",
-        "security": [{"bearer": []}],
-        "parameters": [{"name": "user_id", "in": "query", "schema": {"type": "string", "format": "uuid"}}],
-        "responses": responses(serde_json::json!({"200": {"description": "Deliveries"}}))
-    }}}})
 }

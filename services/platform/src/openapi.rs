@@ -1,60 +1,114 @@
-//! One OpenAPI 3.1 document merged from every service's fragment.
+//! The OpenAPI 3.1 document, generated from the handlers' types: each service builds its
+//! router with `utoipa_axum::router::OpenApiRouter` from handlers annotated with
+//! `#[utoipa::path]`, so a route cannot exist without its operation in the document.
+//! The binary merges the services' documents and `finish` adds what every operation
+//! shares: the bearer scheme, the `Problem` schema, and the problem responses.
 
-use serde_json::{json, Map, Value};
+use utoipa::{
+    openapi::{
+        path::Operation,
+        request_body::RequestBody,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        ComponentsBuilder, Content, OpenApi, Ref, RefOr, Response, ResponseBuilder,
+    },
+    PartialSchema, ToSchema,
+};
 
-/// Merges `paths` and `components.schemas` of each fragment into one document.
-pub fn merge(fragments: &[Value]) -> Value {
-    let mut paths = Map::new();
-    let mut schemas = Map::new();
-    for fragment in fragments {
-        if let Some(p) = fragment.get("paths").and_then(Value::as_object) {
-            paths.extend(p.clone());
-        }
-        if let Some(s) = fragment
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-        {
-            schemas.extend(s.clone());
-        }
-    }
-    schemas.insert(
-        "Problem".into(),
-        json!({
-            "type": "object",
-            "description": "RFC 9457 problem details",
-            "required": ["type", "title", "status"],
-            "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"},
-                "status": {"type": "integer"}, "detail": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "object", "properties": {
-                    "field": {"type": "string"}, "message": {"type": "string"}}}}
-            }
-        }),
+use crate::problem::{FieldError, Problem};
+
+/// The security requirement name handlers use: `security(("bearer" = []))`.
+pub const BEARER: &str = "bearer";
+
+/// A fresh document with FitSync's title and version.
+pub fn document() -> OpenApi {
+    let mut doc = OpenApi::new(
+        utoipa::openapi::Info::new("FitSync API", env!("CARGO_PKG_VERSION")),
+        utoipa::openapi::Paths::new(),
     );
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "FitSync API", "version": env!("CARGO_PKG_VERSION")},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-        },
-    })
+    doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    doc
 }
 
-/// An operation's `responses`: `specific` plus the problem responses every operation
-/// shares (400, 401, 403, 422), unless `specific` already names them.
-pub fn responses(specific: Value) -> Value {
-    let problem =
-        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
-    let mut all = json!({
-        "400": {"description": "Malformed request", "content": problem},
-        "401": {"description": "Missing or invalid token", "content": problem},
-        "403": {"description": "Not allowed for this caller", "content": problem},
-        "422": {"description": "Invalid field values", "content": problem},
-    });
-    if let (Some(all), Value::Object(specific)) = (all.as_object_mut(), specific) {
-        all.extend(specific);
+fn problem_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build(),
+    )
+}
+
+/// Adds the shared parts to a merged document.
+pub fn finish(mut doc: OpenApi) -> OpenApi {
+    let components = doc.components.take().unwrap_or_default();
+    let mut builder = ComponentsBuilder::from(components)
+        .schema("Problem", Problem::schema())
+        .schema("FieldError", FieldError::schema())
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    let _ = &mut builder;
+    doc.components = Some(builder.build());
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add_problems(operation);
+        }
     }
-    all
+    doc
+}
+
+/// Every operation can answer 400 (malformed), 422 (invalid fields when it takes input),
+/// 429 and 503 (a dependency down); operations behind a token also 401 and 403.
+fn add_problems(operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let takes_input = operation.request_body.is_some()
+        || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let mut shared = vec![
+        ("400", "Malformed request"),
+        ("429", "Too many requests"),
+        ("503", "A dependency is unavailable"),
+    ];
+    if takes_input {
+        shared.push(("422", "Invalid field values"));
+    }
+    if secured {
+        shared.push(("401", "Missing, invalid or revoked token"));
+        shared.push(("403", "Not allowed for this caller"));
+    }
+    for (status, description) in shared {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem_response(description));
+    }
+}
+
+/// A request body as form fields (`application/x-www-form-urlencoded`).
+pub fn form_body<T: ToSchema>() -> RequestBody {
+    utoipa::openapi::request_body::RequestBodyBuilder::new()
+        .content(
+            "application/x-www-form-urlencoded",
+            Content::new(Some(T::schema())),
+        )
+        .required(Some(utoipa::openapi::Required::True))
+        .build()
 }

@@ -2,11 +2,13 @@ use axum::{extract::State, Json};
 use chrono::{DateTime, NaiveDate, Utc};
 use fitsync_platform::{auth::Grants, ApiError, ApiPath, ApiQuery, AuthUser};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ProgressState;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// The best estimated one-rep max of one exercise (Epley; Brzycki alongside).
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ExerciseE1rm {
     exercise: String,
     e1rm_kg: f64,
@@ -16,13 +18,20 @@ pub struct ExerciseE1rm {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct E1rmResponse {
     client_id: Uuid,
     exercises: Vec<ExerciseE1rm>,
 }
 
 /// `GET /api/progress/{client_id}/e1rm`: best estimated 1RM per exercise.
+#[utoipa::path(
+    get, path = "/api/progress/{client_id}/e1rm", tag = "progress",
+    summary = "Best estimated one-rep max per exercise (Epley; Brzycki alongside)",
+    params(("client_id" = Uuid, Path, description = "The client")),
+    responses((status = 200, description = "Estimates", body = E1rmResponse)),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
 pub async fn e1rm(
     State(state): State<ProgressState>,
@@ -49,27 +58,36 @@ pub async fn e1rm_of(pool: &sqlx::PgPool, client_id: Uuid) -> Result<E1rmRespons
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct VolumeQuery {
-    /// Number of most recent weeks (default 12, at most 260).
+    /// Number of most recent weeks (default 12).
+    #[param(minimum = 1, maximum = 260)]
     weeks: Option<i64>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct WeekVolume {
     week_start: NaiveDate,
     volume_kg: f64,
     sets: i32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct VolumeResponse {
     client_id: Uuid,
     weeks: Vec<WeekVolume>,
 }
 
 /// `GET /api/progress/{client_id}/volume?weeks=`: weekly volume load, oldest first.
+#[utoipa::path(
+    get, path = "/api/progress/{client_id}/volume", tag = "progress",
+    summary = "Weekly volume load (Σ weight × reps), oldest week first",
+    params(("client_id" = Uuid, Path, description = "The client"), VolumeQuery),
+    responses((status = 200, description = "Weeks", body = VolumeResponse)),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
 pub async fn volume(
     State(state): State<ProgressState>,

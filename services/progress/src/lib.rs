@@ -2,15 +2,13 @@
 //! (`/api/progress/*`; `/api/metrics/*` and `/api/analytics/*` join it). Database progressdb.
 
 pub mod handlers;
-mod openapi;
 
 use std::sync::Arc;
 
-use axum::{extract::FromRef, routing::get, Router};
+use axum::extract::FromRef;
 use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
-
-pub use openapi::openapi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -20,9 +18,10 @@ pub struct ProgressState {
     pub auth: Arc<Authenticator>,
 }
 
-pub fn router(state: ProgressState) -> Router {
-    Router::new()
-        .route("/api/progress/{client_id}/e1rm", get(handlers::e1rm))
-        .route("/api/progress/{client_id}/volume", get(handlers::volume))
+/// The service's routes and their OpenAPI operations, built together.
+pub fn router(state: ProgressState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
+        .routes(routes!(handlers::e1rm))
+        .routes(routes!(handlers::volume))
         .with_state(state)
 }

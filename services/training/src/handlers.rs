@@ -3,6 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use fitsync_events::{CloudEvent, SetLogged, Topic, SET_LOGGED_V1};
 use fitsync_platform::{auth::Grants, outbox, ApiError, ApiJson, ApiQuery, AuthUser, FieldError};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
@@ -12,20 +13,32 @@ use crate::{
 
 pub const SOURCE: &str = "/fitsync/training";
 
-#[derive(Debug, Deserialize)]
+/// One working set, as the client logs it.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSetRequest {
+    /// An exercise slug: lowercase words joined by hyphens.
+    #[schema(
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 64,
+        example = "back-squat"
+    )]
     exercise: String,
+    #[schema(minimum = 1, maximum = 100)]
     reps: i64,
+    #[schema(minimum = 0, maximum = 1000)]
     weight_kg: f64,
+    /// Reps in reserve (0: taken to failure).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10)]
     rir: Option<i64>,
-    /// Defaults to now; a set can be logged after the session.
+    /// When the set was done: defaults to now; not more than 5 minutes ahead, not more
+    /// than five years back.
     #[serde(default)]
     performed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct WorkoutSet {
     id: Uuid,
     client_id: Uuid,
@@ -103,6 +116,13 @@ fn take<T>(errors: &mut Vec<FieldError>, parsed: Result<T, ApiError>) -> Option<
 
 /// `POST /api/workouts/sets`: a client logs one set of their own. The set and its
 /// `set_logged` event are written in one transaction.
+#[utoipa::path(
+    post, path = "/api/workouts/sets", tag = "workouts",
+    summary = "Log one working set (clients, for themselves)",
+    request_body = LogSetRequest,
+    responses((status = 201, description = "Logged", body = WorkoutSet)),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
 pub async fn log_set(
     State(state): State<TrainingState>,
@@ -148,14 +168,25 @@ pub async fn log_set(
     Ok((StatusCode::CREATED, Json(row)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Whose sets (default: the caller's).
     client_id: Option<Uuid>,
+    /// How many, newest first (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
 /// `GET /api/workouts/sets?client_id=&limit=`: newest first.
+#[utoipa::path(
+    get, path = "/api/workouts/sets", tag = "workouts",
+    summary = "A client's logged sets, newest first",
+    params(ListQuery),
+    responses((status = 200, description = "Sets", body = Vec<WorkoutSet>)),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
 pub async fn list_sets(
     State(state): State<TrainingState>,

@@ -3,16 +3,15 @@
 
 mod domain;
 mod handlers;
-mod openapi;
 
 use std::sync::Arc;
 
-use axum::{extract::FromRef, routing::post, Router};
+use axum::extract::FromRef;
 use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use domain::{ExerciseSlug, Kilograms, Reps, Rir};
-pub use openapi::openapi;
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -22,11 +21,9 @@ pub struct TrainingState {
     pub auth: Arc<Authenticator>,
 }
 
-pub fn router(state: TrainingState) -> Router {
-    Router::new()
-        .route(
-            "/api/workouts/sets",
-            post(handlers::log_set).get(handlers::list_sets),
-        )
+/// The service's routes and their OpenAPI operations, built together.
+pub fn router(state: TrainingState) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
+        .routes(routes!(handlers::log_set, handlers::list_sets))
         .with_state(state)
 }

@@ -16,6 +16,7 @@ use rand::RngCore;
 use ring::digest;
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
@@ -79,8 +80,9 @@ pub async fn request(
     Ok(())
 }
 
+/// An unknown, used or expired token: as if it did not exist.
 fn invalid_token() -> ApiError {
-    ApiError::field("token", "is invalid, used or expired")
+    ApiError::NotFound
 }
 
 /// Spends a token of `template`'s purpose, and with it every other outstanding token of
@@ -126,6 +128,12 @@ async fn usable(pool: &PgPool, token: &str, template: EmailTemplate) -> Result<b
 
 /// `POST /api/auth/verify-email/request`: send the verification email again (a few
 /// times an hour at most).
+#[utoipa::path(
+    post, path = "/api/auth/verify-email/request", tag = "auth",
+    summary = "Send the verification email again (five an hour at most)",
+    responses((status = 202, description = "Sent"), (status = 409, description = "Already verified", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn resend_verification(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -156,13 +164,19 @@ pub async fn resend_verification(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     token: String,
 }
 
 /// `POST /api/auth/verify-email`: the token from the email.
+#[utoipa::path(
+    post, path = "/api/auth/verify-email", tag = "auth",
+    summary = "Verify the address with the emailed token",
+    request_body = TokenBody,
+    responses((status = 204, description = "Verified"), (status = 404, description = "The token is unknown, used or expired", body = fitsync_platform::Problem))
+)]
 pub async fn verify(
     State(state): State<UsersState>,
     ApiJson(body): ApiJson<TokenBody>,
@@ -179,14 +193,24 @@ pub async fn verify(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
+    #[schema(
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$",
+        max_length = 254
+    )]
     email: String,
 }
 
 /// `POST /api/auth/password-reset`: always 202, whether or not the address has an
 /// account, so the answer reveals nothing; throttled per caller and per address.
+#[utoipa::path(
+    post, path = "/api/auth/password-reset", tag = "auth",
+    summary = "Email a password-reset link (always 202)",
+    request_body = ResetRequest,
+    responses((status = 202, description = "Accepted"))
+)]
 pub async fn request_reset(
     State(state): State<UsersState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -216,10 +240,11 @@ pub async fn request_reset(
     Ok(StatusCode::ACCEPTED)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirm {
     token: String,
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
 }
 
@@ -228,6 +253,12 @@ pub struct ResetConfirm {
 /// and confirmations are throttled per caller. A reset proves the address: if it was
 /// not verified before, every link the account made meanwhile (relationships, a gym)
 /// ends — they may have been made by someone who registered the address first.
+#[utoipa::path(
+    post, path = "/api/auth/password-reset/confirm", tag = "auth",
+    summary = "Set a new password with the emailed token; every session ends",
+    request_body = ResetConfirm,
+    responses((status = 204, description = "Password set"), (status = 404, description = "The token is unknown, used or expired", body = fitsync_platform::Problem))
+)]
 pub async fn confirm_reset(
     State(state): State<UsersState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -10,11 +10,12 @@ use fitsync_events::{
 use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{domain::Email, handlers::SOURCE, UsersState};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Gym {
     id: Uuid,
     name: String,
@@ -22,9 +23,10 @@ pub struct Gym {
     created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGym {
+    #[schema(pattern = "\\S", max_length = 100)]
     name: String,
 }
 
@@ -63,6 +65,13 @@ pub(crate) async fn emit(
 }
 
 /// `POST /api/gyms`: a gym owner creates their gym (once).
+#[utoipa::path(
+    post, path = "/api/gyms", tag = "gyms",
+    summary = "Create the caller's gym (gym owners, once)",
+    request_body = NewGym,
+    responses((status = 201, description = "Created", body = Gym), (status = 409, description = "You already have a gym", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -70,7 +79,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Gym>), ApiError> {
     user.require(&[Role::Gym])?;
     let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || req.name.chars().count() > 100 {
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
     }
     let mut tx = state.pool.begin().await?;
@@ -123,7 +132,7 @@ async fn manages(state: &UsersState, user: &AuthUser, gym: Uuid) -> Result<(), A
     }
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Member {
     id: Uuid,
     display_name: String,
@@ -131,6 +140,13 @@ pub struct Member {
 }
 
 /// `GET /api/gyms/{id}/members`: for its owner and admins.
+#[utoipa::path(
+    get, path = "/api/gyms/{id}/members", tag = "gyms",
+    summary = "A gym's members (its owner, admins)",
+    params(("id" = Uuid, Path, description = "The gym")),
+    responses((status = 200, description = "Members", body = Vec<Member>), (status = 404, description = "No such gym", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn members(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -146,14 +162,26 @@ pub async fn members(
     Ok(Json(rows))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewInvitation {
-    email: String,
-    role: Role,
+/// Who a gym invites.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitedRole {
+    Trainer,
+    Client,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    #[schema(
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$",
+        max_length = 254
+    )]
+    email: String,
+    role: InvitedRole,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Invitation {
     id: Uuid,
     gym_id: Uuid,
@@ -167,6 +195,14 @@ pub struct Invitation {
 const INVITATION: &str = "id, gym_id, email, role, created_at, expires_at, accepted_at";
 
 /// `POST /api/gyms/{id}/invitations`: invite a trainer or client by email (14 days).
+#[utoipa::path(
+    post, path = "/api/gyms/{id}/invitations", tag = "gyms",
+    summary = "Invite a trainer or a client by email (the gym's owner, admins)",
+    params(("id" = Uuid, Path, description = "The gym")),
+    request_body = NewInvitation,
+    responses((status = 201, description = "Invited", body = Invitation), (status = 404, description = "No such gym", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn invite(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -176,9 +212,10 @@ pub async fn invite(
     manages(&state, &user, gym).await?;
     crate::links::require_verified(&mut *state.pool.acquire().await?, user.id()).await?;
     let email = Email::parse(&req.email)?;
-    if !matches!(req.role, Role::Trainer | Role::Client) {
-        return Err(ApiError::field("role", "must be trainer or client"));
-    }
+    let role = match req.role {
+        InvitedRole::Trainer => Role::Trainer,
+        InvitedRole::Client => Role::Client,
+    };
     let row = sqlx::query_as::<_, Invitation>(&format!(
         "insert into gym_invitations (id, gym_id, email, role, invited_by, expires_at)
          values ($1, $2, $3, $4, $5, $6) returning {INVITATION}"
@@ -186,7 +223,7 @@ pub async fn invite(
     .bind(Uuid::now_v7())
     .bind(gym)
     .bind(email.as_str())
-    .bind(req.role.as_str())
+    .bind(role.as_str())
     .bind(user.id())
     .bind(Utc::now() + Duration::days(14))
     .fetch_one(&state.pool)
@@ -195,6 +232,12 @@ pub async fn invite(
 }
 
 /// `GET /api/gyms/invitations`: open invitations addressed to the caller's email.
+#[utoipa::path(
+    get, path = "/api/gyms/invitations", tag = "gyms",
+    summary = "Open invitations to the caller's address",
+    responses((status = 200, description = "Invitations", body = Vec<Invitation>)),
+    security(("bearer" = []))
+)]
 pub async fn my_invitations(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -212,6 +255,13 @@ pub async fn my_invitations(
 }
 
 /// `POST /api/gyms/invitations/{id}/accept`: by the invited address, in the invited role.
+#[utoipa::path(
+    post, path = "/api/gyms/invitations/{id}/accept", tag = "gyms",
+    summary = "Accept an invitation (the invited address, in the invited role)",
+    params(("id" = Uuid, Path, description = "The invitation")),
+    responses((status = 200, description = "Joined", body = Invitation), (status = 404, description = "No such invitation to you", body = fitsync_platform::Problem), (status = 409, description = "Not open, another role, or already in a gym", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn accept(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -273,6 +323,13 @@ pub async fn accept(
 
 /// `POST /api/gyms/{id}/members/{user_id}/remove`: by the owner or an admin, or a
 /// member leaving; the gym loses access to their data.
+#[utoipa::path(
+    post, path = "/api/gyms/{id}/members/{user_id}/remove", tag = "gyms",
+    summary = "Remove a member (the owner, admins) or leave (the member)",
+    params(("id" = Uuid, Path, description = "The gym"), ("user_id" = Uuid, Path, description = "The member")),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such member", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn remove(
     State(state): State<UsersState>,
     user: AuthUser,

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use fitsync_events::{CloudEvent, Topic, UserRegistered, USER_REGISTERED_V1};
 use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
@@ -18,24 +19,51 @@ use crate::{
 
 pub const SOURCE: &str = "/fitsync/users";
 
-#[derive(Debug, Deserialize)]
+/// The roles anyone may register with.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SelfServiceRole {
+    Client,
+    Trainer,
+    Gym,
+}
+
+impl From<SelfServiceRole> for Role {
+    fn from(role: SelfServiceRole) -> Self {
+        match role {
+            SelfServiceRole::Client => Role::Client,
+            SelfServiceRole::Trainer => Role::Trainer,
+            SelfServiceRole::Gym => Role::Gym,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f.][^@\\s\\x00-\\x1f\\x7f-\\x9f]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]*[^@\\s\\x00-\\x1f\\x7f-\\x9f.]$",
+        max_length = 254,
+        example = "ana@example.com"
+    )]
     email: String,
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
+    #[schema(pattern = "\\S", max_length = 100)]
     display_name: String,
+    /// Default: client.
     #[serde(default)]
-    role: Option<Role>,
+    role: Option<SelfServiceRole>,
 }
 
 /// The same answer whether the address was free or taken (no account enumeration).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RegisterResponse {
     status: &'static str,
     next: &'static str,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct User {
     id: Uuid,
     email: String,
@@ -50,6 +78,12 @@ pub struct User {
 /// the address was free (a verification email follows) or already registered (its
 /// owner gets an email with a password-reset link), so sign-up, like sign-in and
 /// password reset, reveals no account. Throttled per address. Then sign in.
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    summary = "Create an account (always 202: the same answer whether the address was free or taken)",
+    request_body = RegisterRequest,
+    responses((status = 202, description = "Accepted; check your email", body = RegisterResponse))
+)]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn register(
     State(state): State<UsersState>,
@@ -63,10 +97,7 @@ pub async fn register(
     let email = Email::parse(&req.email)?;
     let password = NewPassword::parse(req.password)?;
     let name = display_name(&req.display_name)?;
-    let role = req.role.unwrap_or(Role::Client);
-    if !matches!(role, Role::Client | Role::Trainer | Role::Gym) {
-        return Err(ApiError::field("role", "must be client, trainer or gym"));
-    }
+    let role: Role = req.role.map_or(Role::Client, Role::from);
     // Hashed whether or not the address is taken: both answers cost the same.
     let hash = password::hash(password.expose().to_owned()).await?;
     let id = Uuid::now_v7();
@@ -122,12 +153,25 @@ pub async fn register(
 }
 
 /// `GET /api/users/me`
+#[utoipa::path(
+    get, path = "/api/users/me", tag = "users",
+    summary = "The caller's account",
+    responses((status = 200, description = "The account", body = User)),
+    security(("bearer" = []))
+)]
 pub async fn me(State(state): State<UsersState>, user: AuthUser) -> Result<Json<User>, ApiError> {
     fetch_user(&state, user.id()).await
 }
 
 /// `GET /api/users/{id}`: yourself, your client (as their trainer), your gym's member
 /// (as its owner), anyone (as an admin).
+#[utoipa::path(
+    get, path = "/api/users/{id}", tag = "users",
+    summary = "An account: yourself, your client (as their trainer), your gym's member, anyone (admins)",
+    params(("id" = Uuid, Path, description = "The user")),
+    responses((status = 200, description = "The account", body = User), (status = 404, description = "No such user", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn get_user(
     State(state): State<UsersState>,
     user: AuthUser,

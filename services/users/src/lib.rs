@@ -1,5 +1,3 @@
-// The OpenAPI fragment (openapi.rs) is one json! literal, deeper than the default limit.
-#![recursion_limit = "512"]
 //! The users service: accounts, passwords and the token endpoint (`/api/auth/*`,
 //! `/api/users/*`, `/api/profiles/*`, database userdb).
 
@@ -9,7 +7,6 @@ mod gyms;
 mod handlers;
 mod limits;
 mod links;
-mod openapi;
 pub mod password;
 mod profiles;
 mod refresh;
@@ -18,17 +15,13 @@ mod tokens;
 
 use std::sync::Arc;
 
-use axum::{
-    extract::FromRef,
-    routing::{get, post},
-    Router,
-};
+use axum::extract::FromRef;
 use fitsync_platform::{sealed::Sealer, Authenticator, KeySet};
 use sqlx::{migrate::Migrator, PgPool};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use email_flow::EmailTtl;
 pub use limits::LoginLimits;
-pub use openapi::openapi;
 pub use refresh::RefreshTokens;
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
@@ -69,64 +62,41 @@ impl fitsync_platform::auth::Relationships for Directory<'_> {
     }
 }
 
-pub fn router(state: UsersState) -> Router {
+/// The service's routes and their OpenAPI operations, built together: a route cannot
+/// exist without its operation in the document.
+pub fn router(state: UsersState) -> OpenApiRouter {
     password::register_metrics();
-    Router::new()
-        .route("/api/auth/register", post(handlers::register))
-        .route("/api/auth/token", post(tokens::token))
-        .route("/api/auth/logout", post(tokens::logout))
-        .route("/api/auth/verify-email", post(email_flow::verify))
-        .route(
-            "/api/auth/verify-email/request",
-            post(email_flow::resend_verification),
-        )
-        .route("/api/auth/password-reset", post(email_flow::request_reset))
-        .route(
-            "/api/auth/password-reset/confirm",
-            post(email_flow::confirm_reset),
-        )
-        .route("/api/auth/logout-all", post(tokens::logout_all))
-        .route(
-            "/api/auth/service-accounts",
-            post(tokens::create_service_account).get(tokens::list_service_accounts),
-        )
-        .route(
-            "/api/auth/service-accounts/{id}/disable",
-            post(tokens::disable_service_account),
-        )
-        .route("/.well-known/jwks.json", get(tokens::jwks))
-        .route("/.well-known/openid-configuration", get(tokens::discovery))
-        .route("/api/users/me", get(handlers::me))
-        .route(
-            "/api/users/relationships",
-            post(relationships::invite).get(relationships::list),
-        )
-        .route(
-            "/api/users/relationships/{id}/accept",
-            post(relationships::accept),
-        )
-        .route(
-            "/api/users/relationships/{id}/decline",
-            post(relationships::decline),
-        )
-        .route(
-            "/api/users/relationships/{id}/end",
-            post(relationships::end),
-        )
-        .route(
-            "/api/profiles/me",
-            get(profiles::mine).put(profiles::update),
-        )
-        .route("/api/profiles/{id}", get(profiles::get))
-        .route("/api/gyms", post(gyms::create))
-        .route("/api/gyms/invitations", get(gyms::my_invitations))
-        .route("/api/gyms/invitations/{id}/accept", post(gyms::accept))
-        .route("/api/gyms/{id}/members", get(gyms::members))
-        .route("/api/gyms/{id}/invitations", post(gyms::invite))
-        .route(
-            "/api/gyms/{id}/members/{user_id}/remove",
-            post(gyms::remove),
-        )
-        .route("/api/users/{id}", get(handlers::get_user))
+    OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
+        .routes(routes!(handlers::register))
+        .routes(routes!(tokens::token))
+        .routes(routes!(tokens::logout))
+        .routes(routes!(tokens::logout_all))
+        .routes(routes!(email_flow::verify))
+        .routes(routes!(email_flow::resend_verification))
+        .routes(routes!(email_flow::request_reset))
+        .routes(routes!(email_flow::confirm_reset))
+        .routes(routes!(
+            tokens::create_service_account,
+            tokens::list_service_accounts
+        ))
+        .routes(routes!(tokens::disable_service_account))
+        .routes(routes!(tokens::jwks))
+        .routes(routes!(tokens::discovery))
+        .routes(routes!(handlers::me))
+        .routes(routes!(handlers::get_user))
+        .routes(routes!(relationships::invite, relationships::list))
+        .routes(routes!(relationships::accept))
+        .routes(routes!(relationships::decline))
+        .routes(routes!(relationships::end))
+        .routes(routes!(profiles::mine))
+        .routes(routes!(profiles::update_client))
+        .routes(routes!(profiles::update_trainer))
+        .routes(routes!(profiles::get))
+        .routes(routes!(gyms::create))
+        .routes(routes!(gyms::my_invitations))
+        .routes(routes!(gyms::accept))
+        .routes(routes!(gyms::members))
+        .routes(routes!(gyms::invite))
+        .routes(routes!(gyms::remove))
         .with_state(state)
 }

@@ -9,33 +9,72 @@ use chrono::{Datelike, NaiveDate, Utc};
 use fitsync_events::{CloudEvent, HealthDataRead, Topic, HEALTH_DATA_READ_V1};
 use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, FieldError, Role};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{handlers::SOURCE, relationships, Directory, UsersState};
 
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default)]
+/// The schema of `experience` (kept a string in the struct, so that a bad value is
+/// reported with every other bad field at once).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum Experience {
+    Beginner,
+    Intermediate,
+    Advanced,
+}
+
+/// A client's profile. Health notes are shown only to the client, their current
+/// trainer and admins.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientProfile {
+    #[schema(max_length = 2000)]
     goals: Option<String>,
+    /// Must make the client 13 to 120 years old.
     birthdate: Option<NaiveDate>,
+    #[schema(minimum = 50, maximum = 272)]
     height_cm: Option<f64>,
+    #[schema(value_type = Option<Experience>)]
     experience: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4000)]
     health_notes: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default)]
+/// Up to 20 labels of 1 to 100 characters, not all whitespace.
+fn labels_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("\\S"))
+                .max_length(Some(100)),
+        )
+        .max_items(Some(20))
+        .build()
+}
+
+/// A trainer's profile: a directory entry for anyone signed in.
+#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainerProfile {
+    #[schema(max_length = 4000)]
     bio: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = labels_schema)]
     specialties: Vec<String>,
     #[serde(default)]
+    #[schema(schema_with = labels_schema)]
     certifications: Vec<String>,
+    /// An IANA zone such as `Europe/Paris`.
+    #[schema(pattern = "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$", max_length = 64)]
     time_zone: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Profile {
     Client(ClientProfile),
@@ -164,6 +203,12 @@ async fn load(state: &UsersState, id: Uuid, role: Role) -> Result<Profile, ApiEr
 }
 
 /// `GET /api/profiles/me`
+#[utoipa::path(
+    get, path = "/api/profiles/me", tag = "profiles",
+    summary = "The caller's profile",
+    responses((status = 200, description = "The profile", body = Profile)),
+    security(("bearer" = []))
+)]
 pub async fn mine(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -172,6 +217,13 @@ pub async fn mine(
 }
 
 /// `GET /api/profiles/{user_id}`
+#[utoipa::path(
+    get, path = "/api/profiles/{id}", tag = "profiles",
+    summary = "A profile: trainers' to anyone signed in; clients' by the client-data policy, health notes to the client, their trainer and admins",
+    params(("id" = Uuid, Path, description = "The user")),
+    responses((status = 200, description = "The profile", body = Profile), (status = 404, description = "No such user", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn get(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -219,56 +271,73 @@ async fn audit(state: &UsersState, reader: &AuthUser, client: Uuid) -> Result<()
     Ok(())
 }
 
-enum ProfileUpdate {
-    Client(ClientProfile),
-    Trainer(TrainerProfile),
-}
-
-/// `PUT /api/profiles/me`: the whole profile of the caller's kind.
-pub async fn update(
+/// `PUT /api/profiles/me/client`: the whole profile, for a client.
+#[utoipa::path(
+    put, path = "/api/profiles/me/client", tag = "profiles",
+    summary = "Replace the caller's client profile (clients)",
+    request_body = ClientProfile,
+    responses((status = 200, description = "The profile", body = Profile)),
+    security(("bearer" = []))
+)]
+pub async fn update_client(
     State(state): State<UsersState>,
     user: AuthUser,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    ApiJson(p): ApiJson<ClientProfile>,
 ) -> Result<Json<Profile>, ApiError> {
-    let parsed: Result<ProfileUpdate, _> = match user.role() {
-        Role::Client => serde_json::from_value::<ClientProfile>(body).map(ProfileUpdate::Client),
-        Role::Trainer => serde_json::from_value::<TrainerProfile>(body).map(ProfileUpdate::Trainer),
-        _ => return Err(ApiError::Forbidden),
-    };
-    match parsed.map_err(|e| ApiError::field("body", e.to_string()))? {
-        ProfileUpdate::Client(p) => {
-            p.validate()?;
-            sqlx::query(
-                "insert into client_profiles (user_id, goals, birthdate, height_cm, experience, health_notes)
-                 values ($1, $2, $3, $4, $5, $6)
-                 on conflict (user_id) do update set goals = $2, birthdate = $3, height_cm = $4,
-                   experience = $5, health_notes = $6, updated_at = now()",
-            )
-            .bind(user.id())
-            .bind(&p.goals)
-            .bind(p.birthdate)
-            .bind(p.height_cm)
-            .bind(&p.experience)
-            .bind(&p.health_notes)
-            .execute(&state.pool)
-            .await?;
-        }
-        ProfileUpdate::Trainer(p) => {
-            p.validate()?;
-            sqlx::query(
-                "insert into trainer_profiles (user_id, bio, specialties, certifications, time_zone)
-                 values ($1, $2, $3, $4, $5)
-                 on conflict (user_id) do update set bio = $2, specialties = $3, certifications = $4,
-                   time_zone = $5, updated_at = now()",
-            )
-            .bind(user.id())
-            .bind(&p.bio)
-            .bind(&p.specialties)
-            .bind(&p.certifications)
-            .bind(&p.time_zone)
-            .execute(&state.pool)
-            .await?;
-        }
+    if user.role() != Role::Client {
+        return Err(ApiError::ForbiddenBecause(
+            "only clients have a client profile",
+        ));
     }
+    p.validate()?;
+    sqlx::query(
+        "insert into client_profiles (user_id, goals, birthdate, height_cm, experience, health_notes)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (user_id) do update set goals = $2, birthdate = $3, height_cm = $4,
+           experience = $5, health_notes = $6, updated_at = now()",
+    )
+    .bind(user.id())
+    .bind(&p.goals)
+    .bind(p.birthdate)
+    .bind(p.height_cm)
+    .bind(&p.experience)
+    .bind(&p.health_notes)
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(load(&state, user.id(), user.role()).await?))
+}
+
+/// `PUT /api/profiles/me/trainer`: the whole profile, for a trainer.
+#[utoipa::path(
+    put, path = "/api/profiles/me/trainer", tag = "profiles",
+    summary = "Replace the caller's trainer profile (trainers)",
+    request_body = TrainerProfile,
+    responses((status = 200, description = "The profile", body = Profile)),
+    security(("bearer" = []))
+)]
+pub async fn update_trainer(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiJson(p): ApiJson<TrainerProfile>,
+) -> Result<Json<Profile>, ApiError> {
+    if user.role() != Role::Trainer {
+        return Err(ApiError::ForbiddenBecause(
+            "only trainers have a trainer profile",
+        ));
+    }
+    p.validate()?;
+    sqlx::query(
+        "insert into trainer_profiles (user_id, bio, specialties, certifications, time_zone)
+         values ($1, $2, $3, $4, $5)
+         on conflict (user_id) do update set bio = $2, specialties = $3, certifications = $4,
+           time_zone = $5, updated_at = now()",
+    )
+    .bind(user.id())
+    .bind(&p.bio)
+    .bind(&p.specialties)
+    .bind(&p.certifications)
+    .bind(&p.time_zone)
+    .execute(&state.pool)
+    .await?;
     Ok(Json(load(&state, user.id(), user.role()).await?))
 }

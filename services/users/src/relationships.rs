@@ -10,11 +10,12 @@ use fitsync_events::{
 use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, AuthUser, Role};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{handlers::SOURCE, UsersState};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Relationship {
     id: Uuid,
     trainer_id: Uuid,
@@ -30,28 +31,47 @@ pub struct Relationship {
 const COLUMNS: &str =
     "id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by";
 
-#[derive(Debug, Deserialize)]
+/// A trainer invites a client, or a client invites a trainer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Invite {
+    Client(InviteClient),
+    Trainer(InviteTrainer),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Invite {
-    /// A trainer invites a client…
-    client_id: Option<Uuid>,
-    /// …or a client invites a trainer.
-    trainer_id: Option<Uuid>,
+pub struct InviteClient {
+    client_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteTrainer {
+    trainer_id: Uuid,
 }
 
 /// `POST /api/users/relationships`
+#[utoipa::path(
+    post, path = "/api/users/relationships", tag = "relationships",
+    summary = "Invite a client (as a trainer) or a trainer (as a client)",
+    request_body = Invite,
+    responses((status = 201, description = "Invited", body = Relationship), (status = 404, description = "No such client or trainer", body = fitsync_platform::Problem), (status = 409, description = "An open relationship exists", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn invite(
     State(state): State<UsersState>,
     user: AuthUser,
     ApiJson(req): ApiJson<Invite>,
 ) -> Result<(StatusCode, Json<Relationship>), ApiError> {
-    let (trainer, client, other, other_role) = match (user.role(), req.client_id, req.trainer_id) {
-        (Role::Trainer, Some(client), None) => (user.id(), client, client, Role::Client),
-        (Role::Client, None, Some(trainer)) => (trainer, user.id(), trainer, Role::Trainer),
-        (Role::Trainer | Role::Client, _, _) => {
-            return Err(ApiError::field(
-                "body",
-                "a trainer names a client_id, a client names a trainer_id",
+    let (trainer, client, other, other_role) = match (user.role(), req) {
+        (Role::Trainer, Invite::Client(c)) => (user.id(), c.client_id, c.client_id, Role::Client),
+        (Role::Client, Invite::Trainer(t)) => {
+            (t.trainer_id, user.id(), t.trainer_id, Role::Trainer)
+        }
+        (Role::Trainer | Role::Client, _) => {
+            return Err(ApiError::ForbiddenBecause(
+                "a trainer invites a client, a client invites a trainer",
             ))
         }
         _ => return Err(ApiError::Forbidden),
@@ -62,15 +82,8 @@ pub async fn invite(
         .fetch_optional(&state.pool)
         .await?;
     if role != Some(other_role) {
-        let field = if other_role == Role::Client {
-            "client_id"
-        } else {
-            "trainer_id"
-        };
-        return Err(ApiError::field(
-            field,
-            format!("is not a {}", other_role.as_str()),
-        ));
+        // No such client (or trainer).
+        return Err(ApiError::NotFound);
     }
     let row = sqlx::query_as::<_, Relationship>(&format!(
         "insert into trainer_clients (id, trainer_id, client_id, status, invited_by)
@@ -86,6 +99,12 @@ pub async fn invite(
 }
 
 /// `GET /api/users/relationships`: the caller's, current and past.
+#[utoipa::path(
+    get, path = "/api/users/relationships", tag = "relationships",
+    summary = "The caller's relationships, current and past",
+    responses((status = 200, description = "Relationships", body = Vec<Relationship>)),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -158,6 +177,13 @@ async fn emit(
 }
 
 /// `POST /api/users/relationships/{id}/accept`: by the invited side only.
+#[utoipa::path(
+    post, path = "/api/users/relationships/{id}/accept", tag = "relationships",
+    summary = "Accept an invitation (the invited side)",
+    params(("id" = Uuid, Path, description = "The relationship")),
+    responses((status = 200, description = "Active", body = Relationship), (status = 404, description = "No such relationship of yours", body = fitsync_platform::Problem), (status = 409, description = "Not open", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn accept(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -167,6 +193,13 @@ pub async fn accept(
 }
 
 /// `POST /api/users/relationships/{id}/decline`
+#[utoipa::path(
+    post, path = "/api/users/relationships/{id}/decline", tag = "relationships",
+    summary = "Decline an invitation (the invited side)",
+    params(("id" = Uuid, Path, description = "The relationship")),
+    responses((status = 200, description = "Declined", body = Relationship), (status = 404, description = "No such relationship of yours", body = fitsync_platform::Problem), (status = 409, description = "Not open", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn decline(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -218,6 +251,13 @@ async fn respond(
 
 /// `POST /api/users/relationships/{id}/end`: either side (or an admin); the trainer
 /// loses access to the client's data.
+#[utoipa::path(
+    post, path = "/api/users/relationships/{id}/end", tag = "relationships",
+    summary = "End a relationship (either side, or an admin); access ends at once",
+    params(("id" = Uuid, Path, description = "The relationship")),
+    responses((status = 200, description = "Ended", body = Relationship), (status = 404, description = "No such relationship of yours", body = fitsync_platform::Problem), (status = 409, description = "Already over", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn end(
     State(state): State<UsersState>,
     user: AuthUser,

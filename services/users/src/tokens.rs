@@ -12,6 +12,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use fitsync_platform::{ApiError, ApiJson, ApiPath, AuthUser, Role};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{
@@ -30,7 +31,66 @@ pub struct TokenRequest {
     client_secret: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// The token endpoint's form, one shape per grant (RFC 6749).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // documents the form; `TokenRequest` reads it
+pub enum TokenForm {
+    Password(PasswordGrant),
+    Refresh(RefreshGrant),
+    ClientCredentials(ClientCredentialsGrant),
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum PasswordGrantType {
+    #[serde(rename = "password")]
+    Password,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum RefreshGrantType {
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub enum ClientCredentialsGrantType {
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+}
+
+/// Sign in with an email address and a password.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PasswordGrant {
+    grant_type: PasswordGrantType,
+    #[schema(max_length = 254)]
+    username: String,
+    password: String,
+}
+
+/// Exchange a refresh token (single use) for new tokens.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RefreshGrant {
+    grant_type: RefreshGrantType,
+    refresh_token: String,
+}
+
+/// A service account's credentials (or in an HTTP Basic `Authorization` header).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ClientCredentialsGrant {
+    grant_type: ClientCredentialsGrantType,
+    #[schema(max_length = 63)]
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -43,6 +103,12 @@ type FormResult = Result<Form<TokenRequest>, axum::extract::rejection::FormRejec
 
 /// `POST /api/auth/token` (form-encoded): `password`, `refresh_token` and
 /// `client_credentials` grants.
+#[utoipa::path(
+    post, path = "/api/auth/token", tag = "auth",
+    summary = "OAuth2 token endpoint: password, refresh_token and client_credentials grants",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Tokens", body = TokenResponse))
+)]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn token(
     State(state): State<UsersState>,
@@ -180,13 +246,20 @@ async fn client_credentials_grant(
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     refresh_token: Option<String>,
 }
 
 /// `POST /api/auth/logout`: this access token and (if given) its refresh token's family.
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    summary = "End this access token and, if given, its refresh token's family",
+    request_body(content = Option<LogoutRequest>),
+    responses((status = 204, description = "Logged out")),
+    security(("bearer" = []))
+)]
 pub async fn logout(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -207,6 +280,12 @@ pub async fn logout(
 }
 
 /// `POST /api/auth/logout-all`: every access and refresh token of the caller.
+#[utoipa::path(
+    post, path = "/api/auth/logout-all", tag = "auth",
+    summary = "End every session of the caller",
+    responses((status = 204, description = "Logged out everywhere")),
+    security(("bearer" = []))
+)]
 pub async fn logout_all(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -220,13 +299,14 @@ pub async fn logout_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewServiceAccount {
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{2,62}$")]
     client_id: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceAccountCreated {
     id: Uuid,
     client_id: String,
@@ -235,6 +315,13 @@ pub struct ServiceAccountCreated {
 }
 
 /// `POST /api/auth/service-accounts` (admins): credentials for the client-credentials grant.
+#[utoipa::path(
+    post, path = "/api/auth/service-accounts", tag = "auth",
+    summary = "Create a service account (admins); its secret is shown once",
+    request_body = NewServiceAccount,
+    responses((status = 201, description = "Created", body = ServiceAccountCreated), (status = 409, description = "The client id is taken", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn create_service_account(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -275,7 +362,7 @@ pub async fn create_service_account(
     ))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ServiceAccount {
     id: Uuid,
     client_id: String,
@@ -284,6 +371,12 @@ pub struct ServiceAccount {
 }
 
 /// `GET /api/auth/service-accounts` (admins).
+#[utoipa::path(
+    get, path = "/api/auth/service-accounts", tag = "auth",
+    summary = "Service accounts (admins)",
+    responses((status = 200, description = "Service accounts", body = Vec<ServiceAccount>)),
+    security(("bearer" = []))
+)]
 pub async fn list_service_accounts(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -299,6 +392,13 @@ pub async fn list_service_accounts(
 
 /// `POST /api/auth/service-accounts/{id}/disable` (admins): the account can no longer
 /// obtain tokens, and the tokens it holds stop working at once.
+#[utoipa::path(
+    post, path = "/api/auth/service-accounts/{id}/disable", tag = "auth",
+    summary = "Disable a service account (admins): no new tokens, and its tokens stop at once",
+    params(("id" = Uuid, Path, description = "The service account")),
+    responses((status = 200, description = "Disabled", body = ServiceAccount), (status = 404, description = "No such account", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
 pub async fn disable_service_account(
     State(state): State<UsersState>,
     user: AuthUser,
@@ -322,12 +422,22 @@ pub async fn disable_service_account(
 }
 
 /// `GET /.well-known/jwks.json`: the public keys tokens are verified with.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "auth",
+    summary = "The public keys tokens are verified with (JWKS)",
+    responses((status = 200, description = "JWK set", body = Object))
+)]
 pub async fn jwks(State(state): State<UsersState>) -> Json<serde_json::Value> {
     Json(state.keys.jwks())
 }
 
 /// `GET /.well-known/openid-configuration`: enough OpenID discovery for gateways
 /// (Istio `RequestAuthentication`, Envoy) to find the issuer's keys.
+#[utoipa::path(
+    get, path = "/.well-known/openid-configuration", tag = "auth",
+    summary = "OpenID discovery: the issuer, its keys and token endpoint",
+    responses((status = 200, description = "Discovery document", body = Object))
+)]
 pub async fn discovery(State(state): State<UsersState>) -> Json<serde_json::Value> {
     let issuer = state.keys.issuer().trim_end_matches('/').to_owned();
     Json(serde_json::json!({
