@@ -29,6 +29,9 @@ DATABASES=(userdb trainingdb scheduledb progressdb notificationdb)
 KAFKA_LIB=$FITSYNC_CACHE/servers/kafka/lib
 OS_LIB=$FITSYNC_CACHE/servers/opensearch/lib
 OS_CLASSES=$FITSYNC_CACHE/servers/opensearch/classes
+# Schemathesis (contract fuzzing from the OpenAPI document), in a virtualenv of its own.
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV=$FITSYNC_CACHE/tools/schemathesis
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -98,6 +101,16 @@ install() {
     apt_install openjdk-17-jdk-headless
     mkdir -p "$OS_CLASSES"
     javac -d "$OS_CLASSES" -cp "$OS_LIB/*" "$src"
+  fi
+  if ! "$SCHEMATHESIS_VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_VENV"
+    rm -rf "$SCHEMATHESIS_VENV"
+    python3 -m venv "$SCHEMATHESIS_VENV" 2>/dev/null || {
+      apt_install python3-venv
+      rm -rf "$SCHEMATHESIS_VENV"
+      python3 -m venv "$SCHEMATHESIS_VENV"
+    }
+    "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" >&2
   fi
 }
 
@@ -296,6 +309,7 @@ export FITSYNC__OPENSEARCH__URL=http://127.0.0.1:$OS_PORT
 export FITSYNC__SMTP__PORT=$SMTP_PORT
 export FITSYNC_MAILDIR=$FITSYNC_STATE/mail
 export FITSYNC_KAFKA_LIB=$KAFKA_LIB
+export FITSYNC_SCHEMATHESIS=$SCHEMATHESIS_VENV/bin/st
 EOF
 }
 

@@ -1,5 +1,6 @@
-//! The authorization matrix: every endpoint × every kind of caller → expected status,
-//! over one world with real relationships. Reusable: a new endpoint adds a `Case`.
+//! The authorization matrix: every operation of the OpenAPI document × every kind of
+//! caller → expected status, over one world with real relationships. The document is
+//! generated from the routers, so a route added without a `Case` here fails the test.
 
 use std::fmt::Write;
 
@@ -23,10 +24,12 @@ pub enum Who {
     Gym,
     OtherGym,
     Admin,
+    /// A service account (client-credentials grant).
+    Service,
     Anonymous,
 }
 
-pub const EVERYONE: [Who; 9] = [
+pub const EVERYONE: [Who; 10] = [
     Who::Owner,
     Who::OtherClient,
     Who::Trainer,
@@ -35,6 +38,7 @@ pub const EVERYONE: [Who; 9] = [
     Who::Gym,
     Who::OtherGym,
     Who::Admin,
+    Who::Service,
     Who::Anonymous,
 ];
 
@@ -49,6 +53,8 @@ pub struct World {
     pub other_gym: Account,
     pub other_gym_id: Uuid,
     pub admin: Account,
+    pub service: Account,
+    pub service_secret: String,
 }
 
 async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
@@ -166,7 +172,32 @@ impl World {
             })
             .await;
         }
+        let created = post(
+            app,
+            &admin,
+            "/api/auth/service-accounts",
+            json!({"client_id": "matrix-service"}),
+        )
+        .await;
+        let granted: Value = app
+            .grant(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "matrix-service"),
+                ("client_secret", created["client_secret"].as_str().unwrap()),
+            ])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let service = Account {
+            id: created["id"].as_str().unwrap().parse().unwrap(),
+            email: String::new(),
+            token: granted["access_token"].as_str().unwrap().to_owned(),
+            refresh: None,
+        };
         World {
+            service,
+            service_secret: created["client_secret"].as_str().unwrap().to_owned(),
             owner,
             other_client,
             trainer,
@@ -190,36 +221,64 @@ impl World {
             Who::Gym => Some(&self.gym),
             Who::OtherGym => Some(&self.other_gym),
             Who::Admin => Some(&self.admin),
+            Who::Service => Some(&self.service),
             Who::Anonymous => None,
         }
     }
 
-    fn expand(&self, path: &str) -> String {
-        path.replace("{client}", &self.owner.id.to_string())
+    /// `{client}`, `{gym}`, `{other_gym}`, `{random}` and `{who}` (the caller, for bodies
+    /// that must differ per caller) filled in.
+    fn expand(&self, text: &str, who: Who) -> String {
+        text.replace("{client}", &self.owner.id.to_string())
             .replace("{gym}", &self.gym_id.to_string())
             .replace("{other_gym}", &self.other_gym_id.to_string())
+            .replace("{random}", &Uuid::new_v4().to_string())
+            .replace("{who}", &format!("{who:?}").to_lowercase())
     }
 }
 
 pub struct Case {
     pub method: Method,
+    /// The operation's path template in the OpenAPI document.
+    pub operation: &'static str,
+    /// The request's path (and query), with placeholders (see `World::expand`).
     pub path: &'static str,
-    pub body: Option<Value>,
+    /// A JSON body with placeholders, or none.
+    pub body: Option<&'static str>,
     pub expect: fn(Who) -> u16,
+}
+
+impl Case {
+    pub fn new(
+        method: Method,
+        operation: &'static str,
+        path: &'static str,
+        body: Option<&'static str>,
+        expect: fn(Who) -> u16,
+    ) -> Self {
+        Self {
+            method,
+            operation,
+            path,
+            body,
+            expect,
+        }
+    }
 }
 
 /// Runs every case for every caller; fails once, listing every mismatch.
 pub async fn check(app: &TestApp, world: &World, cases: &[Case]) {
     let mut failures = String::new();
     for case in cases {
-        let path = world.expand(case.path);
         for who in EVERYONE {
+            let path = world.expand(case.path, who);
             let mut request = app.http.request(case.method.clone(), app.url(&path));
             if let Some(account) = world.account(who) {
                 request = request.bearer_auth(&account.token);
             }
-            if let Some(body) = &case.body {
-                request = request.json(body);
+            if let Some(body) = case.body {
+                let body: Value = serde_json::from_str(&world.expand(body, who)).unwrap();
+                request = request.json(&body);
             }
             let got = request.send().await.unwrap().status().as_u16();
             let want = (case.expect)(who);
@@ -239,10 +298,10 @@ pub async fn check(app: &TestApp, world: &World, cases: &[Case]) {
     );
 }
 
-/// A client's own data: the owner, their current trainer, their gym, admins.
+/// A client's own data: the owner, their current trainer, their gym, admins, services.
 fn client_data(who: Who) -> u16 {
     match who {
-        Who::Owner | Who::Trainer | Who::Gym | Who::Admin => 200,
+        Who::Owner | Who::Trainer | Who::Gym | Who::Admin | Who::Service => 200,
         Who::Anonymous => 401,
         _ => 403,
     }
@@ -263,81 +322,419 @@ fn gym_management(ok: u16) -> fn(Who) -> u16 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_endpoint_for_every_caller() {
-    let env = TestEnv::new().await;
-    let app = env.start(&[Target::All]).await;
-    let world = World::build(&env, &app).await;
-    let set = json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100});
-    assert_eq!(app.log_set(&world.owner, set.clone()).await.status(), 201);
+fn everyone(status: u16) -> fn(Who) -> u16 {
+    match status {
+        200 => |_| 200,
+        202 => |_| 202,
+        400 => |_| 400,
+        _ => |_| 404,
+    }
+}
 
-    let cases = [
-        Case {
-            method: Method::GET,
-            path: "/api/progress/{client}/e1rm",
-            body: None,
-            expect: client_data,
+/// Any signed-in caller gets `status`; anonymous callers 401.
+fn signed_in(status: u16) -> fn(Who) -> u16 {
+    match status {
+        200 => |who| if who == Who::Anonymous { 401 } else { 200 },
+        204 => |who| if who == Who::Anonymous { 401 } else { 204 },
+        _ => |who| if who == Who::Anonymous { 401 } else { 404 },
+    }
+}
+
+fn admins_only(ok: u16) -> fn(Who) -> u16 {
+    match ok {
+        200 => |who| match who {
+            Who::Admin => 200,
+            Who::Anonymous => 401,
+            _ => 403,
         },
-        Case {
-            method: Method::GET,
-            path: "/api/progress/{client}/volume",
-            body: None,
-            expect: client_data,
+        201 => |who| match who {
+            Who::Admin => 201,
+            Who::Anonymous => 401,
+            _ => 403,
         },
-        Case {
-            method: Method::GET,
-            path: "/api/workouts/sets?client_id={client}",
-            body: None,
-            expect: client_data,
+        _ => |who| match who {
+            Who::Admin => 404,
+            Who::Anonymous => 401,
+            _ => 403,
         },
-        Case {
-            method: Method::GET,
-            path: "/api/users/{client}",
-            body: None,
-            expect: client_data,
-        },
-        Case {
-            method: Method::POST,
-            path: "/api/workouts/sets",
-            body: Some(set),
-            // Everyone writes only their own log: clients may, nobody else.
-            expect: |who| match who {
-                Who::Owner | Who::OtherClient => 201,
+    }
+}
+
+/// Every operation of the document except the two that end sessions, which
+/// `every_operation_for_every_caller` runs last with tokens of their own.
+fn cases() -> Vec<Case> {
+    use Method as M;
+    vec![
+        // Public: the same answer for everyone.
+        Case::new(
+            M::POST,
+            "/api/auth/register",
+            "/api/auth/register",
+            Some(
+                r#"{"email": "matrix-{who}-{random}@example.com", "password": "a long enough password", "display_name": "M"}"#,
+            ),
+            everyone(202),
+        ),
+        // No form: no grant, whoever asks.
+        Case::new(
+            M::POST,
+            "/api/auth/token",
+            "/api/auth/token",
+            None,
+            everyone(400),
+        ),
+        Case::new(
+            M::POST,
+            "/api/auth/verify-email",
+            "/api/auth/verify-email",
+            Some(r#"{"token": "not-a-real-token-not-a-real-token"}"#),
+            everyone(404),
+        ),
+        Case::new(
+            M::POST,
+            "/api/auth/password-reset",
+            "/api/auth/password-reset",
+            Some(r#"{"email": "nobody-{who}@example.com"}"#),
+            everyone(202),
+        ),
+        Case::new(
+            M::POST,
+            "/api/auth/password-reset/confirm",
+            "/api/auth/password-reset/confirm",
+            Some(
+                r#"{"token": "not-a-real-token-not-a-real-token", "password": "a long enough password"}"#,
+            ),
+            everyone(404),
+        ),
+        Case::new(
+            M::GET,
+            "/.well-known/jwks.json",
+            "/.well-known/jwks.json",
+            None,
+            everyone(200),
+        ),
+        Case::new(
+            M::GET,
+            "/.well-known/openid-configuration",
+            "/.well-known/openid-configuration",
+            None,
+            everyone(200),
+        ),
+        // Accounts.
+        Case::new(
+            M::POST,
+            "/api/auth/verify-email/request",
+            "/api/auth/verify-email/request",
+            None,
+            // Every account of the world is verified; a service account has no address.
+            |who| match who {
+                Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 409,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/auth/service-accounts",
+            "/api/auth/service-accounts",
+            Some(r#"{"client_id": "matrix-{who}"}"#),
+            admins_only(201),
+        ),
+        Case::new(
+            M::GET,
+            "/api/auth/service-accounts",
+            "/api/auth/service-accounts",
+            None,
+            admins_only(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/auth/service-accounts/{id}/disable",
+            "/api/auth/service-accounts/{random}/disable",
+            None,
+            admins_only(404),
+        ),
+        Case::new(
+            M::GET,
+            "/api/users/me",
+            "/api/users/me",
+            None,
+            |who| match who {
+                Who::Service => 404,
+                Who::Anonymous => 401,
+                _ => 200,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/users/{id}",
+            "/api/users/{client}",
+            None,
+            client_data,
+        ),
+        // Relationships.
+        Case::new(
+            M::POST,
+            "/api/users/relationships",
+            "/api/users/relationships",
+            Some(r#"{"client_id": "{client}"}"#),
+            |who| match who {
+                // Trains them already; one open relationship per pair.
+                Who::Trainer => 409,
+                Who::OtherTrainer | Who::ExTrainer => 201,
                 Who::Anonymous => 401,
                 _ => 403,
             },
-        },
-        Case {
-            method: Method::GET,
-            path: "/api/gyms/{gym}/members",
-            body: None,
-            expect: gym_management(200),
-        },
-        Case {
-            method: Method::POST,
-            path: "/api/gyms/{gym}/invitations",
-            body: Some(json!({"email": "someone@example.com", "role": "trainer"})),
-            expect: gym_management(201),
-        },
-        Case {
-            method: Method::GET,
-            path: "/api/users/relationships",
-            body: None,
-            expect: |who| if who == Who::Anonymous { 401 } else { 200 },
-        },
-        Case {
-            method: Method::POST,
-            path: "/api/gyms",
-            body: Some(json!({"name": "Another"})),
+        ),
+        Case::new(
+            M::GET,
+            "/api/users/relationships",
+            "/api/users/relationships",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/users/relationships/{id}/accept",
+            "/api/users/relationships/{random}/accept",
+            None,
+            signed_in(404),
+        ),
+        Case::new(
+            M::POST,
+            "/api/users/relationships/{id}/decline",
+            "/api/users/relationships/{random}/decline",
+            None,
+            signed_in(404),
+        ),
+        Case::new(
+            M::POST,
+            "/api/users/relationships/{id}/end",
+            "/api/users/relationships/{random}/end",
+            None,
+            signed_in(404),
+        ),
+        // Profiles.
+        Case::new(
+            M::GET,
+            "/api/profiles/me",
+            "/api/profiles/me",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::PUT,
+            "/api/profiles/me/client",
+            "/api/profiles/me/client",
+            Some(r#"{"goals": "stronger"}"#),
+            |who| match who {
+                Who::Owner | Who::OtherClient => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::PUT,
+            "/api/profiles/me/trainer",
+            "/api/profiles/me/trainer",
+            Some(r#"{"bio": "coach"}"#),
+            |who| match who {
+                Who::Trainer | Who::OtherTrainer | Who::ExTrainer => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/profiles/{id}",
+            "/api/profiles/{client}",
+            None,
+            client_data,
+        ),
+        // Gyms.
+        Case::new(
+            M::POST,
+            "/api/gyms",
+            "/api/gyms",
+            Some(r#"{"name": "Another"}"#),
             // Gym owners already have one; only the gym role may create.
-            expect: |who| match who {
+            |who| match who {
                 Who::Gym | Who::OtherGym => 409,
                 Who::Anonymous => 401,
                 _ => 403,
             },
-        },
-    ];
+        ),
+        Case::new(
+            M::GET,
+            "/api/gyms/invitations",
+            "/api/gyms/invitations",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/gyms/invitations/{id}/accept",
+            "/api/gyms/invitations/{random}/accept",
+            None,
+            |who| match who {
+                Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/gyms/{id}/members",
+            "/api/gyms/{gym}/members",
+            None,
+            gym_management(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/gyms/{id}/invitations",
+            "/api/gyms/{gym}/invitations",
+            Some(r#"{"email": "someone@example.com", "role": "trainer"}"#),
+            gym_management(201),
+        ),
+        Case::new(
+            M::POST,
+            "/api/gyms/{id}/members/{user_id}/remove",
+            "/api/gyms/{gym}/members/{random}/remove",
+            None,
+            |who| match who {
+                // The gym's owner and admins may remove: there is no such member.
+                Who::Gym | Who::Admin => 404,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        // Notifications, training, progress.
+        Case::new(
+            M::GET,
+            "/api/notifications/deliveries",
+            "/api/notifications/deliveries",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/workouts/sets",
+            "/api/workouts/sets?client_id={client}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::POST,
+            "/api/workouts/sets",
+            "/api/workouts/sets",
+            Some(r#"{"exercise": "back-squat", "reps": 5, "weight_kg": 100}"#),
+            // Everyone writes only their own log: clients may, nobody else.
+            |who| match who {
+                Who::Owner | Who::OtherClient => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/e1rm",
+            "/api/progress/{client}/e1rm",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/volume",
+            "/api/progress/{client}/volume",
+            None,
+            client_data,
+        ),
+    ]
+}
+
+/// Signs everyone in again (fresh tokens), as the session-ending cases need.
+async fn fresh_tokens(app: &TestApp, world: World) -> World {
+    let mut world = World {
+        owner: refreshed(app, world.owner).await,
+        other_client: refreshed(app, world.other_client).await,
+        trainer: refreshed(app, world.trainer).await,
+        other_trainer: refreshed(app, world.other_trainer).await,
+        ex_trainer: refreshed(app, world.ex_trainer).await,
+        gym: refreshed(app, world.gym).await,
+        other_gym: refreshed(app, world.other_gym).await,
+        admin: refreshed(app, world.admin).await,
+        ..world
+    };
+    let granted: Value = app
+        .grant(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "matrix-service"),
+            ("client_secret", &world.service_secret),
+        ])
+        .await
+        .json()
+        .await
+        .unwrap();
+    world.service.token = granted["access_token"].as_str().unwrap().to_owned();
+    world
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_for_every_caller() {
+    let mut env = TestEnv::new().await;
+    // Ten callers sign in again twice, from one address.
+    env.settings.auth.login_attempts_per_address_per_minute = 1000;
+    let app = env.start(&[Target::All]).await;
+    let world = World::build(&env, &app).await;
+    let set = json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100});
+    assert_eq!(app.log_set(&world.owner, set).await.status(), 201);
+
+    // Completeness: every operation of the generated document has a case (the two
+    // session-ending ones below included), and every case an operation.
+    let doc: Value = app.public_json("/api/openapi.json").await;
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let cases = cases();
+    let mut covered: std::collections::BTreeSet<(String, String)> = cases
+        .iter()
+        .map(|c| (c.method.to_string(), c.operation.to_owned()))
+        .collect();
+    covered.insert(("POST".into(), "/api/auth/logout".into()));
+    covered.insert(("POST".into(), "/api/auth/logout-all".into()));
+    assert_eq!(
+        documented.difference(&covered).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "operations without an authorization case"
+    );
+    assert_eq!(
+        covered.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "cases for operations the document does not have"
+    );
+
     check(&app, &world, &cases).await;
+
+    // Last, each with fresh tokens: they end the caller's sessions.
+    let mut world = world;
+    for operation in ["/api/auth/logout", "/api/auth/logout-all"] {
+        world = fresh_tokens(&app, world).await;
+        check(
+            &app,
+            &world,
+            &[Case::new(
+                Method::POST,
+                operation,
+                operation,
+                None,
+                signed_in(204),
+            )],
+        )
+        .await;
+    }
     app.stop().await;
 }
 

@@ -44,7 +44,7 @@ fn problem_response(description: &str) -> RefOr<Response> {
 /// Adds the shared parts to a merged document.
 pub fn finish(mut doc: OpenApi) -> OpenApi {
     let components = doc.components.take().unwrap_or_default();
-    let mut builder = ComponentsBuilder::from(components)
+    let builder = ComponentsBuilder::from(components)
         .schema("Problem", Problem::schema())
         .schema("FieldError", FieldError::schema())
         .security_scheme(
@@ -56,7 +56,6 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                     .build(),
             ),
         );
-    let _ = &mut builder;
     doc.components = Some(builder.build());
     for item in doc.paths.paths.values_mut() {
         for operation in [
@@ -69,10 +68,30 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         .into_iter()
         .flatten()
         {
+            problem_content_type(operation);
             add_problems(operation);
         }
     }
     doc
+}
+
+/// Problems are `application/problem+json`, whatever a handler's annotation said.
+fn problem_content_type(operation: &mut Operation) {
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let is_problem = response.content.get("application/json").is_some_and(
+            |c| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")),
+        );
+        if is_problem {
+            if let Some(content) = response.content.shift_remove("application/json") {
+                response
+                    .content
+                    .insert("application/problem+json".to_owned(), content);
+            }
+        }
+    }
 }
 
 /// Every operation can answer 400 (malformed), 422 (invalid fields when it takes input),

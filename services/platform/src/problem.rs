@@ -128,6 +128,10 @@ impl IntoResponse for Problem {
 /// else is unexpected.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        // A row the request named does not exist.
+        if matches!(err, sqlx::Error::RowNotFound) {
+            return ApiError::NotFound;
+        }
         if let sqlx::Error::Database(db) = &err {
             let constraint = db.constraint().unwrap_or_default().to_owned();
             match db.kind() {
@@ -205,5 +209,30 @@ mod tests {
         let p = err.problem();
         assert_eq!(p.status, 500);
         assert!(!serde_json::to_string(&p).unwrap().contains("secret_table"));
+    }
+}
+
+/// JSON numbers for integer fields: JSON Schema's `integer` is any number without a
+/// fractional part (`5` and `5.0` alike), so the server accepts both, as its contract
+/// says.
+pub mod integer {
+    use serde::{de::Error, Deserialize, Deserializer};
+
+    fn whole(n: &serde_json::Number) -> Option<i64> {
+        n.as_i64().or_else(|| {
+            let f = n.as_f64()?;
+            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+        })
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        whole(&n).ok_or_else(|| D::Error::custom(format!("{n} is not an integer")))
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(|n| whole(&n).ok_or_else(|| D::Error::custom(format!("{n} is not an integer"))))
+            .transpose()
     }
 }

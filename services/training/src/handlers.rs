@@ -25,15 +25,18 @@ pub struct LogSetRequest {
     )]
     exercise: String,
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "fitsync_platform::problem::integer::required")]
     reps: i64,
     #[schema(minimum = 0, maximum = 1000)]
     weight_kg: f64,
     /// Reps in reserve (0: taken to failure).
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "fitsync_platform::problem::integer::optional"
+    )]
     #[schema(minimum = 0, maximum = 10)]
     rir: Option<i64>,
-    /// When the set was done: defaults to now; not more than 5 minutes ahead, not more
-    /// than five years back.
+    /// When the set was done: defaults to now; from 2000-01-01 to five minutes ahead.
     #[serde(default)]
     performed_at: Option<DateTime<Utc>>,
 }
@@ -72,13 +75,10 @@ impl LogSetRequest {
                 &mut errors,
                 Err(ApiError::field("performed_at", "is in the future")),
             )
-        } else if performed_at < now - Duration::days(366 * 5) {
+        } else if performed_at < DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or(now) {
             take(
                 &mut errors,
-                Err(ApiError::field(
-                    "performed_at",
-                    "is more than five years ago",
-                )),
+                Err(ApiError::field("performed_at", "is before 2000")),
             )
         } else {
             Some(performed_at)

@@ -50,10 +50,11 @@ impl NewPassword {
     }
 }
 
-/// At most 100 characters, not all whitespace (kept trimmed).
+/// At most 100 characters, not all whitespace, no NUL (PostgreSQL text cannot hold
+/// one); kept trimmed.
 pub fn display_name(raw: &str) -> Result<String, ApiError> {
     let s = raw.trim();
-    if s.is_empty() || raw.chars().count() > 100 {
+    if s.is_empty() || raw.chars().count() > 100 || raw.contains('\0') {
         return Err(ApiError::field(
             "display_name",
             "must be 1 to 100 characters",

@@ -11,7 +11,7 @@ use axum::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
 use chrono::{Duration, Utc};
 use fitsync_events::{CloudEvent, EmailRequested, EmailTemplate, Topic, EMAIL_REQUESTED_V2};
-use fitsync_platform::{outbox, sealed::Sealer, ApiError, ApiJson, AuthUser};
+use fitsync_platform::{outbox, sealed::Sealer, ApiError, ApiJson, AuthUser, Role};
 use rand::RngCore;
 use ring::digest;
 use serde::Deserialize;
@@ -138,6 +138,11 @@ pub async fn resend_verification(
     State(state): State<UsersState>,
     user: AuthUser,
 ) -> Result<StatusCode, ApiError> {
+    if user.role() == Role::Service {
+        return Err(ApiError::ForbiddenBecause(
+            "a service account has no address",
+        ));
+    }
     state
         .limits
         .admit_email_to_user("verify", user.id())

@@ -26,7 +26,7 @@ pub struct Gym {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGym {
-    #[schema(pattern = "\\S", max_length = 100)]
+    #[schema(pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$", max_length = 100)]
     name: String,
 }
 
@@ -79,7 +79,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Gym>), ApiError> {
     user.require(&[Role::Gym])?;
     let name = req.name.trim();
-    if name.is_empty() || req.name.chars().count() > 100 {
+    if name.is_empty() || req.name.chars().count() > 100 || req.name.contains('\0') {
         return Err(ApiError::field("name", "must be 1 to 100 characters"));
     }
     let mut tx = state.pool.begin().await?;
@@ -267,6 +267,9 @@ pub async fn accept(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Invitation>, ApiError> {
+    if user.role() == Role::Service {
+        return Err(ApiError::ForbiddenBecause("a service account joins no gym"));
+    }
     let mut tx = state.pool.begin().await?;
     let (email, role, gym_id): (String, Role, Option<Uuid>) =
         sqlx::query_as("select email, role, gym_id from users where id = $1 for update")

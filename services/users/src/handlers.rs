@@ -49,7 +49,7 @@ pub struct RegisterRequest {
     email: String,
     #[schema(min_length = 10, max_length = 128)]
     password: String,
-    #[schema(pattern = "\\S", max_length = 100)]
+    #[schema(pattern = "^[^\\x00]*[^\\s\\x00][^\\x00]*$", max_length = 100)]
     display_name: String,
     /// Default: client.
     #[serde(default)]

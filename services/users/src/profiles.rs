@@ -25,12 +25,11 @@ pub enum Experience {
     Advanced,
 }
 
-/// A client's profile. Health notes are shown only to the client, their current
-/// trainer and admins.
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default, ToSchema)]
+/// A client's profile, as written (the whole profile; unknown fields refused).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientProfile {
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, pattern = "^[^\\x00]*$")]
     goals: Option<String>,
     /// Must make the client 13 to 120 years old.
     birthdate: Option<NaiveDate>,
@@ -39,7 +38,7 @@ pub struct ClientProfile {
     #[schema(value_type = Option<Experience>)]
     experience: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 4000)]
+    #[schema(max_length = 4000, pattern = "^[^\\x00]*$")]
     health_notes: Option<String>,
 }
 
@@ -50,18 +49,18 @@ fn labels_schema() -> utoipa::openapi::schema::Array {
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .pattern(Some("\\S"))
+                .pattern(Some("^[^\\x00]*[^\\s\\x00][^\\x00]*$"))
                 .max_length(Some(100)),
         )
         .max_items(Some(20))
         .build()
 }
 
-/// A trainer's profile: a directory entry for anyone signed in.
-#[derive(Debug, Serialize, Deserialize, sqlx::FromRow, Default, ToSchema)]
+/// A trainer's profile, as written (the whole profile; unknown fields refused).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainerProfile {
-    #[schema(max_length = 4000)]
+    #[schema(max_length = 4000, pattern = "^[^\\x00]*$")]
     bio: Option<String>,
     #[serde(default)]
     #[schema(schema_with = labels_schema)]
@@ -74,11 +73,33 @@ pub struct TrainerProfile {
     time_zone: Option<String>,
 }
 
+/// A client's profile, as shown. Health notes only to the client, their current trainer
+/// and admins.
+#[derive(Debug, Serialize, sqlx::FromRow, Default, ToSchema)]
+pub struct ClientProfileView {
+    goals: Option<String>,
+    birthdate: Option<NaiveDate>,
+    height_cm: Option<f64>,
+    #[schema(value_type = Option<Experience>)]
+    experience: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_notes: Option<String>,
+}
+
+/// A trainer's profile, as shown: a directory entry for anyone signed in.
+#[derive(Debug, Serialize, sqlx::FromRow, Default, ToSchema)]
+pub struct TrainerProfileView {
+    bio: Option<String>,
+    specialties: Vec<String>,
+    certifications: Vec<String>,
+    time_zone: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Profile {
-    Client(ClientProfile),
-    Trainer(TrainerProfile),
+    Client(ClientProfileView),
+    Trainer(TrainerProfileView),
     None,
 }
 
@@ -94,9 +115,9 @@ impl ClientProfile {
         if self
             .goals
             .as_ref()
-            .is_some_and(|g| g.chars().count() > 2000)
+            .is_some_and(|g| g.chars().count() > 2000 || g.contains('\0'))
         {
-            fail("goals", "at most 2000 characters");
+            fail("goals", "at most 2000 characters, no NUL");
         }
         if let Some(born) = self.birthdate {
             let age = Utc::now().year() - born.year();
@@ -117,9 +138,9 @@ impl ClientProfile {
         if self
             .health_notes
             .as_ref()
-            .is_some_and(|n| n.chars().count() > 4000)
+            .is_some_and(|n| n.chars().count() > 4000 || n.contains('\0'))
         {
-            fail("health_notes", "at most 4000 characters");
+            fail("health_notes", "at most 4000 characters, no NUL");
         }
         if errors.is_empty() {
             Ok(())
@@ -141,8 +162,12 @@ impl TrainerProfile {
                             .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
                 })
         };
-        if self.bio.as_ref().is_some_and(|b| b.chars().count() > 4000) {
-            return Err(ApiError::field("bio", "at most 4000 characters"));
+        if self
+            .bio
+            .as_ref()
+            .is_some_and(|b| b.chars().count() > 4000 || b.contains('\0'))
+        {
+            return Err(ApiError::field("bio", "at most 4000 characters, no NUL"));
         }
         for (field, list) in [
             ("specialties", &self.specialties),
@@ -151,7 +176,7 @@ impl TrainerProfile {
             if list.len() > 20
                 || list
                     .iter()
-                    .any(|s| s.trim().is_empty() || s.chars().count() > 100)
+                    .any(|s| s.trim().is_empty() || s.chars().count() > 100 || s.contains('\0'))
             {
                 return Err(ApiError::field(
                     field,

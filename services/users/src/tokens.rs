@@ -107,7 +107,7 @@ type FormResult = Result<Form<TokenRequest>, axum::extract::rejection::FormRejec
     post, path = "/api/auth/token", tag = "auth",
     summary = "OAuth2 token endpoint: password, refresh_token and client_credentials grants",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Tokens", body = TokenResponse))
+    responses((status = 200, description = "Tokens", body = TokenResponse), (status = 401, description = "Invalid credentials or token", body = fitsync_platform::Problem))
 )]
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn token(
