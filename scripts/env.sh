@@ -8,3 +8,5 @@ if ! command -v cargo >/dev/null 2>&1 && [[ -f $HOME/.cargo/env ]]; then
   # shellcheck disable=SC1091
   source "$HOME/.cargo/env"
 fi
+# Queries are checked at compile time against the cache in .sqlx/ (scripts/sqlx.sh).
+export SQLX_OFFLINE=${SQLX_OFFLINE:-true}

@@ -32,6 +32,8 @@ psql -h 127.0.0.1 -p "${FITSYNC_PG_PORT:-55432}" -U postgres -tAc \
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== sqlx: the committed query cache matches the queries and the migrations"
+bash scripts/sqlx.sh check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shellcheck"

@@ -96,6 +96,27 @@ pub async fn migrate(settings: &Settings, wait: Duration) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Applies every migration of every service to one database (`fitsync schema`): the
+/// schema `cargo sqlx prepare` checks the queries of every crate against.
+pub async fn schema(settings: &Settings, database: &str, wait: Duration) -> anyhow::Result<()> {
+    let pool = db::pool(&settings.database, database)?;
+    let migrators: Vec<&Migrator> = SERVICES.iter().map(|s| s.migrations).collect();
+    let deadline = tokio::time::Instant::now() + wait;
+    while sqlx::query!("select 1 as one")
+        .fetch_one(&pool)
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "database not reachable"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    db::union_migrator(&migrators).await?.run(&pool).await?;
+    Ok(())
+}
+
 /// A started process: its HTTP address (and its metrics address, if separate), and a
 /// handle to stop it and wait.
 pub struct RunningApp {

@@ -53,7 +53,6 @@ pub struct Relay {
     heartbeat: Option<Topic>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     topic: String,
@@ -141,10 +140,11 @@ impl Relay {
     async fn lead(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let mut leader = self.leader_connection().await?;
         loop {
-            let got: bool =
-                sqlx::query_scalar("select pg_try_advisory_lock(hashtext('fitsync.outbox.relay'))")
-                    .fetch_one(&mut leader)
-                    .await?;
+            let got: bool = sqlx::query_scalar!(
+                r#"select pg_try_advisory_lock(hashtext('fitsync.outbox.relay')) as "got!""#
+            )
+            .fetch_one(&mut leader)
+            .await?;
             if got {
                 break;
             }
@@ -187,7 +187,7 @@ impl Relay {
             // visible to the drain's reads, so published once the drain succeeds.
             let as_of = match self.heartbeat {
                 Some(_) if tokio::time::Instant::now() >= next_beat => Some(
-                    sqlx::query_scalar::<_, DateTime<Utc>>("select statement_timestamp()")
+                    sqlx::query_scalar!(r#"select statement_timestamp() as "now!""#)
                         .fetch_one(&mut *leader)
                         .await?,
                 ),
@@ -239,13 +239,14 @@ impl Relay {
         if tokio::time::Instant::now() < *next {
             return Ok(());
         }
-        let (rows, oldest): (i64, f64) = sqlx::query_as(
-            "select count(*), coalesce(extract(epoch from now() - min(created_at))::float8, 0)
-             from outbox",
+        let backlog = sqlx::query!(
+            r#"select count(*) as "rows!",
+                      coalesce(extract(epoch from now() - min(created_at))::float8, 0) as "oldest!"
+               from outbox"#
         )
         .fetch_one(&mut *leader)
         .await?;
-        self.stats.backlog(rows, oldest);
+        self.stats.backlog(backlog.rows, backlog.oldest);
         *next = tokio::time::Instant::now() + Duration::from_secs(1);
         Ok(())
     }
@@ -299,10 +300,12 @@ impl Relay {
     /// Reads and deletes on the leader's own connection: a lost session fails here.
     #[tracing::instrument(skip_all, fields(source = self.source), err)]
     async fn publish_batch(&self, leader: &mut PgConnection) -> anyhow::Result<Published> {
-        let rows: Vec<Row> = sqlx::query_as(
-            "select id, topic, message_key, payload::text as payload from outbox order by id limit $1",
+        let rows: Vec<Row> = sqlx::query_as!(
+            Row,
+            r#"select id, topic, message_key, payload::text as "payload!"
+               from outbox order by id limit $1"#,
+            self.settings.batch_size
         )
-        .bind(self.settings.batch_size)
         .fetch_all(&mut *leader)
         .await?;
         if rows.is_empty() {
@@ -333,8 +336,7 @@ impl Relay {
             .collect();
         fault::point(&self.fault_point);
         if !done.is_empty() {
-            sqlx::query("delete from outbox where id = any($1)")
-                .bind(&done)
+            sqlx::query!("delete from outbox where id = any($1)", &done)
                 .execute(&mut *leader)
                 .await?;
         }

@@ -44,11 +44,12 @@ pub async fn deliveries(
     if target != user.id() && user.role() != Role::Admin {
         return Err(ApiError::Forbidden);
     }
-    let rows = sqlx::query_as::<_, Delivery>(
+    let rows = sqlx::query_as!(
+        Delivery,
         "select notification_id, channel, template, status, last_error, created_at, sent_at
          from deliveries where user_id = $1 order by created_at desc limit 100",
+        target
     )
-    .bind(target)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))

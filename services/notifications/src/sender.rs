@@ -79,26 +79,29 @@ impl EmailSender {
     /// Claims the notification in its own committed transaction.
     async fn claim(&self, request: &EmailRequested) -> anyhow::Result<Claim> {
         let mut tx = self.pool.begin().await?;
-        let previous: Option<(String, i32, Option<String>, bool)> = sqlx::query_as(
-            "select status, attempts, message_id, claimed_at > now() - make_interval(secs => $2)
-             from deliveries where notification_id = $1 for update",
+        let previous = sqlx::query!(
+            r#"select status, attempts, message_id,
+                      coalesce(claimed_at > now() - make_interval(secs => $2), false) as "leased!"
+               from deliveries where notification_id = $1 for update"#,
+            request.notification_id,
+            CLAIM_LEASE_SECS
         )
-        .bind(request.notification_id)
-        .bind(CLAIM_LEASE_SECS)
         .fetch_optional(&mut *tx)
-        .await?;
+        .await?
+        .map(|r| (r.status, r.attempts, r.message_id, r.leased));
         let message_id = format!("<{}@notifications.fitsync>", request.notification_id);
         let claim = match previous {
             None => {
-                sqlx::query(
-                    "insert into deliveries (notification_id, user_id, channel, address, template, status, attempts, message_id, claimed_at)
+                let template = serde_json::to_value(request.template)?;
+                sqlx::query!(
+        "insert into deliveries (notification_id, user_id, channel, address, template, status, attempts, message_id, claimed_at)
                      values ($1, $2, 'email', $3, $4, 'sending', 1, $5, now())",
-                )
-                .bind(request.notification_id)
-                .bind(request.user_id)
-                .bind(&request.to)
-                .bind(serde_json::to_value(request.template)?.as_str().unwrap_or_default())
-                .bind(&message_id)
+        request.notification_id,
+        request.user_id,
+        &request.to,
+        template.as_str().unwrap_or_default(),
+        &message_id
+    )
                 .execute(&mut *tx)
                 .await?;
                 Claim::Send { message_id }
@@ -113,11 +116,11 @@ impl EmailSender {
             Some((status, attempts, _, _))
                 if status == "sending" && attempts >= MAX_INTERRUPTED =>
             {
-                sqlx::query(
-                    "update deliveries set status = 'failed', last_error = 'interrupted too often; outcome unknown'
+                sqlx::query!(
+        "update deliveries set status = 'failed', last_error = 'interrupted too often; outcome unknown'
                      where notification_id = $1",
-                )
-                .bind(request.notification_id)
+        request.notification_id
+    )
                 .execute(&mut *tx)
                 .await?;
                 Claim::Done
@@ -126,11 +129,11 @@ impl EmailSender {
                 if status == "sending" {
                     tracing::warn!(notification = %request.notification_id, "a send was interrupted; sending again with the same Message-ID");
                 }
-                sqlx::query(
-                    "update deliveries set status = 'sending', attempts = attempts + 1, claimed_at = now()
+                sqlx::query!(
+        "update deliveries set status = 'sending', attempts = attempts + 1, claimed_at = now()
                      where notification_id = $1",
-                )
-                .bind(request.notification_id)
+        request.notification_id
+    )
                 .execute(&mut *tx)
                 .await?;
                 Claim::Send {
@@ -157,25 +160,25 @@ impl EmailSender {
             Ok(()) => ("sent", None),
             Err(SendError::Permanent(e)) => ("failed", Some(e)),
             Err(SendError::Transient(e)) => {
-                sqlx::query(
-                    "update deliveries set status = 'pending', last_error = $2 where notification_id = $1",
-                )
-                .bind(request.notification_id)
-                .bind(&e)
+                sqlx::query!(
+        "update deliveries set status = 'pending', last_error = $2 where notification_id = $1",
+        request.notification_id,
+        &e
+    )
                 .execute(&self.pool)
                 .await?;
                 // The batch fails and is read again after a backoff.
                 anyhow::bail!("smtp: {e}");
             }
         };
-        sqlx::query(
+        sqlx::query!(
             "update deliveries set status = $2, last_error = $3,
                     sent_at = case when $2 = 'sent' then now() end
              where notification_id = $1",
+            request.notification_id,
+            status,
+            error
         )
-        .bind(request.notification_id)
-        .bind(status)
-        .bind(error)
         .execute(&self.pool)
         .await?;
         Ok(status == "sent")

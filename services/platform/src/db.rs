@@ -38,7 +38,7 @@ pub fn pool(settings: &DatabaseSettings, database: &str) -> Result<PgPool, sqlx:
 pub async fn migrate(pool: &PgPool, service: &Migrator, wait: Duration) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match sqlx::query("select 1").execute(pool).await {
+        match sqlx::query!("select 1 as one").fetch_one(pool).await {
             Ok(_) => break,
             Err(e) if tokio::time::Instant::now() < deadline => {
                 tracing::info!(error = %e, "waiting for the database");
@@ -61,6 +61,21 @@ pub async fn migrator(service: &Migrator) -> Result<Migrator, sqlx::migrate::Mig
         .cloned()
         .collect();
     all.sort_by_key(|m| m.version);
+    Migrator::new(Combined(all)).await
+}
+
+/// Every migration of every service and the platform, as one migrator: the schema the
+/// compile-time checked queries are prepared against (`fitsync schema`), where each
+/// table has exactly one definition.
+pub async fn union_migrator(
+    services: &[&Migrator],
+) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    let mut all: Vec<Migration> = PLATFORM_MIGRATIONS.iter().cloned().collect();
+    for service in services {
+        all.extend(service.iter().cloned());
+    }
+    all.sort_by_key(|m| m.version);
+    all.dedup_by_key(|m| m.version);
     Migrator::new(Combined(all)).await
 }
 

@@ -108,16 +108,16 @@ impl Check {
     async fn answers(&self) -> bool {
         let probe = async {
             match &self.probe {
-                Probe::Postgres(pool) => sqlx::query("select 1").execute(pool).await.is_ok(),
+                Probe::Postgres(pool) => sqlx::query!("select 1 as one").fetch_one(pool).await.is_ok(),
                 Probe::AccessProjection {
                     pool,
                     max_staleness_secs,
-                } => sqlx::query_scalar::<_, bool>(
-                    "select coalesce(count(*) >= max(partitions)
-                                     and min(as_of) > now() - make_interval(secs => $1), false)
-                     from access_freshness",
+                } => sqlx::query_scalar!(
+                    r#"select coalesce(count(*) >= max(partitions)
+                                     and min(as_of) > now() - make_interval(secs => $1), false) as "fresh!"
+                     from access_freshness"#,
+                    *max_staleness_secs
                 )
-                .bind(*max_staleness_secs)
                 .fetch_one(pool)
                 .await
                 .unwrap_or(false),

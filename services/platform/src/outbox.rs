@@ -15,15 +15,16 @@ pub async fn enqueue<T: Serialize>(
     topic: Topic,
     event: &CloudEvent<T>,
 ) -> Result<(), sqlx::Error> {
-    let payload = sqlx::types::Json(event);
-    sqlx::query("insert into outbox (topic, message_key, payload) values ($1, $2, $3)")
-        .bind(topic.suffix())
-        .bind(&event.subject)
-        .bind(payload)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("select pg_notify($1, '')")
-        .bind(CHANNEL)
+    let payload = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query!(
+        "insert into outbox (topic, message_key, payload) values ($1, $2, $3)",
+        topic.suffix(),
+        &event.subject,
+        payload
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("select pg_notify($1, '')", CHANNEL)
         .execute(&mut *conn)
         .await?;
     Ok(())

@@ -45,11 +45,12 @@ pub async fn e1rm(
 
 /// The e1RM read itself, without authorization (the benchmark's baseline uses it).
 pub async fn e1rm_of(pool: &sqlx::PgPool, client_id: Uuid) -> Result<E1rmResponse, ApiError> {
-    let exercises = sqlx::query_as::<_, ExerciseE1rm>(
+    let exercises = sqlx::query_as!(
+        ExerciseE1rm,
         "select exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at, updated_at
          from exercise_e1rm where client_id = $1 order by exercise",
+        client_id
     )
-    .bind(client_id)
     .fetch_all(pool)
     .await?;
     Ok(E1rmResponse {
@@ -101,14 +102,15 @@ pub async fn volume(
     if !(1..=260).contains(&weeks) {
         return Err(ApiError::field("weeks", "must be between 1 and 260"));
     }
-    let weeks = sqlx::query_as::<_, WeekVolume>(
-        "select week_start, volume_kg::float8 as volume_kg, sets from (
+    let weeks = sqlx::query_as!(
+        WeekVolume,
+        r#"select week_start, volume_kg::float8 as "volume_kg!", sets from (
              select week_start, volume_kg, sets from weekly_volume
              where client_id = $1 order by week_start desc limit $2
-         ) recent order by week_start",
+         ) recent order by week_start"#,
+        client_id,
+        weeks
     )
-    .bind(client_id)
-    .bind(weeks)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(VolumeResponse { client_id, weeks }))

@@ -135,18 +135,19 @@ pub async fn log_set(
     let id = Uuid::now_v7();
 
     let mut tx = state.pool.begin().await?;
-    let row = sqlx::query_as::<_, WorkoutSet>(
+    let row = sqlx::query_as!(
+        WorkoutSet,
         "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, performed_at)
          values ($1, $2, $3, $4, $5, $6, $7)
          returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at",
+        id,
+        client_id,
+        set.exercise.as_str(),
+        set.reps.get(),
+        set.weight.get(),
+        set.rir.map(Rir::get),
+        set.performed_at
     )
-    .bind(id)
-    .bind(client_id)
-    .bind(set.exercise.as_str())
-    .bind(set.reps.get())
-    .bind(set.weight.get())
-    .bind(set.rir.map(Rir::get))
-    .bind(set.performed_at)
     .fetch_one(&mut *tx)
     .await?;
     let event = CloudEvent::new(
@@ -200,12 +201,13 @@ pub async fn list_sets(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 1000"));
     }
-    let rows = sqlx::query_as::<_, WorkoutSet>(
+    let rows = sqlx::query_as!(
+        WorkoutSet,
         "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at
          from workout_sets where client_id = $1 order by performed_at desc, id desc limit $2",
+        client_id,
+        limit
     )
-    .bind(client_id)
-    .bind(limit)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))

@@ -52,11 +52,13 @@ pub async fn request(
     rand::thread_rng().fill_bytes(&mut raw);
     let token = B64URL.encode(raw);
     let expires_at = Utc::now() + Duration::seconds(ttl_secs);
-    sqlx::query("insert into email_tokens (token_hash, user_id, purpose, expires_at) values ($1, $2, $3, $4)")
-        .bind(token_hash(&token))
-        .bind(user)
-        .bind(purpose(template))
-        .bind(expires_at)
+    sqlx::query!(
+        "insert into email_tokens (token_hash, user_id, purpose, expires_at) values ($1, $2, $3, $4)",
+        token_hash(&token),
+        user,
+        purpose(template),
+        expires_at
+    )
         .execute(&mut *conn)
         .await?;
     let notification_id = Uuid::now_v7();
@@ -93,22 +95,22 @@ async fn spend(
     token: &str,
     template: EmailTemplate,
 ) -> Result<Uuid, ApiError> {
-    let user: Uuid = sqlx::query_scalar(
+    let user: Uuid = sqlx::query_scalar!(
         "update email_tokens set used_at = now()
          where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()
          returning user_id",
+        token_hash(token),
+        purpose(template)
     )
-    .bind(token_hash(token))
-    .bind(purpose(template))
     .fetch_optional(&mut *conn)
     .await?
     .ok_or_else(invalid_token)?;
-    sqlx::query(
+    sqlx::query!(
         "update email_tokens set used_at = now()
          where user_id = $1 and purpose = $2 and used_at is null",
+        user,
+        purpose(template)
     )
-    .bind(user)
-    .bind(purpose(template))
     .execute(&mut *conn)
     .await?;
     Ok(user)
@@ -116,12 +118,12 @@ async fn spend(
 
 /// Whether `token` could be spent now (checked before any expensive work).
 async fn usable(pool: &PgPool, token: &str, template: EmailTemplate) -> Result<bool, ApiError> {
-    Ok(sqlx::query_scalar(
-        "select exists(select 1 from email_tokens
-         where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now())",
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from email_tokens
+         where token_hash = $1 and purpose = $2 and used_at is null and expires_at > now()) as "usable!""#,
+        token_hash(token),
+        purpose(template)
     )
-    .bind(token_hash(token))
-    .bind(purpose(template))
     .fetch_one(pool)
     .await?)
 }
@@ -148,11 +150,13 @@ pub async fn resend_verification(
         .admit_email_to_user("verify", user.id())
         .await?;
     let mut tx = state.pool.begin().await?;
-    let (email, verified): (String, bool) =
-        sqlx::query_as("select email, email_verified_at is not null from users where id = $1")
-            .bind(user.id())
-            .fetch_one(&mut *tx)
-            .await?;
+    let row = sqlx::query!(
+        r#"select email, email_verified_at is not null as "verified!" from users where id = $1"#,
+        user.id()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let (email, verified) = (row.email, row.verified);
     if verified {
         return Err(ApiError::Conflict("the address is already verified".into()));
     }
@@ -188,10 +192,10 @@ pub async fn verify(
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.pool.begin().await?;
     let user = spend(&mut tx, &body.token, EmailTemplate::VerifyEmail).await?;
-    sqlx::query(
+    sqlx::query!(
         "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+        user
     )
-    .bind(user)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -225,11 +229,13 @@ pub async fn request_reset(
     state.limits.admit(Flow::ResetRequest, peer.ip()).await?;
     state.limits.admit_email("reset", email.as_str()).await?;
     let mut tx = state.pool.begin().await?;
-    let user: Option<(Uuid, String)> =
-        sqlx::query_as("select id, email from users where lower(email) = $1")
-            .bind(email.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+    let user = sqlx::query!(
+        "select id, email from users where lower(email) = $1",
+        email.as_str()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| (r.id, r.email));
     if let Some((id, address)) = user {
         request(
             &mut tx,
@@ -277,18 +283,20 @@ pub async fn confirm_reset(
     let hash = password::hash(password.expose().to_owned()).await?;
     let mut tx = state.pool.begin().await?;
     let user = spend(&mut tx, &body.token, EmailTemplate::PasswordReset).await?;
-    let (email, was_verified): (String, bool) = sqlx::query_as(
-        "select lower(email), email_verified_at is not null from users where id = $1 for update",
+    let row = sqlx::query!(
+        r#"select lower(email) as "email!", email_verified_at is not null as "was_verified!"
+           from users where id = $1 for update"#,
+        user
     )
-    .bind(user)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
+    let (email, was_verified) = (row.email, row.was_verified);
+    sqlx::query!(
         "update users set password_hash = $2, email_verified_at = coalesce(email_verified_at, now())
          where id = $1",
+        user,
+        &hash
     )
-    .bind(user)
-    .bind(&hash)
     .execute(&mut *tx)
     .await?;
     if !was_verified {

@@ -84,27 +84,31 @@ pub async fn create(
     }
     let mut tx = state.pool.begin().await?;
     crate::links::require_verified(&mut tx, user.id()).await?;
-    let current: Option<Uuid> =
-        sqlx::query_scalar("select gym_id from users where id = $1 for update")
-            .bind(user.id())
-            .fetch_one(&mut *tx)
-            .await?;
+    let current: Option<Uuid> = sqlx::query_scalar!(
+        "select gym_id from users where id = $1 for update",
+        user.id()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if current.is_some() {
         return Err(ApiError::Conflict("you already have a gym".into()));
     }
-    let gym = sqlx::query_as::<_, Gym>(
+    let gym = sqlx::query_as!(
+        Gym,
         "insert into gyms (id, name, owner_id) values ($1, $2, $3) returning id, name, owner_id, created_at",
+        Uuid::now_v7(),
+        name,
+        user.id()
     )
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(user.id())
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("update users set gym_id = $1 where id = $2")
-        .bind(gym.id)
-        .bind(user.id())
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "update users set gym_id = $1 where id = $2",
+        gym.id,
+        user.id()
+    )
+    .execute(&mut *tx)
+    .await?;
     emit(
         &mut tx,
         &state,
@@ -120,8 +124,7 @@ pub async fn create(
 
 /// The gym's owner, or an admin.
 async fn manages(state: &UsersState, user: &AuthUser, gym: Uuid) -> Result<(), ApiError> {
-    let owner: Option<Uuid> = sqlx::query_scalar("select owner_id from gyms where id = $1")
-        .bind(gym)
+    let owner: Option<Uuid> = sqlx::query_scalar!("select owner_id from gyms where id = $1", gym)
         .fetch_optional(&state.pool)
         .await?;
     match owner {
@@ -153,10 +156,11 @@ pub async fn members(
     ApiPath(gym): ApiPath<Uuid>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     manages(&state, &user, gym).await?;
-    let rows = sqlx::query_as::<_, Member>(
-        "select id, display_name, role from users where gym_id = $1 order by role, display_name",
+    let rows = sqlx::query_as!(
+        Member,
+        r#"select id, display_name, role as "role: Role" from users where gym_id = $1 order by role, display_name"#,
+        gym
     )
-    .bind(gym)
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
@@ -192,8 +196,6 @@ pub struct Invitation {
     accepted_at: Option<DateTime<Utc>>,
 }
 
-const INVITATION: &str = "id, gym_id, email, role, created_at, expires_at, accepted_at";
-
 /// `POST /api/gyms/{id}/invitations`: invite a trainer or client by email (14 days).
 #[utoipa::path(
     post, path = "/api/gyms/{id}/invitations", tag = "gyms",
@@ -216,16 +218,17 @@ pub async fn invite(
         InvitedRole::Trainer => Role::Trainer,
         InvitedRole::Client => Role::Client,
     };
-    let row = sqlx::query_as::<_, Invitation>(&format!(
+    let row = sqlx::query_as!(
+        Invitation,
         "insert into gym_invitations (id, gym_id, email, role, invited_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6) returning {INVITATION}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(gym)
-    .bind(email.as_str())
-    .bind(role.as_str())
-    .bind(user.id())
-    .bind(Utc::now() + Duration::days(14))
+         values ($1, $2, $3, $4, $5, $6) returning id, gym_id, email, role, created_at, expires_at, accepted_at",
+        Uuid::now_v7(),
+        gym,
+        email.as_str(),
+        role.as_str(),
+        user.id(),
+        Utc::now() + Duration::days(14)
+    )
     .fetch_one(&state.pool)
     .await?;
     Ok((StatusCode::CREATED, Json(row)))
@@ -242,13 +245,14 @@ pub async fn my_invitations(
     State(state): State<UsersState>,
     user: AuthUser,
 ) -> Result<Json<Vec<Invitation>>, ApiError> {
-    let rows = sqlx::query_as::<_, Invitation>(&format!(
-        "select {INVITATION} from gym_invitations
+    let rows = sqlx::query_as!(
+        Invitation,
+        "select id, gym_id, email, role, created_at, expires_at, accepted_at from gym_invitations
          where lower(email) = (select lower(email) from users where id = $1)
            and accepted_at is null and expires_at > now()
-         order by created_at desc"
-    ))
-    .bind(user.id())
+         order by created_at desc",
+        user.id()
+    )
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
@@ -271,16 +275,19 @@ pub async fn accept(
         return Err(ApiError::ForbiddenBecause("a service account joins no gym"));
     }
     let mut tx = state.pool.begin().await?;
-    let (email, role, gym_id): (String, Role, Option<Uuid>) =
-        sqlx::query_as("select email, role, gym_id from users where id = $1 for update")
-            .bind(user.id())
-            .fetch_one(&mut *tx)
-            .await?;
-    let invitation = sqlx::query_as::<_, Invitation>(&format!(
-        "select {INVITATION} from gym_invitations where id = $1 and lower(email) = lower($2) for update"
-    ))
-    .bind(id)
-    .bind(&email)
+    let row = sqlx::query!(
+        r#"select email, role as "role: Role", gym_id from users where id = $1 for update"#,
+        user.id()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let (email, role, gym_id) = (row.email, row.role, row.gym_id);
+    let invitation = sqlx::query_as!(
+        Invitation,
+        "select id, gym_id, email, role, created_at, expires_at, accepted_at from gym_invitations where id = $1 and lower(email) = lower($2) for update",
+        id,
+        &email
+    )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
@@ -299,16 +306,19 @@ pub async fn accept(
         return Err(ApiError::Conflict("you already belong to a gym".into()));
     }
     crate::links::require_verified(&mut tx, user.id()).await?;
-    sqlx::query("update users set gym_id = $1 where id = $2")
-        .bind(invitation.gym_id)
-        .bind(user.id())
-        .execute(&mut *tx)
-        .await?;
-    let invitation = sqlx::query_as::<_, Invitation>(&format!(
-        "update gym_invitations set accepted_at = now(), accepted_by = $2 where id = $1 returning {INVITATION}"
-    ))
-    .bind(id)
-    .bind(user.id())
+    sqlx::query!(
+        "update users set gym_id = $1 where id = $2",
+        invitation.gym_id,
+        user.id()
+    )
+    .execute(&mut *tx)
+    .await?;
+    let invitation = sqlx::query_as!(
+        Invitation,
+        "update gym_invitations set accepted_at = now(), accepted_by = $2 where id = $1 returning id, gym_id, email, role, created_at, expires_at, accepted_at",
+        id,
+        user.id()
+    )
     .fetch_one(&mut *tx)
     .await?;
     emit(
@@ -342,13 +352,13 @@ pub async fn remove(
         manages(&state, &user, gym).await?;
     }
     let mut tx = state.pool.begin().await?;
-    let role: Option<Role> = sqlx::query_scalar(
-        "update users set gym_id = null where id = $1 and gym_id = $2
+    let role: Option<Role> = sqlx::query_scalar!(
+        r#"update users set gym_id = null where id = $1 and gym_id = $2
            and id <> (select owner_id from gyms where id = $2)
-         returning role",
+         returning role as "role: Role""#,
+        member,
+        gym
     )
-    .bind(member)
-    .bind(gym)
     .fetch_optional(&mut *tx)
     .await?;
     let role = role.ok_or(ApiError::NotFound)?;
@@ -359,11 +369,11 @@ pub async fn remove(
 
 /// Whether `user` belongs to `gym` (the users service's own check).
 pub async fn member_of(pool: &sqlx::PgPool, gym: Uuid, user: Uuid) -> Result<bool, ApiError> {
-    Ok(
-        sqlx::query_scalar("select exists(select 1 from users where id = $1 and gym_id = $2)")
-            .bind(user)
-            .bind(gym)
-            .fetch_one(pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from users where id = $1 and gym_id = $2) as "exists!""#,
+        user,
+        gym
     )
+    .fetch_one(pool)
+    .await?)
 }

@@ -103,15 +103,15 @@ pub async fn register(
     let id = Uuid::now_v7();
 
     let mut tx = state.pool.begin().await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into users (id, email, password_hash, role, display_name) values ($1, $2, $3, $4, $5)
          on conflict do nothing",
+        id,
+        email.as_str(),
+        &hash,
+        role.as_str(),
+        &name
     )
-    .bind(id)
-    .bind(email.as_str())
-    .bind(&hash)
-    .bind(role.as_str())
-    .bind(&name)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -135,11 +135,13 @@ pub async fn register(
     } else {
         // The owner of the address learns someone tried, with a way back in; the caller
         // learns nothing.
-        let (existing, address): (Uuid, String) =
-            sqlx::query_as("select id, email from users where lower(email) = $1")
-                .bind(email.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = sqlx::query!(
+            "select id, email from users where lower(email) = $1",
+            email.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let (existing, address) = (row.id, row.email);
         email_flow::account_exists(&mut tx, &state, existing, &address).await?;
     }
     tx.commit().await?;
@@ -182,11 +184,13 @@ pub async fn get_user(
 }
 
 async fn fetch_user(state: &UsersState, id: Uuid) -> Result<Json<User>, ApiError> {
-    sqlx::query_as::<_, User>(
-        "select id, email, role, display_name, email_verified_at is not null as email_verified, gym_id, created_at
-         from users where id = $1",
+    sqlx::query_as!(
+        User,
+        r#"select id, email, role as "role: Role", display_name,
+                  email_verified_at is not null as "email_verified!", gym_id, created_at
+           from users where id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(&state.pool)
     .await?
     .map(Json)

@@ -12,18 +12,21 @@ use crate::{gyms, relationships, UsersState};
 
 /// The next access version (see the `access_version` sequence).
 pub async fn next_version(conn: &mut PgConnection) -> Result<i64, ApiError> {
-    Ok(sqlx::query_scalar("select nextval('access_version')")
-        .fetch_one(conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar!(r#"select nextval('access_version') as "version!""#)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Refuses (403, saying why) unless `user`'s address is verified.
 pub async fn require_verified(conn: &mut PgConnection, user: Uuid) -> Result<(), ApiError> {
-    let verified: Option<bool> =
-        sqlx::query_scalar("select email_verified_at is not null from users where id = $1")
-            .bind(user)
-            .fetch_optional(conn)
-            .await?;
+    let verified: Option<bool> = sqlx::query_scalar!(
+        r#"select email_verified_at is not null as "verified!" from users where id = $1"#,
+        user
+    )
+    .fetch_optional(conn)
+    .await?;
     match verified {
         Some(true) => Ok(()),
         Some(false) => Err(ApiError::ForbiddenBecause(
@@ -41,26 +44,27 @@ pub async fn end_all(
     state: &UsersState,
     user: Uuid,
 ) -> Result<(), ApiError> {
-    let open: Vec<Uuid> = sqlx::query_scalar(
+    let open: Vec<Uuid> = sqlx::query_scalar!(
         "select id from trainer_clients
          where (trainer_id = $1 or client_id = $1) and status in ('invited', 'active')
          for update",
+        user
     )
-    .bind(user)
     .fetch_all(&mut *conn)
     .await?;
     for id in open {
         relationships::close(conn, state, id, user).await?;
     }
-    let left: Option<(Uuid, Role)> = sqlx::query_as(
-        "update users u set gym_id = null
-         from gyms g
-         where u.id = $1 and g.id = u.gym_id and g.owner_id <> u.id
-         returning g.id, u.role",
+    let left = sqlx::query!(
+        r#"update users u set gym_id = null
+           from gyms g
+           where u.id = $1 and g.id = u.gym_id and g.owner_id <> u.id
+           returning g.id, u.role as "role: Role""#,
+        user
     )
-    .bind(user)
     .fetch_optional(&mut *conn)
-    .await?;
+    .await?
+    .map(|r| (r.id, r.role));
     if let Some((gym, role)) = left {
         gyms::emit(conn, state, GYM_MEMBER_LEFT_V1, gym, user, role).await?;
     }

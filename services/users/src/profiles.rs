@@ -195,30 +195,34 @@ impl TrainerProfile {
 }
 
 async fn role_of(state: &UsersState, id: Uuid) -> Result<Role, ApiError> {
-    sqlx::query_scalar("select role from users where id = $1")
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(ApiError::NotFound)
+    sqlx::query_scalar!(
+        r#"select role as "role: Role" from users where id = $1"#,
+        id
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::NotFound)
 }
 
 async fn load(state: &UsersState, id: Uuid, role: Role) -> Result<Profile, ApiError> {
     Ok(match role {
         Role::Client => Profile::Client(
-            sqlx::query_as(
-                "select goals, birthdate, height_cm::float8 as height_cm, experience, health_notes
-                 from client_profiles where user_id = $1",
+            sqlx::query_as!(
+                ClientProfileView,
+                r#"select goals, birthdate, height_cm::float8 as height_cm, experience, health_notes
+                   from client_profiles where user_id = $1"#,
+                id
             )
-            .bind(id)
             .fetch_optional(&state.pool)
             .await?
             .unwrap_or_default(),
         ),
         Role::Trainer => Profile::Trainer(
-            sqlx::query_as(
+            sqlx::query_as!(
+                TrainerProfileView,
                 "select bio, specialties, certifications, time_zone from trainer_profiles where user_id = $1",
+                id
             )
-            .bind(id)
             .fetch_optional(&state.pool)
             .await?
             .unwrap_or_default(),
@@ -315,18 +319,18 @@ pub async fn update_client(
         ));
     }
     p.validate()?;
-    sqlx::query(
+    sqlx::query!(
         "insert into client_profiles (user_id, goals, birthdate, height_cm, experience, health_notes)
-         values ($1, $2, $3, $4, $5, $6)
-         on conflict (user_id) do update set goals = $2, birthdate = $3, height_cm = $4,
+         values ($1, $2, $3, $4::float8, $5, $6)
+         on conflict (user_id) do update set goals = $2, birthdate = $3, height_cm = $4::float8,
            experience = $5, health_notes = $6, updated_at = now()",
+        user.id(),
+        p.goals.as_deref(),
+        p.birthdate,
+        p.height_cm,
+        p.experience.as_deref(),
+        p.health_notes.as_deref()
     )
-    .bind(user.id())
-    .bind(&p.goals)
-    .bind(p.birthdate)
-    .bind(p.height_cm)
-    .bind(&p.experience)
-    .bind(&p.health_notes)
     .execute(&state.pool)
     .await?;
     Ok(Json(load(&state, user.id(), user.role()).await?))
@@ -351,17 +355,17 @@ pub async fn update_trainer(
         ));
     }
     p.validate()?;
-    sqlx::query(
+    sqlx::query!(
         "insert into trainer_profiles (user_id, bio, specialties, certifications, time_zone)
          values ($1, $2, $3, $4, $5)
          on conflict (user_id) do update set bio = $2, specialties = $3, certifications = $4,
            time_zone = $5, updated_at = now()",
+        user.id(),
+        p.bio.as_deref(),
+        &p.specialties,
+        &p.certifications,
+        p.time_zone.as_deref()
     )
-    .bind(user.id())
-    .bind(&p.bio)
-    .bind(&p.specialties)
-    .bind(&p.certifications)
-    .bind(&p.time_zone)
     .execute(&state.pool)
     .await?;
     Ok(Json(load(&state, user.id(), user.role()).await?))

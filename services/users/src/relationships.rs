@@ -28,9 +28,6 @@ pub struct Relationship {
     ended_by: Option<Uuid>,
 }
 
-const COLUMNS: &str =
-    "id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by";
-
 /// A trainer invites a client, or a client invites a trainer.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
@@ -77,22 +74,25 @@ pub async fn invite(
         _ => return Err(ApiError::Forbidden),
     };
     crate::links::require_verified(&mut *state.pool.acquire().await?, user.id()).await?;
-    let role: Option<Role> = sqlx::query_scalar("select role from users where id = $1")
-        .bind(other)
-        .fetch_optional(&state.pool)
-        .await?;
+    let role: Option<Role> = sqlx::query_scalar!(
+        r#"select role as "role: Role" from users where id = $1"#,
+        other
+    )
+    .fetch_optional(&state.pool)
+    .await?;
     if role != Some(other_role) {
         // No such client (or trainer).
         return Err(ApiError::NotFound);
     }
-    let row = sqlx::query_as::<_, Relationship>(&format!(
+    let row = sqlx::query_as!(
+        Relationship,
         "insert into trainer_clients (id, trainer_id, client_id, status, invited_by)
-         values ($1, $2, $3, 'invited', $4) returning {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(trainer)
-    .bind(client)
-    .bind(user.id())
+         values ($1, $2, $3, 'invited', $4) returning id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by",
+        Uuid::now_v7(),
+        trainer,
+        client,
+        user.id()
+    )
     .fetch_one(&state.pool)
     .await?;
     Ok((StatusCode::CREATED, Json(row)))
@@ -109,20 +109,22 @@ pub async fn list(
     State(state): State<UsersState>,
     user: AuthUser,
 ) -> Result<Json<Vec<Relationship>>, ApiError> {
-    let rows = sqlx::query_as::<_, Relationship>(&format!(
-        "select {COLUMNS} from trainer_clients where trainer_id = $1 or client_id = $1 order by created_at desc"
-    ))
-    .bind(user.id())
+    let rows = sqlx::query_as!(
+        Relationship,
+        "select id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by from trainer_clients where trainer_id = $1 or client_id = $1 order by created_at desc",
+        user.id()
+    )
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(rows))
 }
 
 async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Relationship, ApiError> {
-    sqlx::query_as::<_, Relationship>(&format!(
-        "select {COLUMNS} from trainer_clients where id = $1 for update"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        Relationship,
+        "select id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by from trainer_clients where id = $1 for update",
+        id
+    )
     .fetch_optional(conn)
     .await?
     .ok_or(ApiError::NotFound)
@@ -235,11 +237,12 @@ async fn respond(
         crate::links::require_verified(&mut tx, user.id()).await?;
     }
     let status = if accept { "active" } else { "declined" };
-    let r = sqlx::query_as::<_, Relationship>(&format!(
-        "update trainer_clients set status = $2, responded_at = now() where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(status)
+    let r = sqlx::query_as!(
+        Relationship,
+        "update trainer_clients set status = $2, responded_at = now() where id = $1 returning id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by",
+        id,
+        status
+    )
     .fetch_one(&mut *tx)
     .await?;
     if accept {
@@ -285,16 +288,18 @@ pub(crate) async fn close(
     id: Uuid,
     by: Uuid,
 ) -> Result<Relationship, ApiError> {
-    let was_active: bool =
-        sqlx::query_scalar("select status = 'active' from trainer_clients where id = $1")
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let r = sqlx::query_as::<_, Relationship>(&format!(
-        "update trainer_clients set status = 'ended', ended_at = now(), ended_by = $2 where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(by)
+    let was_active: bool = sqlx::query_scalar!(
+        r#"select status = 'active' as "active!" from trainer_clients where id = $1"#,
+        id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let r = sqlx::query_as!(
+        Relationship,
+        "update trainer_clients set status = 'ended', ended_at = now(), ended_by = $2 where id = $1 returning id, trainer_id, client_id, status, invited_by, created_at, responded_at, ended_at, ended_by",
+        id,
+        by
+    )
     .fetch_one(&mut *conn)
     .await?;
     if was_active {
@@ -306,11 +311,11 @@ pub(crate) async fn close(
 /// Whether `trainer` currently trains `client` (the users service's own check; other
 /// services ask their projection).
 pub async fn trains(pool: &sqlx::PgPool, trainer: Uuid, client: Uuid) -> Result<bool, ApiError> {
-    Ok(sqlx::query_scalar(
-        "select exists(select 1 from trainer_clients where trainer_id = $1 and client_id = $2 and status = 'active')",
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from trainer_clients where trainer_id = $1 and client_id = $2 and status = 'active') as "exists!""#,
+        trainer,
+        client
     )
-    .bind(trainer)
-    .bind(client)
     .fetch_one(pool)
     .await?)
 }

@@ -141,12 +141,13 @@ async fn password_grant(
     state.limits.attempt(Account::User, &account).await?;
     let row: Option<(Uuid, String, Role, Option<Uuid>)> = match Email::parse(&username) {
         Ok(email) => {
-            sqlx::query_as(
-                "select id, password_hash, role, gym_id from users where lower(email) = $1",
+            sqlx::query!(
+                r#"select id, password_hash, role as "role: Role", gym_id from users where lower(email) = $1"#,
+                email.as_str()
             )
-            .bind(email.as_str())
             .fetch_optional(&state.pool)
             .await?
+            .map(|r| (r.id, r.password_hash, r.role, r.gym_id))
         }
         Err(_) => None,
     };
@@ -182,12 +183,14 @@ async fn refresh_grant(
     state.limits.admit(Flow::Refresh, peer.ip()).await?;
     let session = state.refresh.spend(&presented).await?;
     // Role and gym are read again: a token carries what is true now.
-    let (role, gym): (Role, Option<Uuid>) =
-        sqlx::query_as("select role, gym_id from users where id = $1")
-            .bind(session.user)
-            .fetch_optional(&state.pool)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+    let row = sqlx::query!(
+        r#"select role as "role: Role", gym_id from users where id = $1"#,
+        session.user
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::Unauthenticated)?;
+    let (role, gym) = (row.role, row.gym_id);
     let (access_token, expires_in) = state.keys.issue(session.user, role, gym)?;
     let refresh_token = state.refresh.rotate(&session).await?;
     Ok(TokenResponse {
@@ -222,12 +225,13 @@ async fn client_credentials_grant(
     };
     state.limits.admit(Flow::SignIn, peer.ip()).await?;
     state.limits.attempt(Account::Client, &client_id).await?;
-    let row: Option<(Uuid, String)> = sqlx::query_as(
+    let row = sqlx::query!(
         "select id, secret_hash from service_accounts where client_id = $1 and disabled_at is null",
+        &client_id
     )
-    .bind(&client_id)
     .fetch_optional(&state.pool)
-    .await?;
+    .await?
+    .map(|r| (r.id, r.secret_hash));
     let (stored, id) = match row {
         Some((id, hash)) => (Some(hash), Some(id)),
         None => (None, None),
@@ -345,11 +349,13 @@ pub async fn create_service_account(
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
     let hash = password::hash(secret.clone()).await?;
     let id = Uuid::now_v7();
-    sqlx::query("insert into service_accounts (id, client_id, secret_hash, created_by) values ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(&req.client_id)
-        .bind(&hash)
-        .bind(user.id())
+    sqlx::query!(
+        "insert into service_accounts (id, client_id, secret_hash, created_by) values ($1, $2, $3, $4)",
+        id,
+        &req.client_id,
+        &hash,
+        user.id()
+    )
         .execute(&state.pool)
         .await?;
     Ok((
@@ -382,8 +388,9 @@ pub async fn list_service_accounts(
     user: AuthUser,
 ) -> Result<Json<Vec<ServiceAccount>>, ApiError> {
     user.require(&[Role::Admin])?;
-    let rows = sqlx::query_as::<_, ServiceAccount>(
-        "select id, client_id, created_at, disabled_at from service_accounts order by created_at",
+    let rows = sqlx::query_as!(
+        ServiceAccount,
+        "select id, client_id, created_at, disabled_at from service_accounts order by created_at"
     )
     .fetch_all(&state.pool)
     .await?;
@@ -405,11 +412,12 @@ pub async fn disable_service_account(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<ServiceAccount>, ApiError> {
     user.require(&[Role::Admin])?;
-    let row = sqlx::query_as::<_, ServiceAccount>(
+    let row = sqlx::query_as!(
+        ServiceAccount,
         "update service_accounts set disabled_at = coalesce(disabled_at, now()) where id = $1
          returning id, client_id, created_at, disabled_at",
+        id
     )
-    .bind(id)
     .fetch_optional(&state.pool)
     .await?
     .ok_or(ApiError::NotFound)?;

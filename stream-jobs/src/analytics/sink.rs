@@ -41,21 +41,21 @@ pub async fn insert_facts(
         times.push(s.performed_at);
         events.push(*event_id);
     }
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, event_id, counted_at)
          select *, clock_timestamp() from unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::float8[],
                                                 $6::int[], $7::timestamptz[], $8::uuid[])
          on conflict (set_id) do nothing
          returning set_id",
+        &ids,
+        &clients,
+        &exercises,
+        &reps,
+        &weights,
+        &rirs as &[Option<i32>],
+        &times,
+        &events
     )
-    .bind(&ids)
-    .bind(&clients)
-    .bind(&exercises)
-    .bind(&reps)
-    .bind(&weights)
-    .bind(&rirs)
-    .bind(&times)
-    .bind(&events)
     .fetch_all(conn)
     .await
 }
@@ -74,7 +74,7 @@ pub async fn upsert_e1rm(conn: &mut PgConnection, best: &[BestE1rm]) -> Result<(
         .iter()
         .map(|b| DateTime::from_timestamp_millis(b.performed_at_ms).unwrap_or_default())
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into exercise_e1rm (client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at)
          select * from unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[], $5::uuid[], $6::timestamptz[])
          on conflict (client_id, exercise) do update
@@ -82,13 +82,13 @@ pub async fn upsert_e1rm(conn: &mut PgConnection, best: &[BestE1rm]) -> Result<(
              set_id = excluded.set_id, achieved_at = excluded.achieved_at, updated_at = now()
          where excluded.e1rm_kg > exercise_e1rm.e1rm_kg
             or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at < exercise_e1rm.achieved_at)",
+        &clients,
+        &exercises as &[&str],
+        &e1rm,
+        &brzycki as &[Option<f64>],
+        &sets,
+        &at
     )
-    .bind(&clients)
-    .bind(&exercises)
-    .bind(&e1rm)
-    .bind(&brzycki)
-    .bind(&sets)
-    .bind(&at)
     .execute(conn)
     .await?;
     Ok(())
@@ -114,17 +114,17 @@ pub async fn add_volume(
         .iter()
         .map(|w| i32::try_from(w.sets).unwrap_or(i32::MAX))
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into weekly_volume (client_id, week_start, volume_kg, sets)
          select c, w, round(v::numeric, 2), s from unnest($1::uuid[], $2::date[], $3::float8[], $4::int[]) as t(c, w, v, s)
          on conflict (client_id, week_start) do update
          set volume_kg = weekly_volume.volume_kg + excluded.volume_kg,
              sets = weekly_volume.sets + excluded.sets, updated_at = now()",
+        &clients,
+        &starts,
+        &volume,
+        &sets
     )
-    .bind(&clients)
-    .bind(&starts)
-    .bind(&volume)
-    .bind(&sets)
     .execute(conn)
     .await?;
     Ok(())

@@ -168,35 +168,35 @@ impl BatchJob for AccessProjector {
         }
         // A change applies only over an older version, whatever order copies arrive in.
         for g in &grants {
-            sqlx::query(
+            sqlx::query!(
                 "insert into access_grants (kind, grantee, subject, active, changed_at, version)
                  values ($1, $2, $3, $4, $5, $6)
                  on conflict (kind, grantee, subject) do update
                  set active = excluded.active, changed_at = excluded.changed_at,
                      version = excluded.version
                  where access_grants.version < excluded.version",
+                g.kind,
+                g.grantee,
+                g.subject,
+                g.active,
+                g.at,
+                g.version
             )
-            .bind(g.kind)
-            .bind(g.grantee)
-            .bind(g.subject)
-            .bind(g.active)
-            .bind(g.at)
-            .bind(g.version)
             .execute(&mut *tx)
             .await?;
         }
         stats.applied = grants.len() as u64;
         for ((topic, partition), beat) in &heartbeats {
-            sqlx::query(
+            sqlx::query!(
                 "insert into access_freshness (topic, partition, partitions, as_of)
                  values ($1, $2, $3, $4)
                  on conflict (topic, partition) do update
                  set partitions = excluded.partitions, as_of = greatest(access_freshness.as_of, excluded.as_of)",
+                topic,
+                partition,
+                beat.partitions,
+                beat.as_of
             )
-            .bind(topic)
-            .bind(partition)
-            .bind(beat.partitions)
-            .bind(beat.as_of)
             .execute(&mut *tx)
             .await?;
         }

@@ -47,21 +47,22 @@ impl<'a> Grants<'a> {
             .revocations()
             .access_ended_at(kind, grantee, subject)
             .await?;
-        let (granted, fresh): (bool, bool) = sqlx::query_as(
-            "select
+        let row = sqlx::query!(
+            r#"select
                  coalesce((select active and version > $4 from access_grants
-                           where kind = $1 and grantee = $2 and subject = $3), false),
+                           where kind = $1 and grantee = $2 and subject = $3), false) as "granted!",
                  coalesce((select count(*) >= max(partitions)
                                   and min(as_of) > now() - make_interval(secs => $5)
-                           from access_freshness), false)",
+                           from access_freshness), false) as "fresh!""#,
+            kind,
+            grantee,
+            subject,
+            ended,
+            self.auth.access_max_staleness_secs()
         )
-        .bind(kind)
-        .bind(grantee)
-        .bind(subject)
-        .bind(ended)
-        .bind(self.auth.access_max_staleness_secs())
         .fetch_one(self.pool)
         .await?;
+        let (granted, fresh) = (row.granted, row.fresh);
         if !fresh {
             return Err(ApiError::Unavailable(
                 "the access projection is behind the users service".into(),

@@ -1,5 +1,6 @@
 //! Consumed offsets kept in the sink database, written in the same transaction as the
-//! results (table `consumer_offsets`, owned by the progress service's migrations).
+//! results (table `consumer_offsets`: the platform's migrations give it to every service
+//! database; this module is the only code that touches it).
 
 use std::collections::HashMap;
 
@@ -9,13 +10,16 @@ pub type PartitionKey = (String, i32);
 
 /// Every next offset the group has stored.
 pub async fn load(pool: &PgPool, group: &str) -> Result<HashMap<PartitionKey, i64>, sqlx::Error> {
-    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select topic, partition, next_offset from consumer_offsets where consumer_group = $1",
+        group
     )
-    .bind(group)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.topic, r.partition), r.next_offset))
+        .collect())
 }
 
 /// Locks and reads the offsets of `topics` inside the batch's transaction, so that two
@@ -25,15 +29,18 @@ pub async fn lock(
     group: &str,
     topics: &[String],
 ) -> Result<HashMap<PartitionKey, i64>, sqlx::Error> {
-    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select topic, partition, next_offset from consumer_offsets
          where consumer_group = $1 and topic = any($2) for update",
+        group,
+        topics
     )
-    .bind(group)
-    .bind(topics)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.topic, r.partition), r.next_offset))
+        .collect())
 }
 
 /// Records the next offsets to read, inside the batch's transaction.
@@ -50,17 +57,17 @@ pub async fn save(
         parts.push(*p);
         offsets.push(*o);
     }
-    sqlx::query(
+    sqlx::query!(
         "insert into consumer_offsets (consumer_group, topic, partition, next_offset)
          select $1, * from unnest($2::text[], $3::int[], $4::bigint[])
          on conflict (consumer_group, topic, partition)
          do update set next_offset = greatest(consumer_offsets.next_offset, excluded.next_offset),
                        updated_at = now()",
+        group,
+        &topics,
+        &parts,
+        &offsets
     )
-    .bind(group)
-    .bind(&topics)
-    .bind(&parts)
-    .bind(&offsets)
     .execute(conn)
     .await?;
     Ok(())
