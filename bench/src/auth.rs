@@ -56,8 +56,27 @@ pub async fn run(settings: &Settings, progress: &PgPool, seconds: u64) -> anyhow
     .bind(client)
     .execute(progress)
     .await?;
+    // The client's trainer reads through the access projection: a current grant and a
+    // heartbeat per partition ahead of the run (so it stays within the staleness bound).
+    let trainer = Uuid::new_v4();
+    sqlx::query(
+        "insert into access_grants (kind, grantee, subject, active, changed_at, version)
+         values ('trainer', $1, $2, true, now(), 1)",
+    )
+    .bind(trainer)
+    .bind(client)
+    .execute(progress)
+    .await?;
+    sqlx::query(
+        "insert into access_freshness (topic, partition, partitions, as_of)
+         values ('bench', 0, 1, now() + interval '1 hour')
+         on conflict (topic, partition) do update set as_of = excluded.as_of",
+    )
+    .execute(progress)
+    .await?;
     let redis = fitsync_platform::redis::connect(&settings.redis).await?;
     let (token, _) = keys.issue(client, Role::Client, None)?;
+    let (trainer_token, _) = keys.issue(trainer, Role::Trainer, None)?;
     let auth = Arc::new(Authenticator::new(
         Verifier::Local(keys),
         Revocations::new(redis, settings.redis.key_prefix.clone()),
@@ -74,19 +93,30 @@ pub async fn run(settings: &Settings, progress: &PgPool, seconds: u64) -> anyhow
     let plain_url = serve(plain, &stop).await?;
     let path = format!("/api/progress/{client}/e1rm");
     let per_round = Duration::from_secs(seconds.max(2) / 2);
-    let (mut with, mut without) = (0.0, 0.0);
-    // Interleaved rounds, so drift on a shared machine touches both alike.
+    let (mut with, mut without, mut as_trainer) = (0.0, 0.0, 0.0);
+    // Interleaved rounds, so drift on a shared machine touches all alike.
     for _ in 0..2 {
         without += load(&format!("{plain_url}{path}"), None, per_round).await?;
         with += load(&format!("{authed_url}{path}"), Some(&token), per_round).await?;
+        as_trainer += load(
+            &format!("{authed_url}{path}"),
+            Some(&trainer_token),
+            per_round,
+        )
+        .await?;
     }
     stop.cancel();
     println!("read, no auth    {:>10.0} req/s", without / 2.0);
     println!(
-        "read, with auth  {:>10.0} req/s  (JWT verify + Redis revocation check + policy)",
+        "read, with auth  {:>10.0} req/s  (owner: JWT verify + Redis revocation check + policy)",
         with / 2.0
     );
     println!("auth / no auth   {:>10.2}", with / without);
+    println!(
+        "read, as trainer {:>10.0} req/s  (+ Redis end record + projection and freshness query)",
+        as_trainer / 2.0
+    );
+    println!("trainer / owner  {:>10.2}", as_trainer / with);
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use rdkafka::Message;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{epley, eventually, Account, Process, TestApp, TestEnv};
+use crate::harness::{epley, eventually, outbox_drained, Account, Process, TestApp, TestEnv};
 
 /// Best e1RM per (client, exercise); volume in hundredths of a kg and sets per (client, week).
 type Tables = (
@@ -151,14 +151,7 @@ async fn analytics_killed_mid_batch_restarts_to_the_exact_result() {
         app.register("client").await,
     ];
     let sets = log_random(&app, &clients, 300, 11).await;
-    eventually(60, "the relay to drain the outbox", || async {
-        let n: i64 = sqlx::query_scalar("select count(*) from outbox")
-            .fetch_one(&env.training_db())
-            .await
-            .ok()?;
-        (n == 0).then_some(())
-    })
-    .await;
+    outbox_drained(&env.training_db(), 60, "the relay to drain the outbox").await;
 
     // Dies after writing its third batch's results, before that transaction commits.
     let job = env.spawn_process(

@@ -21,6 +21,23 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// What `select count(*) …` returns.
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// Waits until the outbox of `pool`'s database is empty (the relay published it all).
+pub async fn outbox_drained(pool: &PgPool, secs: u64, what: &str) {
+    eventually(secs, what, || async {
+        let n: i64 = sqlx::query_scalar("select count(*) from outbox")
+            .fetch_one(pool)
+            .await
+            .ok()?;
+        (n == 0).then_some(())
+    })
+    .await;
+}
+
 /// Epley's estimated one-rep max, written out here so that expected values do not come
 /// from the code under test: `w · (1 + r/30)`, and a single rep is the weight itself.
 pub fn epley(weight_kg: f64, reps: i32) -> f64 {

@@ -4,7 +4,7 @@
 use fitsync::Target;
 use serde_json::json;
 
-use crate::harness::{eventually, Account, PrivateBroker, TestApp, TestEnv};
+use crate::harness::{count, eventually, outbox_drained, Account, PrivateBroker, TestApp, TestEnv};
 
 async fn log(app: &TestApp, who: &Account, n: usize, kg: f64) {
     for i in 0..n {
@@ -38,10 +38,7 @@ async fn a_broker_outage_loses_nothing_and_counts_nothing_twice() {
     broker.kill();
     log(&app, &client, 30, 90.0).await;
     let training = env.training_db();
-    let waiting: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&training)
-        .await
-        .unwrap();
+    let waiting = count(&training, "select count(*) from outbox").await;
     assert!(waiting > 0, "with Kafka down the events wait in the outbox");
     assert!(counted().await <= 20);
 
@@ -63,11 +60,7 @@ async fn a_broker_outage_loses_nothing_and_counts_nothing_twice() {
             .await
             .unwrap();
     assert_eq!((volume, sets), (expected, 60));
-    let pending: i64 = sqlx::query_scalar("select count(*) from outbox")
-        .fetch_one(&training)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0);
+    assert_eq!(count(&training, "select count(*) from outbox").await, 0);
     app.stop().await;
 }
 
@@ -145,22 +138,12 @@ async fn duplicates_from_a_broker_frozen_mid_publish_reach_kafka_and_are_counted
         })
         .await;
         broker.freeze();
-        let waiting: i64 = sqlx::query_scalar("select count(*) from outbox")
-            .fetch_one(&training)
-            .await
-            .unwrap();
+        let waiting = count(&training, "select count(*) from outbox").await;
         // Longer than the relay waits for an acknowledgement: it gives up on the batch
         // in flight (those rows stay in the outbox, to be published again).
         tokio::time::sleep(std::time::Duration::from_secs(4)).await;
         broker.thaw();
-        eventually(180, "the outbox drained", || async {
-            let n: i64 = sqlx::query_scalar("select count(*) from outbox")
-                .fetch_one(&training)
-                .await
-                .ok()?;
-            (n == 0).then_some(())
-        })
-        .await;
+        outbox_drained(&training, 180, "the outbox drained").await;
         let total = (per_round * rounds) as usize;
         messages = env.read_topic(&topic, total).await;
         if waiting > 0 && messages.len() > total {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     crash::aborted,
-    harness::{eventually, Account, TestApp, TestEnv},
+    harness::{eventually, outbox_drained, Account, TestApp, TestEnv},
 };
 
 /// Logs `n` sets round-robin over `clients`; each client's weights count up from
@@ -30,15 +30,7 @@ async fn log(app: &TestApp, clients: &[Account], next: &mut HashMap<Uuid, u32>, 
 }
 
 async fn drained(env: &TestEnv, what: &str) {
-    let training = env.training_db();
-    eventually(60, what, || async {
-        let n: i64 = sqlx::query_scalar("select count(*) from outbox")
-            .fetch_one(&training)
-            .await
-            .ok()?;
-        (n == 0).then_some(())
-    })
-    .await;
+    outbox_drained(&env.training_db(), 60, what).await;
 }
 
 /// The backend holding the relay's advisory lock in the training database.
