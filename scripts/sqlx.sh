@@ -27,11 +27,17 @@ if ! "$SQLX_CLI_ROOT/bin/cargo-sqlx" sqlx --version 2>/dev/null | grep -q "$SQLX
 fi
 export PATH=$SQLX_CLI_ROOT/bin:$PATH
 
-# The schema: a fresh database with every migration applied by the binary itself.
+# The schema: a fresh database with every migration of the platform and of every service
+# applied in version order (the versions are unique across services; the platform's,
+# which every service database gets, once). Applied with psql, not by the binary, which
+# could not compile before its queries are in the cache.
 psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "drop database if exists $SCHEMA_DB" >/dev/null
 psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "create database $SCHEMA_DB" >/dev/null
-cargo run --locked -q --bin fitsync -- schema --database "$SCHEMA_DB"
+for migration in $(printf '%s\n' services/*/migrations/*.sql | awk -F/ '{print $NF "\t" $0}' | sort -n | cut -f2); do
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$SCHEMA_DB" -q -v ON_ERROR_STOP=1 -f "$migration" >/dev/null
+done
 export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/$SCHEMA_DB
+export SQLX_OFFLINE=false
 
 case ${1:-check} in
   prepare) cargo sqlx prepare --workspace -- --all-targets --locked ;;

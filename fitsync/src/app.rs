@@ -96,27 +96,6 @@ pub async fn migrate(settings: &Settings, wait: Duration) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Applies every migration of every service to one database (`fitsync schema`): the
-/// schema `cargo sqlx prepare` checks the queries of every crate against.
-pub async fn schema(settings: &Settings, database: &str, wait: Duration) -> anyhow::Result<()> {
-    let pool = db::pool(&settings.database, database)?;
-    let migrators: Vec<&Migrator> = SERVICES.iter().map(|s| s.migrations).collect();
-    let deadline = tokio::time::Instant::now() + wait;
-    while sqlx::query!("select 1 as one")
-        .fetch_one(&pool)
-        .await
-        .is_err()
-    {
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "database not reachable"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    db::union_migrator(&migrators).await?.run(&pool).await?;
-    Ok(())
-}
-
 /// A started process: its HTTP address (and its metrics address, if separate), and a
 /// handle to stop it and wait.
 pub struct RunningApp {
@@ -303,6 +282,13 @@ pub async fn start(
             },
         ));
         checks.push(Check::postgres("notifications", pool.clone()));
+        // Not required: a mail server down delays emails (they wait in Kafka), nothing else.
+        checks.push(Check::tcp(
+            "smtp",
+            &settings.smtp.host,
+            settings.smtp.port,
+            false,
+        ));
         let mailer =
             fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
         let sender = fitsync_notifications::EmailSender::new(

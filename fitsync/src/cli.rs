@@ -39,12 +39,6 @@ pub enum Command {
         #[arg(long, default_value_t = 8)]
         weeks: u32,
     },
-    /// Apply every service's migrations to one database: the schema the compile-time
-    /// checked queries are prepared against (`cargo sqlx prepare`).
-    Schema {
-        #[arg(long)]
-        database: String,
-    },
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`, or with

@@ -39,9 +39,6 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             .await
         }
         Command::Migrate { wait } => app::migrate(&settings, wait).await,
-        Command::Schema { database } => {
-            app::schema(&settings, &database, std::time::Duration::from_secs(60)).await
-        }
         Command::Seed {
             api,
             clients,

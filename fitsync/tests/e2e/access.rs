@@ -19,13 +19,13 @@ use uuid::Uuid;
 
 use crate::{
     harness::{eventually, PrivateBroker, TestEnv},
-    matrix::train,
+    matrix::{refreshed, train},
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_ends_at_once_with_the_broker_down_and_a_stale_projection_fails_closed() {
-    let mut broker = PrivateBroker::start().await;
     let mut env = TestEnv::new().await;
+    let mut broker = PrivateBroker::start().await;
     env.settings.kafka.brokers = broker.brokers();
     env.settings.auth.access_max_staleness_secs = 5;
     let app = env.start(&[Target::All]).await;
@@ -35,9 +35,47 @@ async fn access_ends_at_once_with_the_broker_down_and_a_stale_projection_fails_c
     let admin = app.admin(&env).await;
     let ended = train(&app, &leaving, &owner).await;
     train(&app, &staying, &owner).await;
+    // And a gym the owner belongs to.
+    let gym_owner = app.register("gym").await;
+    let gym: Value = app
+        .http
+        .post(app.url("/api/gyms"))
+        .bearer_auth(&gym_owner.token)
+        .json(&json!({"name": "Access Gym"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gym_id = gym["id"].as_str().unwrap().to_owned();
+    let gym_owner = refreshed(&app, gym_owner).await;
+    let invitation: Value = app
+        .http
+        .post(app.url(&format!("/api/gyms/{gym_id}/invitations")))
+        .bearer_auth(&gym_owner.token)
+        .json(&json!({"email": owner.email, "role": "client"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let joined = app
+        .http
+        .post(app.url(&format!(
+            "/api/gyms/invitations/{}/accept",
+            invitation["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&owner.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(joined.status(), 200);
     let sets = format!("/api/workouts/sets?client_id={}", owner.id);
-    // Both trainers read, through the projection (the positive control).
-    for trainer in [&leaving, &staying] {
+    // Both trainers and the gym read, through the projection (the positive control).
+    for trainer in [&leaving, &staying, &gym_owner] {
         eventually(60, "the trainer's access projected", || async {
             (app.get(trainer, &sets).await.status() == 200).then_some(())
         })
@@ -59,6 +97,21 @@ async fn access_ends_at_once_with_the_broker_down_and_a_stale_projection_fails_c
         app.get(&leaving, &sets).await.status(),
         403,
         "the ended relationship grants nothing, at once"
+    );
+    // Leaving the gym, likewise.
+    let left = app
+        .http
+        .post(app.url(&format!("/api/gyms/{gym_id}/members/{}/remove", owner.id)))
+        .bearer_auth(&owner.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.status(), 204);
+    assert_eq!(
+        app.get(&gym_owner, &sets).await.status(),
+        403,
+        "the ended membership grants nothing, at once"
     );
     assert_eq!(
         app.get(&staying, &sets).await.status(),

@@ -418,7 +418,7 @@ async fn bad_input_on_every_endpoint_gets_problem_json_and_changes_nothing() {
         (
             "POST",
             "/api/auth/verify-email".into(),
-            None,
+            Some(&client.token),
             r#"{"token": 5}"#,
             422,
         ),

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::harness::{Account, TestApp, TestEnv, PASSWORD};
+use crate::harness::{start_of_a_minute, Account, TestApp, TestEnv, PASSWORD};
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
     app.grant(&[("grant_type", "refresh_token"), ("refresh_token", token)])
@@ -187,6 +187,7 @@ async fn failed_sign_ins_lock_the_account_and_addresses_are_throttled() {
     env.settings.auth.max_login_failures = 3;
     env.settings.auth.login_attempts_per_address_per_minute = 14;
     let app = env.start(&[Target::Users]).await;
+    start_of_a_minute().await;
     let ana = app.register("client").await;
 
     for _ in 0..3 {

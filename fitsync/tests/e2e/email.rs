@@ -24,25 +24,44 @@ async fn a_new_account_verifies_its_address_by_email() {
     let token = token_in(&email, "/verify-email");
     assert!(token.len() >= 40, "{token}");
 
-    let verify = |token: String| {
+    let verify = |as_who: &str, token: String| {
         app.http
             .post(app.url("/api/auth/verify-email"))
+            .bearer_auth(as_who)
             .json(&json!({"token": token}))
             .send()
     };
     assert_eq!(
-        verify("forged-token-value-that-is-long-enough".into())
+        verify(&ana.token, "forged-token-value-that-is-long-enough".into())
             .await
             .unwrap()
             .status(),
         StatusCode::NOT_FOUND
     );
+    // Holding the mailbox is not enough: another account cannot spend ana's token, and
+    // neither can a caller without a session.
+    let mallory = app.register_unverified("client").await;
     assert_eq!(
-        verify(token.clone()).await.unwrap().status(),
+        verify(&mallory.token, token.clone())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let anonymous = app
+        .http
+        .post(app.url("/api/auth/verify-email"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        verify(&ana.token, token.clone()).await.unwrap().status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        verify(token).await.unwrap().status(),
+        verify(&ana.token, token).await.unwrap().status(),
         StatusCode::NOT_FOUND,
         "single use"
     );

@@ -21,6 +21,16 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Waits, if fewer than ten seconds are left in the current minute, for the next one:
+/// per-minute budgets count by the clock's minute, and a test counting to a budget must
+/// not straddle two (not a synchronisation: the time itself is what is waited for).
+pub async fn start_of_a_minute() {
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second >= 50 {
+        tokio::time::sleep(Duration::from_secs((61 - second) as u64)).await;
+    }
+}
+
 /// What `select count(*) …` returns.
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
@@ -95,7 +105,11 @@ impl Deadline {
         let (done, wait) = std::sync::mpsc::channel::<()>();
         std::thread::spawn(move || {
             if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(limit) {
-                eprintln!(
+                // Straight to the process's stderr: `eprintln!` would go to the test's
+                // captured output, which an abort never prints.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n{test} did not finish within {}s: aborting the test run",
                     limit.as_secs()
                 );

@@ -388,7 +388,7 @@ fn cases() -> Vec<Case> {
             "/api/auth/verify-email",
             "/api/auth/verify-email",
             Some(r#"{"token": "not-a-real-token-not-a-real-token"}"#),
-            everyone(404),
+            signed_in(404),
         ),
         Case::new(
             M::POST,

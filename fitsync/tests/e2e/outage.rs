@@ -16,8 +16,8 @@ async fn log(app: &TestApp, who: &Account, n: usize, kg: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_loses_nothing_and_counts_nothing_twice() {
-    let mut broker = PrivateBroker::start().await;
     let mut env = TestEnv::new().await;
+    let mut broker = PrivateBroker::start().await;
     env.settings.kafka.brokers = broker.brokers();
     let app = env.start(&[Target::All]).await;
     let client = app.register("client").await;
@@ -104,8 +104,8 @@ async fn burst(env: &TestEnv, clients: &[uuid::Uuid], n: i64, round: i64) {
 /// then lets it go on, and shows the copies in Kafka and each set counted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_from_a_broker_frozen_mid_publish_reach_kafka_and_are_counted_once() {
-    let broker = PrivateBroker::start().await;
     let mut env = TestEnv::new().await;
+    let broker = PrivateBroker::start().await;
     env.settings.kafka.brokers = broker.brokers();
     // Unacknowledged messages are given up on quickly and published again: the relay's
     // retry, not the idempotent producer's, is what puts copies into Kafka.

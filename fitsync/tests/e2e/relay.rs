@@ -33,6 +33,22 @@ async fn drained(env: &TestEnv, what: &str) {
     outbox_drained(&env.training_db(), 60, what).await;
 }
 
+/// Waits until `n` relay sessions (leader and standbys) are open on the training database.
+async fn relay_sessions(env: &TestEnv, n: i64) {
+    let training = env.training_db();
+    eventually(60, &format!("{n} relay sessions"), || async {
+        let open: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where application_name = 'fitsync-relay-training' and datname = current_database()",
+        )
+        .fetch_one(&training)
+        .await
+        .ok()?;
+        (open == n).then_some(())
+    })
+    .await;
+}
+
 /// The backend holding the relay's advisory lock in the training database.
 async fn leader_pid(env: &TestEnv) -> i32 {
     let training = env.training_db();
@@ -62,9 +78,9 @@ async fn a_lost_leader_is_replaced_within_seconds_and_nothing_is_lost_or_reorder
     let mut next = HashMap::new();
     let small_batches = ("FITSYNC__RELAY__BATCH_SIZE", "10");
 
-    // Relay A leads and dies mid-batch (after Kafka acknowledged its 4th batch, before
-    // deleting it); relay B, waiting as a standby, takes over.
-    log(&app, &clients, &mut next, 60).await;
+    // Relay A leads; relay B waits as a standby (its session is open, its lock attempts
+    // fail). Then writes arrive: A dies mid-batch (after Kafka acknowledged its 4th batch,
+    // before deleting it), and B takes over.
     let relay_a = env.spawn_process(
         "relay",
         &[
@@ -74,6 +90,8 @@ async fn a_lost_leader_is_replaced_within_seconds_and_nothing_is_lost_or_reorder
     );
     let first_leader = leader_pid(&env).await;
     let mut relay_b = env.spawn_process("relay", &[small_batches]);
+    relay_sessions(&env, 2).await;
+    log(&app, &clients, &mut next, 60).await;
     aborted(relay_a).await;
     drained(&env, "relay B to take over and drain the outbox").await;
     log(&app, &clients, &mut next, 40).await;
@@ -81,14 +99,21 @@ async fn a_lost_leader_is_replaced_within_seconds_and_nothing_is_lost_or_reorder
     let second_leader = leader_pid(&env).await;
     assert_ne!(first_leader, second_leader);
 
-    // A third relay joins as standby; the leader's session is terminated under it.
+    // A third relay joins as standby; the leader's session is terminated under it while
+    // writes are flowing (a copy published by the deposed leader in that moment is allowed).
     let mut relay_c = env.spawn_process("relay", &[small_batches]);
-    let terminated: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
-        .bind(second_leader)
-        .fetch_one(&env.training_db())
-        .await
-        .unwrap();
-    assert!(terminated);
+    relay_sessions(&env, 2).await;
+    let writing = log(&app, &clients, &mut next, 40);
+    let terminating = async {
+        let terminated: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+            .bind(second_leader)
+            .fetch_one(&env.training_db())
+            .await
+            .unwrap();
+        assert!(terminated);
+    };
+    tokio::join!(writing, terminating);
+    drained(&env, "the writes during the takeover published").await;
     let third_leader = eventually(30, "a new leader session", || async {
         let pid = leader_pid(&env).await;
         (pid != second_leader).then_some(pid)

@@ -79,8 +79,8 @@ struct Probes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_within_a_second_while_the_broker_dies_again_and_again() {
-    let mut broker = PrivateBroker::start().await;
     let mut env = TestEnv::new().await;
+    let mut broker = PrivateBroker::start().await;
     env.settings.kafka.brokers = broker.brokers();
     let app = env.start(&[Target::All]).await;
     let client = app.register("client").await;
@@ -161,6 +161,7 @@ async fn the_api_answers_within_a_second_while_the_broker_dies_again_and_again()
         tokio::time::sleep(Duration::from_millis(rng.gen_range(2000..6000))).await;
         broker.resume().await;
     }
+    // Two more seconds of probes after the last restart, while the consumers reconnect.
     tokio::time::sleep(Duration::from_secs(2)).await;
     running.store(false, Ordering::Relaxed);
     let probes = probing.await.unwrap();

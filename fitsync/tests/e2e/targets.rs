@@ -68,7 +68,13 @@ async fn every_target_runs_alone_serves_and_is_ready() {
         ),
         (
             Target::Notifications,
-            &["kafka", "postgres.notifications", "redis", "token_keys"],
+            &[
+                "kafka",
+                "postgres.notifications",
+                "redis",
+                "smtp",
+                "token_keys",
+            ],
             Some("/api/notifications/deliveries".into()),
         ),
         (

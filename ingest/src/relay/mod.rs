@@ -172,6 +172,11 @@ impl Relay {
         if let Err(e) = kafka::ensure_topics(&self.kafka, &all).await {
             tracing::warn!(source = self.source, error = %e, "could not ensure topics");
         }
+        // Heartbeats go to every partition the topic really has.
+        let heartbeat_partitions = match self.heartbeat {
+            Some(topic) => Some(kafka::partitions_of(&self.kafka, &self.topics.name(topic)).await?),
+            None => None,
+        };
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(outbox::CHANNEL).await?;
         let mut poll = Duration::from_millis(self.settings.poll_interval_ms);
@@ -213,8 +218,8 @@ impl Relay {
                 }
             };
             self.measure_backlog(leader, &mut next_measure).await?;
-            if let (true, Some(as_of)) = (drained, as_of) {
-                if self.send_heartbeats(as_of).await {
+            if let (true, Some(as_of), Some(partitions)) = (drained, as_of, heartbeat_partitions) {
+                if self.send_heartbeats(as_of, partitions).await {
                     next_beat = tokio::time::Instant::now() + beat_every;
                 }
             }
@@ -252,12 +257,11 @@ impl Relay {
     }
 
     /// One heartbeat to each partition of the heartbeat topic; `true` if Kafka took all.
-    async fn send_heartbeats(&self, as_of: DateTime<Utc>) -> bool {
+    async fn send_heartbeats(&self, as_of: DateTime<Utc>, partitions: i32) -> bool {
         let Some(topic) = self.heartbeat else {
             return true;
         };
         let name = self.topics.name(topic);
-        let partitions = self.kafka.partitions;
         let payloads: Vec<String> = (0..partitions)
             .map(|partition| {
                 let beat = CloudEvent::new(

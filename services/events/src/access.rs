@@ -20,7 +20,9 @@ pub struct RelationshipChanged {
     pub at: DateTime<Utc>,
     /// The change's place in the users database's order of access changes (a sequence):
     /// a projection applies a change only over an older one, whatever order copies of
-    /// events arrive in and whatever the producers' clocks say.
+    /// events arrive in and whatever the producers' clocks say. Absent (0) in events
+    /// produced before it existed, which are ordered by `at` among themselves.
+    #[serde(default)]
     pub version: i64,
 }
 
@@ -33,6 +35,7 @@ pub struct GymMembershipChanged {
     pub role: String,
     pub at: DateTime<Utc>,
     /// As `RelationshipChanged::version`.
+    #[serde(default)]
     pub version: i64,
 }
 

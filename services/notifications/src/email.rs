@@ -105,7 +105,10 @@ impl Mailer {
             .body(body)
             .map_err(|e| SendError::Permanent(e.to_string()))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            if e.is_permanent() {
+            // A client error (e.g. an address the server cannot take: non-ASCII without
+            // SMTPUTF8) fails the same way every time: retrying it would hold up every
+            // email behind it.
+            if e.is_permanent() || e.is_client() {
                 SendError::Permanent(e.to_string())
             } else {
                 SendError::Transient(e.to_string())

@@ -185,9 +185,18 @@ impl EmailSender {
     }
 }
 
+/// The request type before tokens were sealed: never sent (its token travelled in the
+/// clear), dead-lettered with the reason so that it is counted and seen, not skipped.
+const EMAIL_REQUESTED_V1: &str = "fitsync.notification.email_requested.v1";
+
 fn decode(m: &OwnedMessage) -> Result<Option<EmailRequested>, String> {
     let event =
         CloudEvent::from_slice(m.payload().ok_or("empty payload")?).map_err(|e| e.to_string())?;
+    if event.event_type == EMAIL_REQUESTED_V1 {
+        return Err(format!(
+            "{EMAIL_REQUESTED_V1} carries its token in the clear and is not sent; the user asks again"
+        ));
+    }
     if event.event_type != EMAIL_REQUESTED_V2 {
         return Ok(None);
     }

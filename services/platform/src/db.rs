@@ -64,21 +64,6 @@ pub async fn migrator(service: &Migrator) -> Result<Migrator, sqlx::migrate::Mig
     Migrator::new(Combined(all)).await
 }
 
-/// Every migration of every service and the platform, as one migrator: the schema the
-/// compile-time checked queries are prepared against (`fitsync schema`), where each
-/// table has exactly one definition.
-pub async fn union_migrator(
-    services: &[&Migrator],
-) -> Result<Migrator, sqlx::migrate::MigrateError> {
-    let mut all: Vec<Migration> = PLATFORM_MIGRATIONS.iter().cloned().collect();
-    for service in services {
-        all.extend(service.iter().cloned());
-    }
-    all.sort_by_key(|m| m.version);
-    all.dedup_by_key(|m| m.version);
-    Migrator::new(Combined(all)).await
-}
-
 #[derive(Debug)]
 struct Combined(Vec<Migration>);
 

@@ -42,6 +42,11 @@ enum Probe {
         http: reqwest::Client,
         url: String,
     },
+    /// A server that only has to accept a connection (SMTP).
+    Tcp {
+        host: String,
+        port: u16,
+    },
     Keys(Verifier),
 }
 
@@ -79,6 +84,18 @@ impl Check {
             required,
             Probe::Kafka(Arc::new(KafkaProbe::new(settings)?)),
         ))
+    }
+
+    /// A TCP server (the SMTP relay), checked by connecting.
+    pub fn tcp(name: &str, host: &str, port: u16, required: bool) -> Self {
+        Self::new(
+            name.to_owned(),
+            required,
+            Probe::Tcp {
+                host: host.to_owned(),
+                port,
+            },
+        )
     }
 
     pub fn opensearch(url: &str, required: bool) -> anyhow::Result<Self> {
@@ -135,6 +152,9 @@ impl Check {
                     .await
                     .is_ok_and(|r| r.status().is_success()),
                 Probe::Keys(verifier) => verifier.ready().await,
+                Probe::Tcp { host, port } => tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .is_ok(),
             }
         };
         tokio::time::timeout(PROBE_TIMEOUT + Duration::from_millis(500), probe)

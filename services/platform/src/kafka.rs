@@ -10,6 +10,7 @@ use rdkafka::{
 };
 
 use crate::config::KafkaSettings;
+use rdkafka::consumer::Consumer;
 
 pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -46,11 +47,32 @@ pub async fn ensure_topics(settings: &KafkaSettings, topics: &[String]) -> anyho
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
-    for result in admin.create_topics(new.iter(), &options).await? {
+    let created = admin.create_topics(new.iter(), &options).await;
+    // Dropping an admin client joins its polling thread and destroys the client, which
+    // can wait on the broker: never on a runtime worker.
+    std::thread::spawn(move || drop(admin));
+    for result in created? {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => anyhow::bail!("creating topic {topic}: {code}"),
         }
     }
     Ok(())
+}
+
+/// How many partitions `topic` has, from the cluster's metadata (a blocking request,
+/// made on the blocking pool).
+pub async fn partitions_of(settings: &KafkaSettings, topic: &str) -> anyhow::Result<i32> {
+    let client: rdkafka::consumer::BaseConsumer = client_config(settings).create()?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let metadata = client.fetch_metadata(Some(&topic), Duration::from_secs(5))?;
+        let count = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len());
+        anyhow::ensure!(count > 0, "topic {topic} has no partitions");
+        Ok(i32::try_from(count)?)
+    })
+    .await?
 }

@@ -179,19 +179,29 @@ pub struct TokenBody {
     token: String,
 }
 
-/// `POST /api/auth/verify-email`: the token from the email.
+/// `POST /api/auth/verify-email`: the token from the email, by the account it was sent
+/// for, signed in. Holding the mailbox is not enough: if someone registered another
+/// person's address, that person clicking the link must not verify the stranger's
+/// account (which could then link to trainers and gyms); they take the account over with
+/// a password reset instead, which verifies the address and ends those links.
 #[utoipa::path(
     post, path = "/api/auth/verify-email", tag = "auth",
-    summary = "Verify the address with the emailed token",
+    summary = "Verify the caller's address with the emailed token",
     request_body = TokenBody,
-    responses((status = 204, description = "Verified"), (status = 404, description = "The token is unknown, used or expired", body = fitsync_platform::Problem))
+    responses((status = 204, description = "Verified"), (status = 404, description = "The token is unknown, used, expired or another account's", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
 )]
 pub async fn verify(
     State(state): State<UsersState>,
+    caller: AuthUser,
     ApiJson(body): ApiJson<TokenBody>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = state.pool.begin().await?;
     let user = spend(&mut tx, &body.token, EmailTemplate::VerifyEmail).await?;
+    if user != caller.id() {
+        // Rolled back: the token stays usable by its own account.
+        return Err(invalid_token());
+    }
     sqlx::query!(
         "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
         user

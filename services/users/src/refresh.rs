@@ -133,11 +133,11 @@ impl RefreshTokens {
             .hget(self.token_key(id), &["user", "family", "started", "hash"])
             .await
             .map_err(unavailable)?;
-        let (Some(user), Some(family), Some(started), Some(stored)) =
-            (user, family, started, stored)
-        else {
+        let (Some(user), Some(family), Some(stored)) = (user, family, stored) else {
             return Err(ApiError::Unauthenticated);
         };
+        // Tokens issued before families had a start count from their first use since.
+        let started = started.unwrap_or_else(|| chrono::Utc::now().timestamp().to_string());
         if !same(stored.as_bytes(), hash(secret).as_bytes()) {
             return Err(ApiError::Unauthenticated);
         }

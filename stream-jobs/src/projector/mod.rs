@@ -174,7 +174,9 @@ impl BatchJob for AccessProjector {
                  on conflict (kind, grantee, subject) do update
                  set active = excluded.active, changed_at = excluded.changed_at,
                      version = excluded.version
-                 where access_grants.version < excluded.version",
+                 where access_grants.version < excluded.version
+                    or (excluded.version = 0 and access_grants.version = 0
+                        and access_grants.changed_at <= excluded.changed_at)",
                 g.kind,
                 g.grantee,
                 g.subject,

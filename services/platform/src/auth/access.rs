@@ -4,9 +4,9 @@
 //! guards against the projection being behind:
 //!
 //! - an ended relationship or membership is recorded in Redis by the users service
-//!   before it commits (`Revocations::revoke_access`, with the change's version), and a
-//!   grant counts only if the projection holds a newer version than that record: access
-//!   ends at once, with the change stream down or not;
+//!   before it commits (`Revocations::revoke_access`, with the change's version), and
+//!   while such a record exists a grant counts only if the projection holds a newer
+//!   version: access ends at once, with the change stream down or not;
 //! - a projection whose heartbeats are older than `auth.access_max_staleness_secs` (or
 //!   that has none) grants nothing: the check fails closed with 503.
 
@@ -49,7 +49,7 @@ impl<'a> Grants<'a> {
             .await?;
         let row = sqlx::query!(
             r#"select
-                 coalesce((select active and version > $4 from access_grants
+                 coalesce((select active and ($4::bigint = 0 or version > $4::bigint) from access_grants
                            where kind = $1 and grantee = $2 and subject = $3), false) as "granted!",
                  coalesce((select count(*) >= max(partitions)
                                   and min(as_of) > now() - make_interval(secs => $5)
