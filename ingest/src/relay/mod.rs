@@ -234,7 +234,6 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch in id order; deletes the rows Kafka acknowledged.
     /// The backlog gauges, at most once a second.
     async fn measure_backlog(
         &self,
@@ -301,7 +300,8 @@ impl Relay {
         all
     }
 
-    /// Reads and deletes on the leader's own connection: a lost session fails here.
+    /// Publishes one batch in id order; deletes the rows Kafka acknowledged. Reads and
+    /// deletes on the leader's own connection: a lost session fails here.
     #[tracing::instrument(skip_all, fields(source = self.source), err)]
     async fn publish_batch(&self, leader: &mut PgConnection) -> anyhow::Result<Published> {
         let rows: Vec<Row> = sqlx::query_as!(
