@@ -150,7 +150,10 @@ async fn bench_relay(settings: &Settings, training: &PgPool, n: i64) -> anyhow::
     .await?;
     fitsync_platform::kafka::ensure_topics(
         &settings.kafka,
-        &[format!("{}fitsync.training", settings.kafka.topic_prefix)],
+        &[(
+            format!("{}fitsync.training", settings.kafka.topic_prefix),
+            false,
+        )],
     )
     .await?;
     let mut relay_settings = settings.relay.clone();

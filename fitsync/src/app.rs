@@ -91,6 +91,9 @@ pub async fn migrate(settings: &Settings, wait: Duration) -> anyhow::Result<()> 
     for service in SERVICES {
         let pool = service.pool(settings)?;
         db::migrate(&pool, service.migrations, wait).await?;
+        if service.name == "training" {
+            fitsync_training::library::import(&pool).await?;
+        }
         tracing::info!(service = service.name, "migrated");
     }
     Ok(())
@@ -252,7 +255,13 @@ pub async fn start(
         api = api.merge(fitsync_training::router(fitsync_training::TrainingState {
             pool: pool.clone(),
             auth: auth_of(),
+            search: Arc::new(fitsync_training::ExerciseSearch::new(
+                &settings.opensearch.url,
+                settings.opensearch.index("exercises"),
+            )?),
         }));
+        // Not required: without OpenSearch only the exercise search answers 503.
+        checks.push(Check::opensearch(&settings.opensearch.url, false)?);
         checks.push(Check::access_projection(
             "training",
             pool.clone(),

@@ -1,15 +1,17 @@
 """Schemathesis hooks for FitSync's contract fuzzing (fitsync/tests/e2e/contract.rs).
 
-Two rules of the API are relative to the current time, which JSON Schema cannot say:
-a set's `performed_at` lies between five years ago and five minutes ahead, and a
-client's `birthdate` makes them 13 to 120 years old. Both are documented in the
-OpenAPI descriptions. Where schemathesis drew a *valid* date-time or date for them,
-these hooks move it into that window; a value that is not a date at all (a negative
-test case) is left as drawn, so that the server's rejection of it is still checked.
+Three rules of the API depend on the time or on data, which JSON Schema cannot say: a
+set's `performed_at` lies between five years ago and five minutes ahead, a client's
+`birthdate` makes them 13 to 120 years old, and a set's `exercise` names an exercise of
+the library. All are documented in the OpenAPI descriptions. Where schemathesis drew a
+*valid* value for them, these hooks move it into that window or onto a library slug; a
+value that is not a date or a slug at all (a negative test case) is left as drawn, so
+that the server's rejection of it is still checked.
 """
 
 import datetime
 import random
+import re
 
 import schemathesis
 
@@ -34,11 +36,23 @@ def _adult_birthdate(value):
     return today.replace(year=today.year - random.randint(14, 110), day=1).isoformat()
 
 
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_LIBRARY = ["barbell-squat", "barbell-deadlift", "romanian-deadlift", "pullups", "back-squat"]
+
+
+def _library_exercise(value):
+    if isinstance(value, str) and _SLUG.match(value) and len(value) <= 64:
+        return random.choice(_LIBRARY)
+    return value
+
+
 @schemathesis.hook
 def map_body(ctx, body):
     if isinstance(body, dict):
         if isinstance(body.get("performed_at"), str):
             body["performed_at"] = _recent_datetime(body["performed_at"])
+        if "exercise" in body:
+            body["exercise"] = _library_exercise(body["exercise"])
         if isinstance(body.get("birthdate"), str):
             body["birthdate"] = _adult_birthdate(body["birthdate"])
     return body

@@ -30,12 +30,12 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
 
     let cases = [
         (
-            json!({"exercise": "back-squat", "reps": 0, "weight_kg": 100}),
+            json!({"exercise": "barbell-squat", "reps": 0, "weight_kg": 100}),
             422,
             "reps",
         ),
         (
-            json!({"exercise": "back-squat", "reps": 5, "weight_kg": -1}),
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": -1}),
             422,
             "weight_kg",
         ),
@@ -45,22 +45,22 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
             "exercise",
         ),
         (
-            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100, "rir": 11}),
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100, "rir": 11}),
             422,
             "rir",
         ),
         (
-            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100, "performed_at": "2999-01-01T00:00:00Z"}),
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100, "performed_at": "2999-01-01T00:00:00Z"}),
             422,
             "performed_at",
         ),
         (
-            json!({"exercise": "back-squat", "reps": "five", "weight_kg": 100}),
+            json!({"exercise": "barbell-squat", "reps": "five", "weight_kg": 100}),
             422,
             "body",
         ),
         (
-            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100, "extra": 1}),
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100, "extra": 1}),
             422,
             "body",
         ),
@@ -168,7 +168,7 @@ async fn every_role_sees_only_what_it_may() {
     let trainer = app.register("trainer").await;
     let admin = app.admin(&env).await;
 
-    let set = json!({"exercise": "deadlift", "reps": 5, "weight_kg": 140});
+    let set = json!({"exercise": "barbell-deadlift", "reps": 5, "weight_kg": 140});
     assert_eq!(app.log_set(&alice, set.clone()).await.status(), 201);
     // Trainers and admins do not log sets (a trainer logging for a client comes with
     // the trainer–client relationship).

@@ -318,7 +318,7 @@ async fn service_accounts_use_client_credentials() {
         StatusCode::OK,
         "services read across clients"
     );
-    let set = json!({"exercise": "deadlift", "reps": 5, "weight_kg": 100});
+    let set = json!({"exercise": "barbell-deadlift", "reps": 5, "weight_kg": 100});
     assert_eq!(
         app.log_set(&service, set).await.status(),
         StatusCode::FORBIDDEN,

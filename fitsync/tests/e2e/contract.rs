@@ -119,12 +119,21 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         json!({}),
     )
     .await;
-    // workout.set_logged
-    let set = json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100.0});
-    assert_eq!(app.log_set(&ana, set).await.status(), 201);
+    // workout.set_logged, set_corrected, set_deleted (exercise.defined: the library).
+    let set = json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100.0});
+    let logged: Value = app.log_set(&ana, set).await.json().await.unwrap();
+    let path = format!("/api/workouts/sets/{}", logged["id"].as_str().unwrap());
+    let fix = json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 90.0});
+    call(&app, &ana, reqwest::Method::PUT, &path, fix).await;
+    call(&app, &ana, reqwest::Method::DELETE, &path, Value::Null).await;
 
     // Every type on the wire (heartbeats come by themselves).
-    let topics = ["fitsync.users", "fitsync.training", "fitsync.notifications"];
+    let topics = [
+        "fitsync.users",
+        "fitsync.training",
+        "fitsync.exercises",
+        "fitsync.notifications",
+    ];
     let messages = eventually(60, "every event type on the wire", || async {
         let mut all = Vec::new();
         for topic in topics {

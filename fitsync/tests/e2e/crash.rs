@@ -30,7 +30,11 @@ struct Logged {
 /// Logs `n` random sets for `clients` over the last six weeks.
 async fn log_random(app: &TestApp, clients: &[Account], n: usize, seed: u64) -> Vec<Logged> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let exercises = ["back-squat", "bench-press", "deadlift"];
+    let exercises = [
+        "barbell-squat",
+        "barbell-bench-press-medium-grip",
+        "barbell-deadlift",
+    ];
     let mut out = Vec::new();
     for _ in 0..n {
         let who = &clients[rng.gen_range(0..clients.len())];
@@ -220,7 +224,7 @@ async fn markers(env: &TestEnv, app: &TestApp, clients: &[Account], logged: usiz
         let who = clients.iter().find(|c| c.id == *client).unwrap();
         let set = Logged {
             client: who.id,
-            exercise: "deadlift",
+            exercise: "barbell-deadlift",
             reps: 3,
             kg: 150.0,
             rir: 1,

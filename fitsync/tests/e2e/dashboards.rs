@@ -85,7 +85,7 @@ async fn every_sql_panel_runs_on_a_seeded_database() {
     let db = env.progress_db();
     sqlx::query(
         "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, event_id, counted_at)
-         select gen_random_uuid(), ('00000000-0000-4000-8000-00000000000' || (i % 3))::uuid, 'back-squat', 5, 100, 1,
+         select gen_random_uuid(), ('00000000-0000-4000-8000-00000000000' || (i % 3))::uuid, 'barbell-squat', 5, 100, 1,
                 now() - i * interval '1 day', gen_random_uuid(), now() - i * interval '1 day' + interval '80 milliseconds'
          from generate_series(1, 20) i",
     )
@@ -101,7 +101,7 @@ async fn every_sql_panel_runs_on_a_seeded_database() {
     .unwrap();
     sqlx::query(
         "insert into exercise_e1rm (client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at)
-         values ('00000000-0000-4000-8000-000000000001', 'back-squat', 120, 117, gen_random_uuid(), now())",
+         values ('00000000-0000-4000-8000-000000000001', 'barbell-squat', 120, 117, gen_random_uuid(), now())",
     )
     .execute(&db)
     .await
@@ -133,7 +133,7 @@ async fn every_prometheus_panel_uses_exported_metrics() {
     assert_eq!(
         app.log_set(
             &client,
-            json!({"exercise": "deadlift", "reps": 3, "weight_kg": 160})
+            json!({"exercise": "barbell-deadlift", "reps": 3, "weight_kg": 160})
         )
         .await
         .status(),

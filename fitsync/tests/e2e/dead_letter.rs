@@ -20,7 +20,7 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
     let app = env.start(&[Target::All]).await;
     let client = app.register("client").await;
     let topic = env.topic("fitsync.training");
-    kafka::ensure_topics(&env.settings.kafka, std::slice::from_ref(&topic))
+    kafka::ensure_topics(&env.settings.kafka, &[(topic.clone(), false)])
         .await
         .unwrap();
 
@@ -33,7 +33,7 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
         .to_string()
     };
     let set = |reps: serde_json::Value| {
-        json!({"set_id": Uuid::new_v4(), "client_id": client.id, "exercise": "back-squat",
+        json!({"set_id": Uuid::new_v4(), "client_id": client.id, "exercise": "barbell-squat",
                "reps": reps, "weight_kg": 100.0, "rir": null, "performed_at": "2026-11-24T18:00:00Z"})
     };
     let subject = client.id.to_string();
@@ -63,7 +63,7 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
     let response = app
         .log_set(
             &client,
-            json!({"exercise": "deadlift", "reps": 5, "weight_kg": 150}),
+            json!({"exercise": "barbell-deadlift", "reps": 5, "weight_kg": 150}),
         )
         .await;
     assert_eq!(response.status(), 201);

@@ -48,6 +48,27 @@ pub async fn outbox_drained(pool: &PgPool, secs: u64, what: &str) {
     .await;
 }
 
+/// The migration imported the exercise library, and its events wait in the training
+/// outbox: published once here, as a deployment's first start does, so that every test
+/// begins with an empty outbox (relay tests count batches) and finds the library on its
+/// topic (search and analytics tests need it).
+async fn publish_library(settings: &Settings) {
+    let pool =
+        fitsync_platform::db::pool(&settings.database, &settings.database.names.training).unwrap();
+    let relay = fitsync_ingest::Relay::new(
+        "training",
+        pool.clone(),
+        &settings.kafka,
+        settings.relay.clone(),
+    )
+    .expect("a relay");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(relay.run(shutdown.clone()));
+    outbox_drained(&pool, 60, "the exercise library published").await;
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}
+
 /// Epley's estimated one-rep max, written out here so that expected values do not come
 /// from the code under test: `w · (1 + r/30)`, and a single rep is the weight itself.
 pub fn epley(weight_kg: f64, reps: i32) -> f64 {
@@ -237,6 +258,7 @@ impl TestEnv {
         app::migrate(&settings, Duration::from_secs(10))
             .await
             .expect("migrations apply");
+        publish_library(&settings).await;
         Self {
             settings,
             _deadline: deadline,

@@ -20,3 +20,4 @@ mod pipeline;
 mod relay;
 mod runtime;
 mod targets;
+mod training;

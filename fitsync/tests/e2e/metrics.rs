@@ -16,7 +16,7 @@ async fn the_metrics_an_operator_needs_are_exported_and_promtool_accepts_them() 
     env.settings.jobs.stats_interval_ms = 500;
     let app = env.start(&[Target::All]).await;
     let client = app.register("client").await;
-    let set = json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100.0});
+    let set = json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100.0});
     assert_eq!(app.log_set(&client, set).await.status(), 201);
     let progress = env.progress_db();
     eventually(60, "the set counted", || async {

@@ -8,7 +8,7 @@ use crate::harness::{count, eventually, outbox_drained, Account, PrivateBroker, 
 
 async fn log(app: &TestApp, who: &Account, n: usize, kg: f64) {
     for i in 0..n {
-        let body = json!({"exercise": "back-squat", "reps": 1 + i % 5, "weight_kg": kg, "performed_at": "2026-11-24T18:00:00Z"});
+        let body = json!({"exercise": "barbell-squat", "reps": 1 + i % 5, "weight_kg": kg, "performed_at": "2026-11-24T18:00:00Z"});
         let response = app.log_set(who, body).await;
         assert_eq!(response.status(), 201, "writes go on whatever Kafka does");
     }
@@ -76,14 +76,14 @@ async fn burst(env: &TestEnv, clients: &[uuid::Uuid], n: i64, round: i64) {
              from generate_series(0, $2 - 1) i
          ), written as (
              insert into workout_sets (id, client_id, exercise, reps, weight_kg, performed_at)
-             select id, client, 'back-squat', reps, kg, at from sets returning id
+             select id, client, 'barbell-squat', reps, kg, at from sets returning id
          )
          insert into outbox (topic, message_key, payload)
          select 'fitsync.training', client::text, json_build_object(
              'specversion', '1.0', 'id', gen_random_uuid(), 'source', '/fitsync/training',
              'type', 'fitsync.workout.set_logged.v1', 'subject', client::text,
              'time', now(), 'datacontenttype', 'application/json',
-             'data', json_build_object('set_id', id, 'client_id', client, 'exercise', 'back-squat',
+             'data', json_build_object('set_id', id, 'client_id', client, 'exercise', 'barbell-squat',
                                        'reps', reps, 'weight_kg', kg, 'rir', null, 'performed_at', at))
          from sets",
     )

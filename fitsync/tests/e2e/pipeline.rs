@@ -15,9 +15,9 @@ async fn a_logged_set_reaches_the_progress_endpoint_and_search() {
     let client = app.register("client").await;
 
     let sets = [
-        ("back-squat", 5, 100.0, Some(2)),
-        ("back-squat", 3, 110.0, Some(0)),
-        ("bench-press", 8, 60.0, None),
+        ("barbell-squat", 5, 100.0, Some(2)),
+        ("barbell-squat", 3, 110.0, Some(0)),
+        ("barbell-bench-press-medium-grip", 8, 60.0, None),
     ];
     for (exercise, reps, kg, rir) in sets {
         let body = json!({"exercise": exercise, "reps": reps, "weight_kg": kg, "rir": rir, "performed_at": "2026-11-24T18:00:00Z"});
@@ -31,12 +31,15 @@ async fn a_logged_set_reaches_the_progress_endpoint_and_search() {
         (body["exercises"].as_array()?.len() == 2).then_some(body)
     })
     .await;
-    let squat = &e1rm["exercises"][0];
-    assert_eq!(squat["exercise"], "back-squat");
+    // Sorted by slug: the bench press, then the squat.
+    let squat = &e1rm["exercises"][1];
+    assert_eq!(squat["exercise"], "barbell-squat");
     // 100 × (5 + 2 in reserve) beats 110 × 3 to failure.
     assert!((squat["e1rm_kg"].as_f64().unwrap() - epley(100.0, 7)).abs() < 1e-9);
     assert!((squat["e1rm_brzycki_kg"].as_f64().unwrap() - brzycki(100.0, 7)).abs() < 1e-9);
-    assert!((e1rm["exercises"][1]["e1rm_kg"].as_f64().unwrap() - epley(60.0, 8)).abs() < 1e-9);
+    let bench = &e1rm["exercises"][0];
+    assert_eq!(bench["exercise"], "barbell-bench-press-medium-grip");
+    assert!((bench["e1rm_kg"].as_f64().unwrap() - epley(60.0, 8)).abs() < 1e-9);
 
     let volume: Value = app
         .get(&client, &format!("/api/progress/{}/volume", client.id))

@@ -24,7 +24,7 @@ async fn log(app: &TestApp, clients: &[Account], next: &mut HashMap<Uuid, u32>, 
         let who = &clients[i % clients.len()];
         let seq = next.entry(who.id).or_insert(0);
         *seq += 1;
-        let body = json!({"exercise": "back-squat", "reps": 5, "weight_kg": f64::from(*seq)});
+        let body = json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": f64::from(*seq)});
         assert_eq!(app.log_set(who, body).await.status(), 201);
     }
 }

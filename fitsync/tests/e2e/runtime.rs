@@ -96,7 +96,7 @@ async fn the_api_answers_within_a_second_while_the_broker_dies_again_and_again()
     let first = app
         .log_set(
             &client,
-            json!({"exercise": "back-squat", "reps": 5, "weight_kg": 100.0}),
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100.0}),
         )
         .await;
     assert_eq!(first.status(), 201);
@@ -127,7 +127,7 @@ async fn the_api_answers_within_a_second_while_the_broker_dies_again_and_again()
                 let write = http
                     .post(&sets)
                     .bearer_auth(&token)
-                    .json(&json!({"exercise": "deadlift", "reps": 1 + i % 5, "weight_kg": 140.0}))
+                    .json(&json!({"exercise": "barbell-deadlift", "reps": 1 + i % 5, "weight_kg": 140.0}))
                     .send()
                     .await;
                 let write_took = started.elapsed();

@@ -50,6 +50,7 @@ async fn every_target_runs_alone_serves_and_is_ready() {
             Target::Training,
             &[
                 "access_projection.training",
+                "opensearch",
                 "postgres.training",
                 "redis",
                 "token_keys",

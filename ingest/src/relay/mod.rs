@@ -168,7 +168,10 @@ impl Relay {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         // Topics get their configured partitions, not whatever auto-creation would give.
-        let all: Vec<String> = Topic::ALL.iter().map(|t| self.topics.name(*t)).collect();
+        let all: Vec<(String, bool)> = Topic::ALL
+            .iter()
+            .map(|t| (self.topics.name(*t), t.compacted()))
+            .collect();
         if let Err(e) = kafka::ensure_topics(&self.kafka, &all).await {
             tracing::warn!(source = self.source, error = %e, "could not ensure topics");
         }

@@ -4,6 +4,7 @@
 
 mod access;
 mod envelope;
+mod exercises;
 mod notifications;
 mod topics;
 mod training;
@@ -15,13 +16,19 @@ pub use access::{
     RELATIONSHIP_STARTED_V1,
 };
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
+pub use exercises::{
+    Category, Equipment, ExerciseDefined, Force, Level, Mechanic, Muscle, OwnerKind,
+    EXERCISE_DEFINED_V1, LIBRARY_KEY,
+};
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
 pub use topics::{Topic, Topics};
-pub use training::{SetLogged, SET_LOGGED_V1};
+pub use training::{
+    SetCorrected, SetDeleted, SetLogged, SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
+};
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 12] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -29,6 +36,9 @@ pub const EVENT_TYPES: [&str; 9] = [
     GYM_MEMBER_LEFT_V1,
     HEALTH_DATA_READ_V1,
     SET_LOGGED_V1,
+    SET_CORRECTED_V1,
+    SET_DELETED_V1,
+    EXERCISE_DEFINED_V1,
     EMAIL_REQUESTED_V2,
     HEARTBEAT_V1,
 ];
@@ -39,6 +49,13 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         SET_LOGGED_V1 => Some(include_str!(
             "../schemas/fitsync.workout.set_logged.v1.json"
         )),
+        SET_CORRECTED_V1 => Some(include_str!(
+            "../schemas/fitsync.workout.set_corrected.v1.json"
+        )),
+        SET_DELETED_V1 => Some(include_str!(
+            "../schemas/fitsync.workout.set_deleted.v1.json"
+        )),
+        EXERCISE_DEFINED_V1 => Some(include_str!("../schemas/fitsync.exercise.defined.v1.json")),
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
         RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1 => Some(include_str!(
             "../schemas/fitsync.relationship.changed.v1.json"

@@ -3,6 +3,9 @@
 pub enum Topic {
     Users,
     Training,
+    /// The exercise library: the latest definition of every exercise, keyed by exercise
+    /// id, compacted (reference data any consumer can rebuild its catalog from).
+    Exercises,
     Schedule,
     Progress,
     Alerts,
@@ -11,9 +14,10 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 8] = [
         Topic::Users,
         Topic::Training,
+        Topic::Exercises,
         Topic::Schedule,
         Topic::Progress,
         Topic::Alerts,
@@ -30,10 +34,16 @@ impl Topic {
         Topic::Progress,
     ];
 
+    /// Kept by key (the newest record of each), not by time.
+    pub fn compacted(self) -> bool {
+        self == Topic::Exercises
+    }
+
     pub fn suffix(self) -> &'static str {
         match self {
             Topic::Users => "fitsync.users",
             Topic::Training => "fitsync.training",
+            Topic::Exercises => "fitsync.exercises",
             Topic::Schedule => "fitsync.schedule",
             Topic::Progress => "fitsync.progress",
             Topic::Alerts => "fitsync.alerts",

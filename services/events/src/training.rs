@@ -37,3 +37,53 @@ impl SetLogged {
         Ok(())
     }
 }
+
+pub const SET_CORRECTED_V1: &str = "fitsync.workout.set_corrected.v1";
+pub const SET_DELETED_V1: &str = "fitsync.workout.set_deleted.v1";
+
+/// A client corrected a logged set: the whole set as it now stands. `revision` counts
+/// the set's changes (its `set_logged` is revision 1); consumers apply a change only if
+/// its revision is higher than the one they hold, so a replay never undoes a correction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetCorrected {
+    pub set_id: Uuid,
+    pub client_id: Uuid,
+    pub exercise: String,
+    pub reps: i32,
+    pub weight_kg: f64,
+    pub rir: Option<i32>,
+    pub performed_at: DateTime<Utc>,
+    pub revision: i32,
+}
+
+impl SetCorrected {
+    /// The set as a `SetLogged` (same checks, same fields).
+    pub fn as_logged(&self) -> SetLogged {
+        SetLogged {
+            set_id: self.set_id,
+            client_id: self.client_id,
+            exercise: self.exercise.clone(),
+            reps: self.reps,
+            weight_kg: self.weight_kg,
+            rir: self.rir,
+            performed_at: self.performed_at,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.revision < 2 {
+            return Err("revision of a correction must be at least 2");
+        }
+        self.as_logged().validate()
+    }
+}
+
+/// A client deleted a logged set; `revision` is the deletion's place in the set's changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetDeleted {
+    pub set_id: Uuid,
+    pub client_id: Uuid,
+    pub revision: i32,
+}

@@ -76,6 +76,13 @@ pub struct OpenSearchSettings {
     pub index_prefix: String,
 }
 
+impl OpenSearchSettings {
+    /// The full name of one of FitSync's indices (`events`, `exercises`).
+    pub fn index(&self, name: &str) -> String {
+        format!("{}{name}", self.index_prefix)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSettings {

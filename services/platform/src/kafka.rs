@@ -32,18 +32,27 @@ pub fn producer_config(settings: &KafkaSettings) -> ClientConfig {
     config
 }
 
-/// Creates `topics` if missing, with the configured partitions and replication.
+/// Creates `topics` if missing, with the configured partitions and replication; those
+/// marked `true` compacted.
 #[tracing::instrument(skip(settings), err)]
-pub async fn ensure_topics(settings: &KafkaSettings, topics: &[String]) -> anyhow::Result<()> {
+pub async fn ensure_topics(
+    settings: &KafkaSettings,
+    topics: &[(String, bool)],
+) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(settings).create()?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| {
-            NewTopic::new(
+        .map(|(t, compacted)| {
+            let topic = NewTopic::new(
                 t,
                 settings.partitions,
                 TopicReplication::Fixed(settings.replication_factor),
-            )
+            );
+            if *compacted {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));

@@ -2,6 +2,25 @@
 
 use fitsync_platform::ApiError;
 
+/// A name as a slug: lowercase ASCII letters and digits, runs of anything else as one
+/// hyphen, at most `max` bytes (cut at a word boundary where possible).
+pub fn slugify(name: &str, max: usize) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let mut slug = slug.trim_end_matches('-').to_owned();
+    if slug.len() > max {
+        slug.truncate(max);
+        slug = slug.trim_end_matches('-').to_owned();
+    }
+    slug
+}
+
 /// An exercise slug: lowercase words joined by hyphens (`back-squat`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExerciseSlug(String);
@@ -95,6 +114,21 @@ mod tests {
             &"a".repeat(65),
         ] {
             assert!(ExerciseSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugify_makes_slugs_that_parse() {
+        assert_eq!(slugify("3/4 Sit-Up", 64), "3-4-sit-up");
+        assert_eq!(
+            slugify("  Barbell Bench Press - Medium Grip ", 64),
+            "barbell-bench-press-medium-grip"
+        );
+        assert_eq!(slugify("Squat", 3), "squ");
+        assert_eq!(slugify("ab cd", 3), "ab");
+        for name in ["Ünïcode Row", "a", "Dips - Triceps Version", "x--y"] {
+            let slug = slugify(name, 64);
+            assert!(ExerciseSlug::parse(&slug).is_ok(), "{name} -> {slug}");
         }
     }
 

@@ -1,14 +1,19 @@
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Duration, Utc};
-use fitsync_events::{CloudEvent, SetLogged, Topic, SET_LOGGED_V1};
-use fitsync_platform::{auth::Grants, outbox, ApiError, ApiJson, ApiQuery, AuthUser, FieldError};
+use fitsync_events::{
+    CloudEvent, SetCorrected, SetDeleted, SetLogged, Topic, SET_CORRECTED_V1, SET_DELETED_V1,
+    SET_LOGGED_V1,
+};
+use fitsync_platform::{
+    auth::Grants, outbox, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, FieldError,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
     domain::{ExerciseSlug, Kilograms, Reps, Rir},
-    TrainingState,
+    exercises, TrainingState,
 };
 
 pub const SOURCE: &str = "/fitsync/training";
@@ -17,7 +22,8 @@ pub const SOURCE: &str = "/fitsync/training";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogSetRequest {
-    /// An exercise slug: lowercase words joined by hyphens.
+    /// A library exercise, by its slug or an alias (`back-squat` is `barbell-squat`);
+    /// the set records the exercise's slug.
     #[schema(
         pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
         max_length = 64,
@@ -51,6 +57,8 @@ pub struct WorkoutSet {
     rir: Option<i32>,
     performed_at: DateTime<Utc>,
     logged_at: DateTime<Utc>,
+    /// 1 when logged; each correction adds one.
+    revision: i32,
 }
 
 struct ValidSet {
@@ -135,14 +143,15 @@ pub async fn log_set(
     let id = Uuid::now_v7();
 
     let mut tx = state.pool.begin().await?;
+    let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
     let row = sqlx::query_as!(
         WorkoutSet,
         "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, performed_at)
          values ($1, $2, $3, $4, $5, $6, $7)
-         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at",
+         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision",
         id,
         client_id,
-        set.exercise.as_str(),
+        exercise,
         set.reps.get(),
         set.weight.get(),
         set.rir.map(Rir::get),
@@ -167,6 +176,133 @@ pub async fn log_set(
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row)))
+}
+
+/// The slug of the library exercise `named` (a slug or an alias) the client may use, or
+/// a 422 that says where to look.
+async fn library_exercise(
+    state: &TrainingState,
+    conn: &mut sqlx::PgConnection,
+    named: &ExerciseSlug,
+    user: &AuthUser,
+) -> Result<String, ApiError> {
+    exercises::resolve_for(state, conn, named.as_str(), user)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(
+                "exercise",
+                format!(
+                    "no exercise {:?} in the library: search /api/exercises?q=... for its slug",
+                    named.as_str()
+                ),
+            )
+        })
+}
+
+/// `PUT /api/workouts/sets/{id}`: the client corrects one of their sets (the whole set
+/// as it should have been). Downstream results are recomputed as if it had always been so.
+#[utoipa::path(
+    put, path = "/api/workouts/sets/{id}", tag = "workouts",
+    summary = "Correct a logged set (clients, their own)",
+    params(("id" = Uuid, Path, description = "The set")),
+    request_body = LogSetRequest,
+    responses(
+        (status = 200, description = "Corrected", body = WorkoutSet),
+        (status = 404, description = "No such set of yours", body = fitsync_platform::Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id(), set = %id), err(level = "debug"))]
+pub async fn correct_set(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<LogSetRequest>,
+) -> Result<Json<WorkoutSet>, ApiError> {
+    let client_id = user.id();
+    user.may_write_client(client_id)?;
+    let set = req.parse(Utc::now())?;
+    let mut tx = state.pool.begin().await?;
+    let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
+    let row = sqlx::query_as!(
+        WorkoutSet,
+        "update workout_sets
+         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, performed_at = $7, revision = revision + 1
+         where id = $1 and client_id = $2
+         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision",
+        id,
+        client_id,
+        exercise,
+        set.reps.get(),
+        set.weight.get(),
+        set.rir.map(Rir::get),
+        set.performed_at
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let event = CloudEvent::new(
+        SOURCE,
+        SET_CORRECTED_V1,
+        client_id.to_string(),
+        SetCorrected {
+            set_id: row.id,
+            client_id,
+            exercise: row.exercise.clone(),
+            reps: row.reps,
+            weight_kg: row.weight_kg,
+            rir: row.rir,
+            performed_at: row.performed_at,
+            revision: row.revision,
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Training, &event).await?;
+    tx.commit().await?;
+    Ok(Json(row))
+}
+
+/// `DELETE /api/workouts/sets/{id}`: the client deletes one of their sets; downstream
+/// results are recomputed without it.
+#[utoipa::path(
+    delete, path = "/api/workouts/sets/{id}", tag = "workouts",
+    summary = "Delete a logged set (clients, their own)",
+    params(("id" = Uuid, Path, description = "The set")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such set of yours", body = fitsync_platform::Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id(), set = %id), err(level = "debug"))]
+pub async fn delete_set(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let client_id = user.id();
+    user.may_write_client(client_id)?;
+    let mut tx = state.pool.begin().await?;
+    let revision = sqlx::query_scalar!(
+        "delete from workout_sets where id = $1 and client_id = $2 returning revision",
+        id,
+        client_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let event = CloudEvent::new(
+        SOURCE,
+        SET_DELETED_V1,
+        client_id.to_string(),
+        SetDeleted {
+            set_id: id,
+            client_id,
+            revision: revision + 1,
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Training, &event).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -203,7 +339,7 @@ pub async fn list_sets(
     }
     let rows = sqlx::query_as!(
         WorkoutSet,
-        "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at
+        "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision
          from workout_sets where client_id = $1 order by performed_at desc, id desc limit $2",
         client_id,
         limit

@@ -1,35 +1,102 @@
-//! Transform: a Kafka message → a validated `set_logged` event, or the reason it is not one.
+//! Transform: a Kafka message → a validated change the job applies, or the reason it is
+//! not one.
 
-use fitsync_events::{CloudEvent, SetLogged, SET_LOGGED_V1};
+use fitsync_events::{
+    CloudEvent, ExerciseDefined, SetCorrected, SetDeleted, SetLogged, EXERCISE_DEFINED_V1,
+    SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
+};
 use rdkafka::{message::OwnedMessage, Message};
 use uuid::Uuid;
+
+/// A set as it now stands (`deleted`: it no longer counts), at `revision` of its changes.
+#[derive(Debug, Clone)]
+pub struct SetChange {
+    pub set: SetLogged,
+    pub revision: i32,
+    pub deleted: bool,
+}
 
 pub enum Decoded {
     Set {
         event_id: Uuid,
-        /// When the event was created, in the same transaction as the set.
+        /// When the event was created, in the same transaction as the change.
         time: chrono::DateTime<chrono::Utc>,
-        set: SetLogged,
+        change: SetChange,
     },
+    Exercise(ExerciseDefined),
     /// A valid event of a type this job does not use.
     Other,
+}
+
+fn check_subject(event: &CloudEvent, client: Uuid) -> Result<(), String> {
+    if event.subject == client.to_string() {
+        Ok(())
+    } else {
+        Err("subject is not the set's client".into())
+    }
 }
 
 pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
     let payload = message.payload().ok_or("empty payload")?;
     let event = CloudEvent::from_slice(payload).map_err(|e| e.to_string())?;
-    if event.event_type != SET_LOGGED_V1 {
-        return Ok(Decoded::Other);
-    }
-    let set: SetLogged = event.payload(SET_LOGGED_V1).map_err(|e| e.to_string())?;
-    set.validate()
-        .map_err(|e| format!("invalid {SET_LOGGED_V1}: {e}"))?;
-    if event.subject != set.client_id.to_string() {
-        return Err("subject is not the set's client".into());
-    }
+    let change = match event.event_type.as_str() {
+        SET_LOGGED_V1 => {
+            let set: SetLogged = event.payload(SET_LOGGED_V1).map_err(|e| e.to_string())?;
+            set.validate()
+                .map_err(|e| format!("invalid {SET_LOGGED_V1}: {e}"))?;
+            SetChange {
+                set,
+                revision: 1,
+                deleted: false,
+            }
+        }
+        SET_CORRECTED_V1 => {
+            let c: SetCorrected = event.payload(SET_CORRECTED_V1).map_err(|e| e.to_string())?;
+            c.validate()
+                .map_err(|e| format!("invalid {SET_CORRECTED_V1}: {e}"))?;
+            SetChange {
+                set: c.as_logged(),
+                revision: c.revision,
+                deleted: false,
+            }
+        }
+        SET_DELETED_V1 => {
+            let d: SetDeleted = event.payload(SET_DELETED_V1).map_err(|e| e.to_string())?;
+            if d.revision < 2 {
+                return Err(format!("invalid {SET_DELETED_V1}: revision below 2"));
+            }
+            // What the set was is in the fact the job holds; a tombstone needs no values.
+            SetChange {
+                set: SetLogged {
+                    set_id: d.set_id,
+                    client_id: d.client_id,
+                    exercise: String::new(),
+                    reps: 0,
+                    weight_kg: 0.0,
+                    rir: None,
+                    performed_at: event.time,
+                },
+                revision: d.revision,
+                deleted: true,
+            }
+        }
+        EXERCISE_DEFINED_V1 => {
+            let e: ExerciseDefined = event
+                .payload(EXERCISE_DEFINED_V1)
+                .map_err(|e| e.to_string())?;
+            if e.revision < 1 || e.primary_muscles.is_empty() {
+                return Err(format!(
+                    "invalid {EXERCISE_DEFINED_V1}: no revision or muscles"
+                ));
+            }
+            return Ok(Decoded::Exercise(e));
+        }
+        _ => return Ok(Decoded::Other),
+    };
+    check_subject(&event, change.set.client_id)?;
     Ok(Decoded::Set {
         event_id: event.id,
         time: event.time,
-        set,
+        change,
     })
 }

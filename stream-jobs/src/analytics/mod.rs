@@ -1,11 +1,16 @@
-//! The progress analytics job: `set_logged` events → Polars (e1RM, weekly volume) →
-//! progressdb, effectively once.
+//! The progress analytics job: set changes (logged, corrected, deleted) → Polars (e1RM,
+//! weekly volume) → progressdb, effectively once; exercise definitions → the muscles of
+//! each exercise.
 //!
 //! Per micro-batch, in one PostgreSQL transaction: lock this group's offsets and drop
 //! messages already applied; dead-letter what cannot be decoded (acknowledged by Kafka
-//! before the commit); insert the set facts (a re-published event inserts nothing);
-//! aggregate only the new facts with one Polars plan; upsert the results; store the next
-//! offsets; commit. Kafka commits follow, advisory only.
+//! before the commit); apply each set's newest change to the facts if its revision is
+//! above the one held (a re-published event changes nothing); aggregate sets seen for the
+//! first time incrementally with one Polars plan (they only add); recompute from the facts
+//! every (client, exercise) and (client, week) a correction or deletion touched, and
+//! replace those results; store the next offsets; commit. Kafka commits follow, advisory
+//! only. The results are therefore always those of a fresh computation over the log as it
+//! now stands.
 
 mod decode;
 mod sink;
@@ -22,7 +27,7 @@ use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use decode::{decode, Decoded};
+use decode::{decode, Decoded, SetChange};
 use fitsync_platform::stream::{
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
@@ -41,7 +46,12 @@ pub struct ProgressAnalytics {
 impl ProgressAnalytics {
     pub fn new(pool: PgPool, kafka: KafkaSettings, settings: JobSettings) -> anyhow::Result<Self> {
         Ok(Self {
-            consumer: ConsumerSpec::new(&kafka, &settings, JOB, &[Topic::Training])?,
+            consumer: ConsumerSpec::new(
+                &kafka,
+                &settings,
+                JOB,
+                &[Topic::Training, Topic::Exercises],
+            )?,
             pool,
         })
     }
@@ -82,23 +92,44 @@ impl BatchJob for ProgressAnalytics {
             .collect();
         stats.duplicates += (batch.len() - fresh.len()) as u64;
 
-        let mut sets = Vec::with_capacity(fresh.len());
-        let mut in_batch = std::collections::HashSet::with_capacity(fresh.len());
+        // The newest change of each set in the batch (a re-published event can sit in the
+        // same batch as its first copy, a correction beside the set it corrects).
+        let mut newest: HashMap<uuid::Uuid, (uuid::Uuid, SetChange)> = HashMap::new();
+        let mut exercises: HashMap<uuid::Uuid, fitsync_events::ExerciseDefined> = HashMap::new();
         let mut rejected = Vec::new();
-        let mut times = Vec::with_capacity(fresh.len());
+        let mut times = HashMap::with_capacity(fresh.len());
         for m in &fresh {
             match decode(m) {
-                // A re-published event can sit in the same batch as its first copy.
-                Ok(Decoded::Set { set, .. }) if !in_batch.insert(set.set_id) => {
-                    stats.duplicates += 1
-                }
                 Ok(Decoded::Set {
                     event_id,
                     time,
-                    set,
+                    change,
                 }) => {
-                    times.push((set.set_id, time));
-                    sets.push((event_id, set));
+                    let id = change.set.set_id;
+                    match newest.get(&id) {
+                        Some((_, held)) if held.revision >= change.revision => {
+                            stats.duplicates += 1
+                        }
+                        Some(_) => {
+                            stats.duplicates += 1;
+                            times.insert(id, time);
+                            newest.insert(id, (event_id, change));
+                        }
+                        None => {
+                            times.insert(id, time);
+                            newest.insert(id, (event_id, change));
+                        }
+                    }
+                }
+                Ok(Decoded::Exercise(e)) => {
+                    if exercises
+                        .get(&e.exercise_id)
+                        .is_some_and(|held| held.revision >= e.revision)
+                    {
+                        stats.duplicates += 1;
+                    } else {
+                        exercises.insert(e.exercise_id, e);
+                    }
                 }
                 Ok(Decoded::Other) => stats.skipped += 1,
                 Err(reason) => rejected.push((*m, reason)),
@@ -109,39 +140,61 @@ impl BatchJob for ProgressAnalytics {
             stats.dead_lettered += rejected.len() as u64;
         }
 
-        let new_ids = sink::insert_facts(&mut tx, &sets).await?;
-        stats.duplicates += (sets.len() - new_ids.len()) as u64;
-        stats.applied += new_ids.len() as u64;
-        let new: std::collections::HashSet<_> = new_ids.into_iter().collect();
-        let rows: Vec<SetRow> = sets
-            .iter()
-            .filter(|(_, s)| new.contains(&s.set_id))
-            .map(|(_, s)| SetRow {
-                set_id: s.set_id.to_string(),
-                client_id: s.client_id.to_string(),
-                exercise: s.exercise.clone(),
-                reps: s.reps,
-                weight_kg: s.weight_kg,
-                rir: s.rir,
-                performed_at_ms: s.performed_at.timestamp_millis(),
-            })
-            .collect();
-        let results = tokio::task::spawn_blocking(move || summarize(&rows)).await??;
+        let exercises: Vec<_> = exercises.into_values().collect();
+        sink::upsert_exercises(&mut tx, &exercises).await?;
+        stats.applied += exercises.len() as u64;
+
+        let changes: Vec<(uuid::Uuid, SetChange)> = newest.into_values().collect();
+        let applied = sink::apply_changes(&mut tx, &changes).await?;
+        stats.duplicates += applied.stale as u64;
+        stats.applied += applied.set_ids.len() as u64;
+
+        // Sets seen for the first time only add: aggregated alone.
+        let appended: Vec<SetRow> = applied.appended.iter().map(set_row).collect();
+        let results = tokio::task::spawn_blocking(move || summarize(&appended)).await??;
         sink::upsert_e1rm(&mut tx, &results.best_e1rm).await?;
         sink::add_volume(&mut tx, &results.weekly_volume).await?;
+
+        // What a correction or deletion touched is recomputed from the facts.
+        if !applied.exercises.is_empty() || !applied.weeks.is_empty() {
+            let by_exercise = sink::facts_of_exercises(&mut tx, &applied.exercises).await?;
+            let by_week = sink::facts_of_weeks(&mut tx, &applied.weeks).await?;
+            let (best, volume) = tokio::task::spawn_blocking(move || {
+                Ok::<_, polars::error::PolarsError>((
+                    summarize(&by_exercise)?.best_e1rm,
+                    summarize(&by_week)?.weekly_volume,
+                ))
+            })
+            .await??;
+            sink::replace_results(&mut tx, &applied.exercises, &applied.weeks, &best, &volume)
+                .await?;
+        }
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
         offsets::save(&mut tx, &self.consumer.group, &next).await?;
         fault::point("analytics.before_commit");
         tx.commit().await?;
-        // Freshness: from the write that created each new set to its results committed.
+        // Freshness: from the write that made each change to its results committed.
         let now = chrono::Utc::now();
-        let ages: Vec<f64> = times
+        let ages: Vec<f64> = applied
+            .set_ids
             .iter()
-            .filter(|(id, _)| new.contains(id))
-            .map(|(_, at)| (now - *at).num_microseconds().unwrap_or(0) as f64 / 1e6)
+            .filter_map(|id| times.get(id))
+            .map(|at| (now - *at).num_microseconds().unwrap_or(0) as f64 / 1e6)
             .collect();
         fitsync_platform::stream::stats::freshness(JOB, &ages);
         Ok(stats)
+    }
+}
+
+fn set_row(s: &fitsync_events::SetLogged) -> SetRow {
+    SetRow {
+        set_id: s.set_id.to_string(),
+        client_id: s.client_id.to_string(),
+        exercise: s.exercise.clone(),
+        reps: s.reps,
+        weight_kg: s.weight_kg,
+        rir: s.rir,
+        performed_at_ms: s.performed_at.timestamp_millis(),
     }
 }

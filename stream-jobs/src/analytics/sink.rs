@@ -1,29 +1,129 @@
 //! Sink: progress tables in progressdb, written in the batch's transaction.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use fitsync_analytics::{BestE1rm, WeeklyVolume};
-use fitsync_events::SetLogged;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use fitsync_analytics::{BestE1rm, SetRow, WeeklyVolume};
+use fitsync_events::{ExerciseDefined, SetLogged};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Inserts the facts; returns the set ids that were new (the rest were counted before).
-pub async fn insert_facts(
+use super::decode::SetChange;
+
+/// A fact as the job holds it before a change.
+struct Held {
+    client_id: Uuid,
+    exercise: String,
+    performed_at: DateTime<Utc>,
+    revision: i32,
+    deleted: bool,
+}
+
+/// What a batch of set changes did to the facts.
+#[derive(Default)]
+pub struct Applied {
+    /// Sets seen for the first time: they only add, so they are aggregated incrementally.
+    pub appended: Vec<SetLogged>,
+    /// (client, exercise) and (client, week) whose results a correction or deletion
+    /// changed: recomputed from the facts.
+    pub exercises: HashSet<(Uuid, String)>,
+    pub weeks: HashSet<(Uuid, NaiveDate)>,
+    /// Changes that took effect, by set id.
+    pub set_ids: Vec<Uuid>,
+    /// Changes at or below a revision already held (replays).
+    pub stale: usize,
+}
+
+/// Monday of the ISO week of `at` (UTC), as the weekly plan truncates it.
+pub fn week_of(at: DateTime<Utc>) -> NaiveDate {
+    let day = at.date_naive();
+    day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
+}
+
+/// Applies the newest change of each set to the facts, if newer than what is held;
+/// returns what the results need to follow.
+pub async fn apply_changes(
     conn: &mut PgConnection,
-    sets: &[(Uuid, SetLogged)],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    let n = sets.len();
-    let (
-        mut ids,
-        mut clients,
-        mut exercises,
-        mut reps,
-        mut weights,
-        mut rirs,
-        mut times,
-        mut events,
-    ) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+    changes: &[(Uuid, SetChange)],
+) -> Result<Applied, sqlx::Error> {
+    let ids: Vec<Uuid> = changes.iter().map(|(_, c)| c.set.set_id).collect();
+    let held: HashMap<Uuid, Held> = sqlx::query!(
+        "select set_id, client_id, exercise, performed_at, revision, deleted
+         from set_facts where set_id = any($1) for update",
+        &ids
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.set_id,
+            Held {
+                client_id: r.client_id,
+                exercise: r.exercise,
+                performed_at: r.performed_at,
+                revision: r.revision,
+                deleted: r.deleted,
+            },
+        )
+    })
+    .collect();
+
+    let mut applied = Applied::default();
+    let mut rows: Vec<(Uuid, SetLogged, i32, bool)> = Vec::with_capacity(changes.len());
+    for (event_id, change) in changes {
+        let set = &change.set;
+        match held.get(&set.set_id) {
+            Some(old) if change.revision <= old.revision => {
+                applied.stale += 1;
+                continue;
+            }
+            Some(old) => {
+                if !old.deleted {
+                    applied
+                        .exercises
+                        .insert((old.client_id, old.exercise.clone()));
+                    applied
+                        .weeks
+                        .insert((old.client_id, week_of(old.performed_at)));
+                }
+                if !change.deleted {
+                    applied
+                        .exercises
+                        .insert((set.client_id, set.exercise.clone()));
+                    applied
+                        .weeks
+                        .insert((set.client_id, week_of(set.performed_at)));
+                }
+            }
+            None if !change.deleted => applied.appended.push(set.clone()),
+            // Deleted before the job saw it: a tombstone, nothing was counted.
+            None => {}
+        }
+        applied.set_ids.push(set.set_id);
+        // A tombstone keeps the values it had (they say what was retracted).
+        let mut values = set.clone();
+        if change.deleted {
+            if let Some(old) = held.get(&set.set_id) {
+                values.exercise.clone_from(&old.exercise);
+                values.performed_at = old.performed_at;
+            }
+        }
+        rows.push((*event_id, values, change.revision, change.deleted));
+    }
+    write_facts(conn, &rows).await?;
+    Ok(applied)
+}
+
+async fn write_facts(
+    conn: &mut PgConnection,
+    rows: &[(Uuid, SetLogged, i32, bool)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let n = rows.len();
+    let (mut ids, mut clients, mut exercises, mut reps, mut weights, mut rirs) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -31,7 +131,13 @@ pub async fn insert_facts(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for (event_id, s) in sets {
+    let (mut times, mut events, mut revisions, mut deleted) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (event_id, s, revision, gone) in rows {
         ids.push(s.set_id);
         clients.push(s.client_id);
         exercises.push(s.exercise.clone());
@@ -40,13 +146,21 @@ pub async fn insert_facts(
         rirs.push(s.rir);
         times.push(s.performed_at);
         events.push(*event_id);
+        revisions.push(*revision);
+        deleted.push(*gone);
     }
-    sqlx::query_scalar!(
-        "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, event_id, counted_at)
+    sqlx::query!(
+        "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, event_id,
+                                revision, deleted, counted_at)
          select *, clock_timestamp() from unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::float8[],
-                                                $6::int[], $7::timestamptz[], $8::uuid[])
-         on conflict (set_id) do nothing
-         returning set_id",
+                                                $6::int[], $7::timestamptz[], $8::uuid[], $9::int[], $10::bool[])
+         on conflict (set_id) do update
+         set exercise = excluded.exercise, reps = case when excluded.deleted then set_facts.reps else excluded.reps end,
+             weight_kg = case when excluded.deleted then set_facts.weight_kg else excluded.weight_kg end,
+             rir = case when excluded.deleted then set_facts.rir else excluded.rir end,
+             performed_at = excluded.performed_at, event_id = excluded.event_id,
+             revision = excluded.revision, deleted = excluded.deleted, counted_at = excluded.counted_at
+         where excluded.revision > set_facts.revision",
         &ids,
         &clients,
         &exercises,
@@ -54,10 +168,149 @@ pub async fn insert_facts(
         &weights,
         &rirs as &[Option<i32>],
         &times,
-        &events
+        &events,
+        &revisions,
+        &deleted
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The counted sets of some (client, exercise) pairs, for a recompute.
+pub async fn facts_of_exercises(
+    conn: &mut PgConnection,
+    keys: &HashSet<(Uuid, String)>,
+) -> Result<Vec<SetRow>, sqlx::Error> {
+    let (clients, exercises): (Vec<Uuid>, Vec<String>) = keys.iter().cloned().unzip();
+    let rows = sqlx::query!(
+        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at
+         from set_facts f join unnest($1::uuid[], $2::text[]) as k(c, e)
+           on f.client_id = k.c and f.exercise = k.e
+         where not f.deleted",
+        &clients,
+        &exercises
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SetRow {
+            set_id: r.set_id.to_string(),
+            client_id: r.client_id.to_string(),
+            exercise: r.exercise,
+            reps: r.reps,
+            weight_kg: r.weight_kg,
+            rir: r.rir,
+            performed_at_ms: r.performed_at.timestamp_millis(),
+        })
+        .collect())
+}
+
+/// The counted sets of some (client, ISO week) pairs, for a recompute.
+pub async fn facts_of_weeks(
+    conn: &mut PgConnection,
+    keys: &HashSet<(Uuid, NaiveDate)>,
+) -> Result<Vec<SetRow>, sqlx::Error> {
+    let (clients, weeks): (Vec<Uuid>, Vec<NaiveDate>) = keys.iter().copied().unzip();
+    let rows = sqlx::query!(
+        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at
+         from set_facts f join unnest($1::uuid[], $2::date[]) as k(c, w)
+           on f.client_id = k.c
+          and f.performed_at >= (k.w::timestamp at time zone 'UTC')
+          and f.performed_at < ((k.w + 7)::timestamp at time zone 'UTC')
+         where not f.deleted",
+        &clients,
+        &weeks
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SetRow {
+            set_id: r.set_id.to_string(),
+            client_id: r.client_id.to_string(),
+            exercise: r.exercise,
+            reps: r.reps,
+            weight_kg: r.weight_kg,
+            rir: r.rir,
+            performed_at_ms: r.performed_at.timestamp_millis(),
+        })
+        .collect())
+}
+
+/// Replaces the results of the recomputed keys: what a recompute found, and nothing
+/// for a key no counted set has any more.
+pub async fn replace_results(
+    conn: &mut PgConnection,
+    exercises: &HashSet<(Uuid, String)>,
+    weeks: &HashSet<(Uuid, NaiveDate)>,
+    best: &[BestE1rm],
+    volume: &[WeeklyVolume],
+) -> Result<(), sqlx::Error> {
+    let (clients, names): (Vec<Uuid>, Vec<String>) = exercises.iter().cloned().unzip();
+    sqlx::query!(
+        "delete from exercise_e1rm e using unnest($1::uuid[], $2::text[]) as k(c, x)
+         where e.client_id = k.c and e.exercise = k.x",
+        &clients,
+        &names
+    )
+    .execute(&mut *conn)
+    .await?;
+    let (clients, starts): (Vec<Uuid>, Vec<NaiveDate>) = weeks.iter().copied().unzip();
+    sqlx::query!(
+        "delete from weekly_volume v using unnest($1::uuid[], $2::date[]) as k(c, w)
+         where v.client_id = k.c and v.week_start = k.w",
+        &clients,
+        &starts
+    )
+    .execute(&mut *conn)
+    .await?;
+    upsert_e1rm(conn, best).await?;
+    add_volume(conn, volume).await
+}
+
+/// Keeps the newest revision of each exercise's definition.
+pub async fn upsert_exercises(
+    conn: &mut PgConnection,
+    exercises: &[ExerciseDefined],
+) -> Result<(), sqlx::Error> {
+    if exercises.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = exercises.iter().map(|e| e.exercise_id).collect();
+    let slugs: Vec<&str> = exercises.iter().map(|e| e.slug.as_str()).collect();
+    let names: Vec<&str> = exercises.iter().map(|e| e.name.as_str()).collect();
+    let muscles = |m: &[fitsync_events::Muscle]| {
+        serde_json::json!(m.iter().map(|m| m.as_str()).collect::<Vec<_>>())
+    };
+    let primary: Vec<serde_json::Value> = exercises
+        .iter()
+        .map(|e| muscles(&e.primary_muscles))
+        .collect();
+    let secondary: Vec<serde_json::Value> = exercises
+        .iter()
+        .map(|e| muscles(&e.secondary_muscles))
+        .collect();
+    let revisions: Vec<i64> = exercises.iter().map(|e| e.revision).collect();
+    sqlx::query!(
+        "insert into exercise_catalog (exercise_id, slug, name, primary_muscles, secondary_muscles, revision)
+         select i, s, n, array(select jsonb_array_elements_text(p)), array(select jsonb_array_elements_text(q)), r
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[]) as t(i, s, n, p, q, r)
+         on conflict (exercise_id) do update
+         set slug = excluded.slug, name = excluded.name, primary_muscles = excluded.primary_muscles,
+             secondary_muscles = excluded.secondary_muscles, revision = excluded.revision, updated_at = now()
+         where excluded.revision > exercise_catalog.revision",
+        &ids,
+        &slugs as &[&str],
+        &names as &[&str],
+        &primary,
+        &secondary,
+        &revisions
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Keeps the better estimate; on a tie the earlier set, so order never matters.

@@ -1,15 +1,17 @@
 //! The search indexer: every domain event → OpenSearch, one document per event with the
-//! event id as document id, so a replay overwrites and never duplicates. Every item of a
+//! event id as document id, so a replay overwrites and never duplicates. Exercise
+//! definitions also go to the exercise index (one document per exercise, versioned by
+//! the exercise's revision, so a replayed older revision never overwrites a newer one). Every item of a
 //! bulk response is checked; what failed for a passing reason is retried, what the index
 //! refuses outright is dead-lettered. Kafka offsets are committed after the bulk succeeds.
 
 mod bulk;
 
-use fitsync_events::{CloudEvent, Topic, HEARTBEAT_V1};
+use fitsync_events::{CloudEvent, ExerciseDefined, Topic, EXERCISE_DEFINED_V1, HEARTBEAT_V1};
 use fitsync_platform::config::{JobSettings, KafkaSettings, OpenSearchSettings};
 use opensearch::{http::transport::Transport, OpenSearch};
 use rdkafka::{message::OwnedMessage, Message};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use fitsync_platform::stream::{
@@ -21,9 +23,19 @@ use fitsync_platform::stream::{
 
 pub const JOB: &str = "indexer";
 
+/// The domain topics (history) and the exercise library (search).
+const INDEXED: [Topic; 5] = [
+    Topic::Users,
+    Topic::Training,
+    Topic::Schedule,
+    Topic::Progress,
+    Topic::Exercises,
+];
+
 pub struct EventIndexer {
     client: OpenSearch,
     index: String,
+    exercises: String,
     consumer: ConsumerSpec,
 }
 
@@ -35,8 +47,9 @@ impl EventIndexer {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             client: OpenSearch::new(Transport::single_node(&opensearch.url)?),
-            index: events_index(opensearch),
-            consumer: ConsumerSpec::new(&kafka, &settings, JOB, &Topic::DOMAIN)?.max_batch(2000),
+            index: opensearch.index("events"),
+            exercises: opensearch.index("exercises"),
+            consumer: ConsumerSpec::new(&kafka, &settings, JOB, &INDEXED)?.max_batch(2000),
         })
     }
 
@@ -55,7 +68,8 @@ impl BatchJob for EventIndexer {
     }
 
     async fn prepare(&self) -> anyhow::Result<()> {
-        bulk::ensure_index(&self.client, &self.index).await
+        bulk::ensure_index(&self.client, &self.index, bulk::events_index()).await?;
+        bulk::ensure_index(&self.client, &self.exercises, bulk::exercises_index()).await
     }
 
     async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
@@ -68,13 +82,13 @@ impl BatchJob for EventIndexer {
         let mut docs = Vec::with_capacity(batch.len());
         let mut rejected = Vec::new();
         for m in batch {
-            match document(m) {
-                Ok(Some(doc)) => docs.push((m, doc)),
-                Ok(None) => stats.skipped += 1,
+            match documents(m, &self.index, &self.exercises) {
+                Ok(found) if found.is_empty() => stats.skipped += 1,
+                Ok(found) => docs.extend(found.into_iter().map(|doc| (m, doc))),
                 Err(reason) => rejected.push((m, reason)),
             }
         }
-        let refused = bulk::index_all(&self.client, &self.index, &docs).await?;
+        let refused = bulk::index_all(&self.client, &docs).await?;
         stats.applied = (docs.len() - refused.len()) as u64;
         rejected.extend(refused);
         if !rejected.is_empty() {
@@ -86,19 +100,40 @@ impl BatchJob for EventIndexer {
 }
 
 pub fn events_index(opensearch: &OpenSearchSettings) -> String {
-    format!("{}events", opensearch.index_prefix)
+    opensearch.index("events")
 }
 
-/// The searchable document of one event: the envelope plus where it sits in Kafka.
-/// Heartbeats are plumbing, not history: not indexed.
-fn document(m: &OwnedMessage) -> Result<Option<(String, Value)>, String> {
+/// The documents of one event: its history document (the envelope plus where it sits in
+/// Kafka), or for an exercise definition the exercise's search document. Heartbeats are
+/// plumbing, not history: nothing.
+fn documents(m: &OwnedMessage, events: &str, exercises: &str) -> Result<Vec<bulk::Doc>, String> {
     let payload = m.payload().ok_or("empty payload")?;
     let event = CloudEvent::from_slice(payload).map_err(|e| e.to_string())?;
     if event.event_type == HEARTBEAT_V1 {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let id = event.id.to_string();
+    if event.event_type == EXERCISE_DEFINED_V1 {
+        let e: ExerciseDefined = event
+            .payload(EXERCISE_DEFINED_V1)
+            .map_err(|e| e.to_string())?;
+        let mut doc = serde_json::to_value(&e).map_err(|e| e.to_string())?;
+        doc["owner"] = json!(e
+            .owner_id
+            .map_or(fitsync_events::LIBRARY_KEY.to_owned(), |o| o.to_string()));
+        // Reference data, not history: only the exercise index.
+        return Ok(vec![bulk::Doc {
+            index: exercises.to_owned(),
+            id: e.exercise_id.to_string(),
+            version: u64::try_from(e.revision).ok(),
+            body: doc,
+        }]);
+    }
     let mut doc = serde_json::to_value(&event).map_err(|e| e.to_string())?;
     doc["kafka"] = json!({"topic": m.topic(), "partition": m.partition(), "offset": m.offset()});
-    Ok(Some((id, doc)))
+    Ok(vec![bulk::Doc {
+        index: events.to_owned(),
+        id: event.id.to_string(),
+        version: None,
+        body: doc,
+    }])
 }

@@ -72,6 +72,55 @@ impl<'a> Grants<'a> {
     }
 }
 
+impl Grants<'_> {
+    /// Everyone `subject` currently holds a grant from (their trainers and gyms), with
+    /// the same two guards as a single check: a stale projection fails closed (503), and
+    /// an ended relationship the projection has not seen yet no longer counts.
+    pub async fn grantees(&self, subject: Uuid) -> Result<Vec<Uuid>, ApiError> {
+        let rows = sqlx::query!(
+            r#"select kind, grantee, version,
+                 coalesce((select count(*) >= max(partitions)
+                                  and min(as_of) > now() - make_interval(secs => $2)
+                           from access_freshness), false) as "fresh!"
+               from access_grants where subject = $1 and active"#,
+            subject,
+            self.auth.access_max_staleness_secs()
+        )
+        .fetch_all(self.pool)
+        .await?;
+        let fresh = match rows.first() {
+            Some(row) => row.fresh,
+            None => {
+                sqlx::query_scalar!(
+                    r#"select coalesce((select count(*) >= max(partitions)
+                                         and min(as_of) > now() - make_interval(secs => $1)
+                                  from access_freshness), false) as "fresh!""#,
+                    self.auth.access_max_staleness_secs()
+                )
+                .fetch_one(self.pool)
+                .await?
+            }
+        };
+        if !fresh {
+            return Err(ApiError::Unavailable(
+                "the access projection is behind the users service".into(),
+            ));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let ended = self
+                .auth
+                .revocations()
+                .access_ended_at(&row.kind, row.grantee, subject)
+                .await?;
+            if ended == 0 || row.version > ended {
+                out.push(row.grantee);
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl Relationships for Grants<'_> {
     async fn trains(&self, trainer: Uuid, client: Uuid) -> Result<bool, ApiError> {
         self.active("trainer", trainer, client).await

@@ -70,8 +70,13 @@ impl ConsumerSpec {
 
     /// Creates the topics (and the dead-letter topic) with the configured partitions.
     pub async fn ensure_topics(&self) -> anyhow::Result<()> {
-        let mut all = self.topics.clone();
-        all.push(Topics::new(self.kafka.topic_prefix.clone()).name(Topic::DeadLetter));
+        let names = Topics::new(self.kafka.topic_prefix.clone());
+        let mut all: Vec<(String, bool)> = Topic::ALL
+            .iter()
+            .filter(|t| self.topics.contains(&names.name(**t)))
+            .map(|t| (names.name(*t), t.compacted()))
+            .collect();
+        all.push((names.name(Topic::DeadLetter), false));
         kafka::ensure_topics(&self.kafka, &all).await
     }
 
