@@ -1,42 +1,62 @@
 //! Demo data, loaded through the public API so it travels the whole pipeline
-//! (outbox → Kafka → analytics → progress tables, and OpenSearch).
+//! (outbox → Kafka → analytics → progress tables, and OpenSearch): a trainer and their
+//! 12-week program with progression, assigned to the demo clients, whose logs follow it
+//! (a few sessions missed, a set corrected, one deleted). The demo accounts verify their
+//! addresses with the links in the local mail server's Maildir, as a person would.
 
 use anyhow::{bail, Context};
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 pub const DEMO_PASSWORD: &str = "fitsync-demo-password";
 
-/// Starting working weights (kg) of the demo program.
-const LIFTS: [(&str, f64); 4] = [
-    ("back-squat", 80.0),
-    ("bench-press", 60.0),
-    ("deadlift", 100.0),
-    ("overhead-press", 40.0),
+/// The demo program's lifts: (slug or alias, the trainer's starting kg, Monday/Friday
+/// or Wednesday).
+const LIFTS: [(&str, f64, bool); 4] = [
+    ("back-squat", 60.0, true),
+    ("bench-press", 50.0, true),
+    ("deadlift", 80.0, false),
+    ("overhead-press", 35.0, false),
 ];
+
+const PROGRAM: &str = "Demo: 12 weeks of strength";
+
+/// A signed-in demo account.
+struct Demo {
+    id: String,
+    email: String,
+    token: String,
+}
 
 pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
     let http = Client::new();
-    for i in 1..=2 {
-        account(
-            &http,
-            api,
-            &format!("demo.trainer{i}@fitsync.dev"),
-            &format!("Demo Trainer {i}"),
-            "trainer",
-        )
-        .await?;
-    }
+    let trainer = account(
+        &http,
+        api,
+        "demo.trainer1@fitsync.dev",
+        "Demo Trainer 1",
+        "trainer",
+    )
+    .await?;
+    account(
+        &http,
+        api,
+        "demo.trainer2@fitsync.dev",
+        "Demo Trainer 2",
+        "trainer",
+    )
+    .await?;
+    verify(&http, api, &trainer).await?;
+    let program = program(&http, api, &trainer).await?;
     let mut rng = StdRng::seed_from_u64(7);
     for i in 1..=clients {
         let email = format!("demo.client{i}@fitsync.dev");
-        let (id, token) =
-            account(&http, api, &email, &format!("Demo Client {i}"), "client").await?;
+        let client = account(&http, api, &email, &format!("Demo Client {i}"), "client").await?;
         let existing: Value = http
             .get(format!("{api}/api/workouts/sets?limit=1"))
-            .bearer_auth(&token)
+            .bearer_auth(&client.token)
             .send()
             .await?
             .error_for_status()?
@@ -46,11 +66,267 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
             println!("{email}: already has training, skipped");
             continue;
         }
-        let logged = log_program(&http, api, &token, weeks, &mut rng).await?;
-        println!("{email} ({id}): {logged} sets over {weeks} weeks");
+        verify(&http, api, &client).await?;
+        link(&http, api, &trainer, &client).await?;
+        let assignment = assign(&http, api, &trainer, &program, &client, weeks).await?;
+        let logged = follow(&http, api, &client, &assignment, &mut rng).await?;
+        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted", client.id);
     }
     println!("demo accounts use the password {DEMO_PASSWORD:?}");
     Ok(())
+}
+
+/// The Maildir of the local SMTP server (`scripts/stack.sh`), where the demo's emails land.
+fn maildir() -> std::path::PathBuf {
+    std::env::var_os("FITSYNC_MAILDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(".fitsync/mail"))
+}
+
+/// Verifies the account's address as its owner would: the link in the email that
+/// registration sent, read from the local Maildir.
+async fn verify(http: &Client, api: &str, who: &Demo) -> anyhow::Result<()> {
+    let me: Value = http
+        .get(format!("{api}/api/users/me"))
+        .bearer_auth(&who.token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    if me["email_verified"] == true {
+        return Ok(());
+    }
+    let needle = format!("To: {}", who.email);
+    for _ in 0..120 {
+        let tokens: Vec<String> = std::fs::read_dir(maildir().join("new"))
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .filter(|text| text.contains(&needle))
+                    .filter_map(|text| token_in(&text, "/verify-email"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for token in tokens {
+            let response = http
+                .post(format!("{api}/api/auth/verify-email"))
+                .bearer_auth(&who.token)
+                .json(&json!({ "token": token }))
+                .send()
+                .await?;
+            if response.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    bail!(
+        "no verification email for {} in {}",
+        who.email,
+        maildir().display()
+    )
+}
+
+/// The trainer invites the client, who accepts.
+async fn link(http: &Client, api: &str, trainer: &Demo, client: &Demo) -> anyhow::Result<()> {
+    let invited: Value = http
+        .post(format!("{api}/api/users/relationships"))
+        .bearer_auth(&trainer.token)
+        .json(&json!({ "client_id": client.id }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("inviting a demo client")?
+        .json()
+        .await?;
+    let id = field(&invited, "id")?;
+    http.post(format!("{api}/api/users/relationships/{id}/accept"))
+        .bearer_auth(&client.token)
+        .json(&json!({}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("accepting the invitation")?;
+    Ok(())
+}
+
+/// The trainer's demo program (written once): Monday and Friday squat and bench,
+/// Wednesday deadlift and overhead press, 3 × 5 with double progression.
+async fn program(http: &Client, api: &str, trainer: &Demo) -> anyhow::Result<String> {
+    let mine: Value = http
+        .get(format!("{api}/api/programs"))
+        .bearer_auth(&trainer.token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    if let Some(found) = mine
+        .as_array()
+        .and_then(|all| all.iter().find(|t| t["name"] == PROGRAM))
+    {
+        return field(found, "id");
+    }
+    let slot = |exercise: &str, kg: f64| {
+        json!({"exercise": exercise, "sets": 3, "reps_min": 5, "reps_max": 5,
+               "load": {"type": "absolute", "kg": kg}, "rest_secs": 180,
+               "progression": {"increment_kg": 2.5, "deload_percent": 10, "deload_after_failures": 2}})
+    };
+    let day = |offset: i64, name: &str, main: bool| {
+        let slots: Vec<Value> = LIFTS
+            .iter()
+            .filter(|(_, _, m)| *m == main)
+            .map(|(lift, kg, _)| slot(lift, *kg))
+            .collect();
+        json!({"offset": offset, "name": name, "slots": slots})
+    };
+    let week = json!({"days": [day(0, "Monday", true), day(2, "Wednesday", false), day(4, "Friday", true)]});
+    let created: Value = http
+        .post(format!("{api}/api/programs"))
+        .bearer_auth(&trainer.token)
+        .json(&json!({"document": {"name": PROGRAM, "weeks": vec![week; 12]}}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("writing the demo program")?
+        .json()
+        .await?;
+    field(&created, "id")
+}
+
+/// Assigns the program from the Monday `weeks` weeks ago, once the training service
+/// has learnt of the relationship from the change stream.
+async fn assign(
+    http: &Client,
+    api: &str,
+    trainer: &Demo,
+    program: &str,
+    client: &Demo,
+    weeks: u32,
+) -> anyhow::Result<Value> {
+    let today = Utc::now().date_naive();
+    let monday = today
+        - Duration::days(i64::from(today.weekday().num_days_from_monday()))
+        - Duration::weeks(i64::from(weeks.min(11)));
+    let body = json!({"client_id": client.id, "start_date": monday, "time_zone": "Europe/Berlin"});
+    for _ in 0..120 {
+        let response = http
+            .post(format!("{api}/api/programs/{program}/assignments"))
+            .bearer_auth(&trainer.token)
+            .json(&body)
+            .send()
+            .await?;
+        match response.status() {
+            StatusCode::CREATED => return Ok(response.json().await?),
+            StatusCode::FORBIDDEN | StatusCode::SERVICE_UNAVAILABLE => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await
+            }
+            other => bail!("assigning the demo program: {other}"),
+        }
+    }
+    bail!("the training service never learnt of the demo relationship")
+}
+
+/// The client trains the planned workouts before today (missing about one in ten),
+/// a little stronger each week; then corrects one set and deletes another.
+async fn follow(
+    http: &Client,
+    api: &str,
+    client: &Demo,
+    assignment: &Value,
+    rng: &mut StdRng,
+) -> anyhow::Result<usize> {
+    let strength: f64 = rng.gen_range(0.9..1.3);
+    let today = Utc::now().date_naive();
+    let document = &assignment["document"];
+    let mut ids = Vec::new();
+    for planned in assignment["planned"].as_array().into_iter().flatten() {
+        let date: chrono::NaiveDate = field(planned, "date")?.parse()?;
+        if date >= today || rng.gen_bool(0.1) {
+            continue;
+        }
+        let week = planned["week"].as_u64().unwrap_or(1) as usize - 1;
+        let day = planned["day"].as_u64().unwrap_or(1) as usize - 1;
+        let at = date.and_hms_opt(17, 0, 0).unwrap_or_default().and_utc();
+        for slot in document["weeks"][week]["days"][day]["slots"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let base = slot["load"]["kg"].as_f64().unwrap_or(20.0);
+            let weight = ((base * strength + 2.5 * week as f64) / 2.5).round() * 2.5;
+            for set in 0..3 {
+                let body = json!({
+                    "exercise": slot["exercise"], "reps": 5, "weight_kg": weight,
+                    "rir": rng.gen_range(0..=3), "performed_at": at + Duration::minutes(set * 4),
+                });
+                let logged: Value = http
+                    .post(format!("{api}/api/workouts/sets"))
+                    .bearer_auth(&client.token)
+                    .json(&body)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                ids.push((field(&logged, "id")?, body));
+            }
+        }
+    }
+    // A typo fixed (the last set was 10 kg heavier than typed), and a set logged twice.
+    if let [.., (duplicate, _), (typo, body)] = ids.as_slice() {
+        let mut fixed = body.clone();
+        fixed["weight_kg"] = json!(body["weight_kg"].as_f64().unwrap_or(0.0) + 10.0);
+        http.put(format!("{api}/api/workouts/sets/{typo}"))
+            .bearer_auth(&client.token)
+            .json(&fixed)
+            .send()
+            .await?
+            .error_for_status()?;
+        http.delete(format!("{api}/api/workouts/sets/{duplicate}"))
+            .bearer_auth(&client.token)
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(ids.len())
+}
+
+/// The token of an email's link (`…<path>?token=<token>`), quoted-printable decoded.
+pub fn token_in(email: &str, path: &str) -> Option<String> {
+    let email = decoded(email);
+    let start = email.find(&format!("{path}?token="))? + path.len() + 7;
+    Some(
+        email[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect(),
+    )
+}
+
+/// An email body as its reader sees it (quoted-printable decoded).
+pub fn decoded(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Registers an account (a no-op answered the same way if it exists), then signs in.
@@ -61,7 +337,7 @@ async fn account(
     email: &str,
     name: &str,
     role: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<Demo> {
     let response = http
         .post(format!("{api}/api/auth/register"))
         .json(
@@ -93,45 +369,11 @@ async fn account(
         .await?
         .json()
         .await?;
-    Ok((field(&me, "id")?, token))
-}
-
-/// Three sessions a week, every lift 3 × 5 with a slow linear progression.
-async fn log_program(
-    http: &Client,
-    api: &str,
-    token: &str,
-    weeks: u32,
-    rng: &mut StdRng,
-) -> anyhow::Result<usize> {
-    let start = Utc::now() - Duration::weeks(i64::from(weeks));
-    let strength: f64 = rng.gen_range(0.8..1.25);
-    let mut logged = 0;
-    for week in 0..weeks {
-        for session in 0..3 {
-            let at = start
-                + Duration::weeks(i64::from(week))
-                + Duration::days(i64::from(session) * 2)
-                + Duration::hours(18);
-            for (lift, base) in LIFTS {
-                let weight = ((base * strength + 2.5 * f64::from(week)) / 2.5).round() * 2.5;
-                for set in 0..3 {
-                    let body = json!({
-                        "exercise": lift, "reps": 5, "weight_kg": weight,
-                        "rir": rng.gen_range(0..=3), "performed_at": at + Duration::minutes(set * 4),
-                    });
-                    http.post(format!("{api}/api/workouts/sets"))
-                        .bearer_auth(token)
-                        .json(&body)
-                        .send()
-                        .await?
-                        .error_for_status()?;
-                    logged += 1;
-                }
-            }
-        }
-    }
-    Ok(logged)
+    Ok(Demo {
+        id: field(&me, "id")?,
+        email: email.to_owned(),
+        token,
+    })
 }
 
 fn field(body: &Value, name: &str) -> anyhow::Result<String> {

@@ -65,6 +65,26 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         .get(&trainer, &format!("/api/profiles/{}", ana.id))
         .await;
     assert_eq!(profile.status(), 200);
+    // program.template_saved, program.plan_changed
+    let template: Value = app
+        .http
+        .post(app.url("/api/programs"))
+        .bearer_auth(&trainer.token)
+        .json(&crate::programs::program(2, 80.0))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &trainer,
+        post.clone(),
+        &format!("/api/programs/{}/assignments", template["id"].as_str().unwrap()),
+        json!({"client_id": ana.id, "start_date": chrono::Utc::now().date_naive(), "time_zone": "Europe/Lisbon"}),
+    )
+    .await;
     // relationship.ended
     call(
         &app,
@@ -242,7 +262,7 @@ async fn fuzz(app: &TestApp, who: &str, token: &str, filter: [&str; 2]) {
 /// operations run last, with a token of their own (they revoke it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_keeps_its_contract_under_property_based_fuzzing() {
-    let mut env = TestEnv::new().await;
+    let mut env = TestEnv::with_limit(crate::harness::test_limit() * 3).await;
     // The fuzzer signs in, registers and guesses far more than a person would.
     env.settings.auth.login_attempts_per_address_per_minute = 1_000_000;
     env.settings.auth.max_login_failures = 1_000_000;

@@ -48,6 +48,44 @@ pub async fn outbox_drained(pool: &PgPool, secs: u64, what: &str) {
     .await;
 }
 
+/// A request as `who`, with an optional JSON body: the status and the JSON answer
+/// (`Null` if there is none).
+pub async fn call(
+    app: &TestApp,
+    who: &Account,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(&who.token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits until the training service's access projection has `trainer` training `client`.
+pub async fn trains_in_training(env: &TestEnv, trainer: Uuid, client: Uuid) {
+    let training = env.training_db();
+    eventually(60, "the relationship projected", || async {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from access_grants where grantee = $1 and subject = $2 and active",
+        )
+        .bind(trainer)
+        .bind(client)
+        .fetch_one(&training)
+        .await
+        .ok()?;
+        (n == 1).then_some(())
+    })
+    .await;
+}
+
 /// The migration imported the exercise library, and its events wait in the training
 /// outbox: published once here, as a deployment's first start does, so that every test
 /// begins with an empty outbox (relay tests count batches) and finds the library on its
@@ -112,7 +150,7 @@ pub struct Deadline {
 }
 
 /// Seconds one end-to-end test may take (`FITSYNC_TEST_TIMEOUT_SECS`, default 300).
-fn test_limit() -> Duration {
+pub fn test_limit() -> Duration {
     let secs = std::env::var("FITSYNC_TEST_TIMEOUT_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -149,38 +187,11 @@ impl Drop for Deadline {
     }
 }
 
-/// An email body as its reader sees it (quoted-printable decoded).
-pub fn decoded(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use fitsync::seed::decoded;
 
 /// The token in an email's link (`…?token=<token>`).
 pub fn token_in(email: &str, path: &str) -> String {
-    let email = decoded(email);
-    let start = email.find(&format!("{path}?token=")).expect("a link") + path.len() + 7;
-    email[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    fitsync::seed::token_in(email, path).expect("a link")
 }
 
 /// Every message in the Maildir addressed to `to`, as delivered.
@@ -204,7 +215,13 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
-        let deadline = Deadline::start(test_limit());
+        Self::with_limit(test_limit()).await
+    }
+
+    /// A test that needs more than the usual time limit (the contract fuzzing: four
+    /// schemathesis runs over every operation).
+    pub async fn with_limit(limit: Duration) -> Self {
+        let deadline = Deadline::start(limit);
         let id = Uuid::new_v4().simple().to_string()[..10].to_owned();
         // FITSYNC__ variables (from scripts/stack.sh env) point at external servers.
         let mut settings = Settings::load(None).expect("settings");

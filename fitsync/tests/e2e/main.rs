@@ -17,6 +17,7 @@ mod dead_letter;
 mod email;
 mod outage;
 mod pipeline;
+mod programs;
 mod relay;
 mod runtime;
 mod targets;

@@ -59,6 +59,10 @@ pub struct World {
     pub set_id: Uuid,
     /// A custom exercise of the trainer's.
     pub exercise: String,
+    /// A program of the trainer's, assigned to the owner twice.
+    pub program: Uuid,
+    pub assignment: Uuid,
+    pub assignment_to_end: Uuid,
 }
 
 async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
@@ -214,7 +218,29 @@ impl World {
                    "primary_muscles": ["forearms"]}),
         )
         .await;
+        let program = post(
+            app,
+            &trainer,
+            "/api/programs",
+            crate::programs::program(2, 100.0),
+        )
+        .await;
+        let program: Uuid = program["id"].as_str().unwrap().parse().unwrap();
+        let mut assignments = Vec::new();
+        for _ in 0..2 {
+            let a = post(
+                app,
+                &trainer,
+                &format!("/api/programs/{program}/assignments"),
+                json!({"client_id": owner.id, "start_date": chrono::Utc::now().date_naive(), "time_zone": "UTC"}),
+            )
+            .await;
+            assignments.push(a["id"].as_str().unwrap().parse().unwrap());
+        }
         World {
+            program,
+            assignment: assignments[0],
+            assignment_to_end: assignments[1],
             set_id: set["id"].as_str().unwrap().parse().unwrap(),
             exercise: exercise["slug"].as_str().unwrap().to_owned(),
             service,
@@ -247,8 +273,9 @@ impl World {
         }
     }
 
-    /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}` and `{who}`
-    /// (the caller, for bodies that must differ per caller) filled in.
+    /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}`, `{program}`,
+    /// `{assignment}`, `{assignment_to_end}`, `{today}` and `{who}` (the caller, for
+    /// bodies that must differ per caller) filled in.
     fn expand(&self, text: &str, who: Who) -> String {
         text.replace("{client}", &self.owner.id.to_string())
             .replace("{gym}", &self.gym_id.to_string())
@@ -256,6 +283,10 @@ impl World {
             .replace("{random}", &Uuid::new_v4().to_string())
             .replace("{set}", &self.set_id.to_string())
             .replace("{exercise}", &self.exercise)
+            .replace("{program}", &self.program.to_string())
+            .replace("{assignment}", &self.assignment.to_string())
+            .replace("{assignment_to_end}", &self.assignment_to_end.to_string())
+            .replace("{today}", &chrono::Utc::now().date_naive().to_string())
             .replace("{who}", &format!("{who:?}").to_lowercase())
     }
 }
@@ -658,6 +689,21 @@ fn cases() -> Vec<Case> {
                 _ => 403,
             },
         ),
+        // Everyone chooses their own unit.
+        Case::new(
+            M::GET,
+            "/api/workouts/preferences",
+            "/api/workouts/preferences",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::PUT,
+            "/api/workouts/preferences",
+            "/api/workouts/preferences",
+            Some(r#"{"unit": "kg"}"#),
+            signed_in(200),
+        ),
         // Corrections: the owner only; another client's set is not theirs to find.
         Case::new(
             M::PUT,
@@ -724,6 +770,123 @@ fn cases() -> Vec<Case> {
             ),
             |who| match who {
                 Who::Trainer => 200,
+                Who::Owner | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        // Programs: trainers and gyms write them; a template is seen by its owner (and
+        // admins, services); a client's plan by those who may read the client.
+        Case::new(
+            M::POST,
+            "/api/programs",
+            "/api/programs",
+            Some(
+                r#"{"document": {"name": "P {who}", "weeks": [{"days": [{"offset": 0, "name": "A", "slots": [{"exercise": "barbell-squat", "sets": 3, "reps_min": 5, "reps_max": 5, "load": {"type": "absolute", "kg": 60}}]}]}]}}"#,
+            ),
+            |who| match who {
+                Who::Trainer | Who::OtherTrainer | Who::ExTrainer | Who::Gym | Who::OtherGym => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/programs",
+            "/api/programs",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/programs/{id}",
+            "/api/programs/{program}",
+            None,
+            |who| match who {
+                Who::Trainer | Who::Admin | Who::Service => 200,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::PUT,
+            "/api/programs/{id}",
+            "/api/programs/{program}",
+            Some(
+                r#"{"document": {"name": "P", "weeks": [{"days": [{"offset": 0, "name": "A", "slots": [{"exercise": "barbell-squat", "sets": 3, "reps_min": 5, "reps_max": 5, "load": {"type": "absolute", "kg": 60}}]}]}]}}"#,
+            ),
+            |who| match who {
+                Who::Trainer => 200,
+                Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/programs/{id}/clone",
+            "/api/programs/{program}/clone",
+            None,
+            |who| match who {
+                Who::Trainer => 201,
+                // Only trainers and gyms own templates; the others cannot see this one.
+                Who::Owner | Who::OtherClient | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/programs/{id}/assignments",
+            "/api/programs/{program}/assignments",
+            Some(
+                r#"{"client_id": "{client}", "start_date": "{today}", "time_zone": "Europe/Berlin"}"#,
+            ),
+            |who| match who {
+                Who::Trainer => 201,
+                // The owner's gym coaches them, but cannot see the trainer's template.
+                Who::Gym => 404,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/programs/assignments",
+            "/api/programs/assignments?client_id={client}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/programs/assignments/{id}",
+            "/api/programs/assignments/{assignment}",
+            None,
+            |who| match client_data(who) {
+                403 => 404,
+                other => other,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/programs/assignments/{id}/next",
+            "/api/programs/assignments/{assignment}/next",
+            None,
+            |who| match client_data(who) {
+                403 => 404,
+                other => other,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/programs/assignments/{id}/end",
+            "/api/programs/assignments/{assignment_to_end}/end",
+            None,
+            |who| match who {
+                // Callers in order: the trainer ends it; the gym, which may too, finds
+                // it ended; who may read but not coach is refused; the rest see nothing.
+                Who::Trainer => 200,
+                Who::Gym => 409,
                 Who::Owner | Who::Admin | Who::Service => 403,
                 Who::Anonymous => 401,
                 _ => 404,

@@ -12,28 +12,12 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    harness::{count, epley, eventually, outbox_drained, Account, TestApp, TestEnv},
+    harness::{
+        call, count, epley, eventually, outbox_drained, trains_in_training, Account, TestApp,
+        TestEnv,
+    },
     matrix::train,
 };
-
-async fn call(
-    app: &TestApp,
-    who: &Account,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .bearer_auth(&who.token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// The slugs a search returns, best first.
 async fn search(app: &TestApp, who: &Account, query: &str) -> Vec<String> {
@@ -187,19 +171,7 @@ async fn custom_exercises_are_private_to_their_owners_and_those_they_serve() {
     let stranger = app.register("client").await;
     let other_trainer = app.register("trainer").await;
     train(&app, &trainer, &client).await;
-    let training = env.training_db();
-    eventually(60, "the relationship projected", || async {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from access_grants where grantee = $1 and subject = $2 and active",
-        )
-        .bind(trainer.id)
-        .bind(client.id)
-        .fetch_one(&training)
-        .await
-        .ok()?;
-        (n == 1).then_some(())
-    })
-    .await;
+    trains_in_training(&env, trainer.id, client.id).await;
 
     let definition = json!({
         "name": "Heavy Sled Push", "category": "strongman", "level": "intermediate",
@@ -764,5 +736,116 @@ async fn corrections_and_deletions_reach_the_progress_results_as_a_fresh_recompu
     )
     .await;
     assert_eq!(tombstones, 2);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_are_entered_and_read_in_each_users_unit_and_stored_in_kilograms() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::Users, Target::Training]).await;
+    let client = app.register("client").await;
+    let training = env.training_db();
+    let prefs = "/api/workouts/preferences";
+    assert_eq!(
+        call(&app, &client, Method::GET, prefs, None).await.1,
+        json!({"unit": "kg"})
+    );
+    assert_eq!(
+        call(
+            &app,
+            &client,
+            Method::PUT,
+            prefs,
+            Some(json!({"unit": "stone"}))
+        )
+        .await
+        .0,
+        422
+    );
+    let (status, saved) = call(
+        &app,
+        &client,
+        Method::PUT,
+        prefs,
+        Some(json!({"unit": "lb"})),
+    )
+    .await;
+    assert_eq!((status, saved), (200, json!({"unit": "lb"})));
+
+    // 225 lb in her unit: stored as 225 · 0.45359237 kg to 10 g, shown back as 225 lb.
+    let response = app
+        .log_set(
+            &client,
+            json!({"exercise": "barbell-squat", "reps": 5, "weight": 225}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let set: Value = response.json().await.unwrap();
+    let kg = (225.0f64 * 0.453_592_37 * 100.0).round() / 100.0;
+    assert_eq!(
+        (
+            set["weight_kg"].as_f64(),
+            set["weight"].as_f64(),
+            set["unit"].as_str(),
+            set["entered_unit"].as_str()
+        ),
+        (Some(kg), Some(225.0), Some("lb"), Some("lb"))
+    );
+    // Kilograms stay possible, and read in her unit.
+    let response = app
+        .log_set(
+            &client,
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100}),
+        )
+        .await;
+    let set: Value = response.json().await.unwrap();
+    assert_eq!(
+        (set["weight"].as_f64(), set["entered_unit"].as_str()),
+        (Some(220.5), Some("kg"))
+    );
+
+    // Ambiguous or impossible loads are problems naming the field; nothing is written.
+    for (body, field) in [
+        (
+            json!({"exercise": "barbell-squat", "reps": 5, "weight": 100, "weight_kg": 100}),
+            "weight",
+        ),
+        (
+            json!({"exercise": "barbell-squat", "reps": 5, "weight": 2205, "unit": "lb"}),
+            "weight",
+        ),
+        (
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 100, "unit": "lb"}),
+            "unit",
+        ),
+        (json!({"exercise": "barbell-squat", "reps": 5}), "weight_kg"),
+    ] {
+        let response = app.log_set(&client, body.clone()).await;
+        assert_eq!(response.status(), 422, "{body}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    assert_eq!(
+        count(&training, "select count(*) from workout_sets").await,
+        2
+    );
+
+    // Another reader sees the same sets in their own unit (kilograms by default).
+    let admin = app.admin(&env).await;
+    let (_, sets) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/workouts/sets?client_id={}", client.id),
+        None,
+    )
+    .await;
+    let shown: Vec<(f64, &str)> = sets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["weight"].as_f64().unwrap(), s["unit"].as_str().unwrap()))
+        .collect();
+    assert_eq!(shown, [(100.0, "kg"), (kg, "kg")]);
     app.stop().await;
 }

@@ -23,12 +23,13 @@ pub use exercises::{
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
 pub use topics::{Topic, Topics};
 pub use training::{
-    SetCorrected, SetDeleted, SetLogged, SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
+    PlanChanged, PlannedWorkout, ProgramSaved, SetCorrected, SetDeleted, SetLogged,
+    PLAN_CHANGED_V1, PROGRAM_SAVED_V1, SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
 };
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 14] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -39,6 +40,8 @@ pub const EVENT_TYPES: [&str; 12] = [
     SET_CORRECTED_V1,
     SET_DELETED_V1,
     EXERCISE_DEFINED_V1,
+    PROGRAM_SAVED_V1,
+    PLAN_CHANGED_V1,
     EMAIL_REQUESTED_V2,
     HEARTBEAT_V1,
 ];
@@ -54,6 +57,12 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         )),
         SET_DELETED_V1 => Some(include_str!(
             "../schemas/fitsync.workout.set_deleted.v1.json"
+        )),
+        PROGRAM_SAVED_V1 => Some(include_str!(
+            "../schemas/fitsync.program.template_saved.v1.json"
+        )),
+        PLAN_CHANGED_V1 => Some(include_str!(
+            "../schemas/fitsync.program.plan_changed.v1.json"
         )),
         EXERCISE_DEFINED_V1 => Some(include_str!("../schemas/fitsync.exercise.defined.v1.json")),
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),

@@ -87,3 +87,52 @@ pub struct SetDeleted {
     pub client_id: Uuid,
     pub revision: i32,
 }
+
+pub const PROGRAM_SAVED_V1: &str = "fitsync.program.template_saved.v1";
+pub const PLAN_CHANGED_V1: &str = "fitsync.program.plan_changed.v1";
+
+/// A program template was created or saved as a new version (keyed by its owner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramSaved {
+    pub template_id: Uuid,
+    /// `trainer` or `gym`.
+    pub owner_kind: String,
+    pub owner_id: Uuid,
+    pub shared_gym_id: Option<Uuid>,
+    pub version: i32,
+    pub name: String,
+    pub weeks: i32,
+    pub slots: i32,
+    /// The library exercises it prescribes, by slug.
+    pub exercises: Vec<String>,
+}
+
+/// One planned workout of a client's plan, on a date in the plan's time zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedWorkout {
+    pub planned_workout_id: Uuid,
+    pub date: chrono::NaiveDate,
+    pub week: i32,
+    pub day: i32,
+    pub name: String,
+}
+
+/// A client's plan from one assignment as it now stands (assigned, or ended: the
+/// workouts still planned). Consumers replace what they hold for the assignment when
+/// `revision` is higher. Keyed by the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanChanged {
+    pub assignment_id: Uuid,
+    pub client_id: Uuid,
+    pub template_id: Uuid,
+    pub template_version: i32,
+    /// `active` or `ended`.
+    pub status: String,
+    pub start_date: chrono::NaiveDate,
+    pub time_zone: String,
+    pub revision: i32,
+    pub planned: Vec<PlannedWorkout>,
+}

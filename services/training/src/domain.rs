@@ -80,6 +80,63 @@ impl Kilograms {
     }
 }
 
+/// Kilograms in one pound (exact, by the international yard and pound agreement, 1959).
+pub const KG_PER_LB: f64 = 0.453_592_37;
+
+/// The unit a user enters and reads loads in. Loads are stored in kilograms (to 10 g);
+/// pounds are shown to 0.1 lb, which a stored value always rounds back to exactly.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    #[default]
+    Kg,
+    Lb,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Kg => "kg",
+            Unit::Lb => "lb",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "kg" => Some(Unit::Kg),
+            "lb" => Some(Unit::Lb),
+            _ => None,
+        }
+    }
+
+    /// A load entered in this unit, in kilograms (not yet rounded: `Kilograms::parse`
+    /// checks and rounds it).
+    pub fn to_kg(self, value: f64) -> f64 {
+        match self {
+            Unit::Kg => value,
+            Unit::Lb => value * KG_PER_LB,
+        }
+    }
+
+    /// A stored load shown in this unit: kilograms to 0.01, pounds to 0.1.
+    pub fn from_kg(self, kg: f64) -> f64 {
+        match self {
+            Unit::Kg => (kg * 100.0).round() / 100.0,
+            Unit::Lb => (kg / KG_PER_LB * 10.0).round() / 10.0,
+        }
+    }
+}
+
 /// Reps in reserve: how many more reps the set could have had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rir(i32);
@@ -129,6 +186,54 @@ mod tests {
         for name in ["Ünïcode Row", "a", "Dips - Triceps Version", "x--y"] {
             let slug = slugify(name, 64);
             assert!(ExerciseSlug::parse(&slug).is_ok(), "{name} -> {slug}");
+        }
+    }
+
+    /// Property tests over 200 000 random loads each (seeded, so a failure reproduces).
+    mod units {
+        use super::super::*;
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+
+        fn stored(unit: Unit, value: f64) -> f64 {
+            Kilograms::parse(unit.to_kg(value)).unwrap().get()
+        }
+
+        #[test]
+        fn pounds_to_a_tenth_come_back_exactly() {
+            let mut rng = StdRng::seed_from_u64(1959);
+            for _ in 0..200_000 {
+                let lb = f64::from(rng.gen_range(0..=22_046)) / 10.0;
+                assert_eq!(Unit::Lb.from_kg(stored(Unit::Lb, lb)), lb, "{lb} lb");
+            }
+        }
+
+        #[test]
+        fn kilograms_to_ten_grams_come_back_exactly() {
+            let mut rng = StdRng::seed_from_u64(1960);
+            for _ in 0..200_000 {
+                let kg = f64::from(rng.gen_range(0..=100_000)) / 100.0;
+                assert_eq!(Unit::Kg.from_kg(stored(Unit::Kg, kg)), kg, "{kg} kg");
+            }
+        }
+
+        #[test]
+        fn conversion_keeps_order_and_the_stored_error_stays_below_five_grams() {
+            let mut rng = StdRng::seed_from_u64(1961);
+            for _ in 0..200_000 {
+                let (a, b) = (rng.gen_range(0.0..2204.6), rng.gen_range(0.0..2204.6));
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                assert!(stored(Unit::Lb, lo) <= stored(Unit::Lb, hi), "{lo} ≤ {hi}");
+                assert!(
+                    (stored(Unit::Lb, a) - a * 0.45359237).abs() <= 0.005 + 1e-9,
+                    "{a} lb"
+                );
+            }
+            // 1000 kg is the limit in either unit.
+            assert!(Kilograms::parse(Unit::Lb.to_kg(2204.6)).is_ok());
+            assert!(Kilograms::parse(Unit::Lb.to_kg(2205.0)).is_err());
+            assert_eq!(Unit::Lb.from_kg(100.0), 220.5);
+            assert_eq!(Unit::parse("lb"), Some(Unit::Lb));
+            assert_eq!(Unit::parse("LB"), None);
         }
     }
 

@@ -222,7 +222,7 @@ async fn resolve(
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Words of the name, an alias or an abbreviation; typos and prefixes are forgiven.
-    #[param(max_length = 100)]
+    #[param(max_length = 100, pattern = "^[^\\x00]*$")]
     q: Option<String>,
     /// Only exercises that work this muscle primarily.
     muscle: Option<Muscle>,

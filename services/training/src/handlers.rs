@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    domain::{ExerciseSlug, Kilograms, Reps, Rir},
+    domain::{ExerciseSlug, Kilograms, Reps, Rir, Unit},
     exercises, TrainingState,
 };
 
@@ -33,8 +33,17 @@ pub struct LogSetRequest {
     #[schema(minimum = 1, maximum = 100)]
     #[serde(deserialize_with = "fitsync_platform::problem::integer::required")]
     reps: i64,
+    /// The load in kilograms; or give `weight` (and `unit`) instead.
+    #[serde(default)]
     #[schema(minimum = 0, maximum = 1000)]
-    weight_kg: f64,
+    weight_kg: Option<f64>,
+    /// The load in `unit` (default: the client's unit, `/api/workouts/preferences`);
+    /// at most 1000 kg or 2204.6 lb.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 2204.6)]
+    weight: Option<f64>,
+    #[serde(default)]
+    unit: Option<Unit>,
     /// Reps in reserve (0: taken to failure).
     #[serde(
         default,
@@ -47,8 +56,28 @@ pub struct LogSetRequest {
     performed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+/// A logged set, with its load in the reader's unit beside the stored kilograms.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WorkoutSet {
+    id: Uuid,
+    client_id: Uuid,
+    exercise: String,
+    reps: i32,
+    weight_kg: f64,
+    /// The load in `unit`, the reader's unit (kilograms to 0.01, pounds to 0.1).
+    weight: f64,
+    unit: Unit,
+    /// The unit the client entered the load in.
+    entered_unit: Unit,
+    rir: Option<i32>,
+    performed_at: DateTime<Utc>,
+    logged_at: DateTime<Utc>,
+    /// 1 when logged; each correction adds one.
+    revision: i32,
+}
+
+/// A set as stored.
+pub(crate) struct SetRow {
     id: Uuid,
     client_id: Uuid,
     exercise: String,
@@ -57,25 +86,83 @@ pub struct WorkoutSet {
     rir: Option<i32>,
     performed_at: DateTime<Utc>,
     logged_at: DateTime<Utc>,
-    /// 1 when logged; each correction adds one.
     revision: i32,
+    unit: String,
+}
+
+impl SetRow {
+    fn shown_in(self, unit: Unit) -> WorkoutSet {
+        WorkoutSet {
+            weight: unit.from_kg(self.weight_kg),
+            unit,
+            entered_unit: Unit::parse(&self.unit).unwrap_or_default(),
+            id: self.id,
+            client_id: self.client_id,
+            exercise: self.exercise,
+            reps: self.reps,
+            weight_kg: self.weight_kg,
+            rir: self.rir,
+            performed_at: self.performed_at,
+            logged_at: self.logged_at,
+            revision: self.revision,
+        }
+    }
+}
+
+/// The unit `user` reads and enters loads in.
+pub(crate) async fn unit_of(pool: &sqlx::PgPool, user: Uuid) -> Result<Unit, ApiError> {
+    let unit = sqlx::query_scalar!("select unit from load_units where user_id = $1", user)
+        .fetch_optional(pool)
+        .await?;
+    Ok(unit.and_then(|u| Unit::parse(&u)).unwrap_or_default())
 }
 
 struct ValidSet {
     exercise: ExerciseSlug,
     reps: Reps,
     weight: Kilograms,
+    unit: Unit,
     rir: Option<Rir>,
     performed_at: DateTime<Utc>,
 }
 
 impl LogSetRequest {
+    /// The load in kilograms and the unit it was entered in: `weight_kg`, or `weight`
+    /// in `unit` (default `preferred`), never both.
+    fn load(&self, preferred: Unit) -> Result<(Kilograms, Unit), ApiError> {
+        match (self.weight_kg, self.weight, self.unit) {
+            (Some(kg), None, None | Some(Unit::Kg)) => Ok((Kilograms::parse(kg)?, Unit::Kg)),
+            (None, Some(value), unit) => {
+                let unit = unit.unwrap_or(preferred);
+                let range = match unit {
+                    Unit::Kg => "must be between 0 and 1000 kg",
+                    Unit::Lb => "must be between 0 and 2204.6 lb",
+                };
+                let kg = Kilograms::parse(unit.to_kg(value))
+                    .map_err(|_| ApiError::field("weight", range))?;
+                Ok((kg, unit))
+            }
+            (Some(_), Some(_), _) => Err(ApiError::field(
+                "weight",
+                "give weight_kg, or weight with its unit, not both",
+            )),
+            (Some(_), None, Some(Unit::Lb)) => Err(ApiError::field(
+                "unit",
+                "weight_kg is in kilograms: give weight with unit lb instead",
+            )),
+            (None, None, _) => Err(ApiError::field(
+                "weight_kg",
+                "is required (or weight with its unit)",
+            )),
+        }
+    }
+
     /// Every field is checked, and every failure reported at once.
-    fn parse(self, now: DateTime<Utc>) -> Result<ValidSet, ApiError> {
+    fn parse(self, now: DateTime<Utc>, preferred: Unit) -> Result<ValidSet, ApiError> {
         let mut errors: Vec<FieldError> = Vec::new();
         let exercise = take(&mut errors, ExerciseSlug::parse(&self.exercise));
         let reps = take(&mut errors, Reps::parse(self.reps));
-        let weight = take(&mut errors, Kilograms::parse(self.weight_kg));
+        let load = take(&mut errors, self.load(preferred));
         let rir = self.rir.map(|r| take(&mut errors, Rir::parse(r)));
         let performed_at = self.performed_at.unwrap_or(now);
         let when = if performed_at > now + Duration::minutes(5) {
@@ -91,17 +178,18 @@ impl LogSetRequest {
         } else {
             Some(performed_at)
         };
-        match (exercise, reps, weight, rir, when) {
+        match (exercise, reps, load, rir, when) {
             (
                 Some(exercise),
                 Some(reps),
-                Some(weight),
+                Some((weight, unit)),
                 rir @ (None | Some(Some(_))),
                 Some(performed_at),
             ) if errors.is_empty() => Ok(ValidSet {
                 exercise,
                 reps,
                 weight,
+                unit,
                 rir: rir.flatten(),
                 performed_at,
             }),
@@ -139,23 +227,25 @@ pub async fn log_set(
 ) -> Result<(StatusCode, Json<WorkoutSet>), ApiError> {
     let client_id = user.id();
     user.may_write_client(client_id)?;
-    let set = req.parse(Utc::now())?;
+    let unit = unit_of(&state.pool, user.id()).await?;
+    let set = req.parse(Utc::now(), unit)?;
     let id = Uuid::now_v7();
 
     let mut tx = state.pool.begin().await?;
     let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
     let row = sqlx::query_as!(
-        WorkoutSet,
-        "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, performed_at)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision",
+        SetRow,
+        "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, performed_at, unit)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision, unit",
         id,
         client_id,
         exercise,
         set.reps.get(),
         set.weight.get(),
         set.rir.map(Rir::get),
-        set.performed_at
+        set.performed_at,
+        set.unit.as_str()
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -175,7 +265,7 @@ pub async fn log_set(
     );
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(row)))
+    Ok((StatusCode::CREATED, Json(row.shown_in(unit))))
 }
 
 /// The slug of the library exercise `named` (a slug or an alias) the client may use, or
@@ -221,22 +311,25 @@ pub async fn correct_set(
 ) -> Result<Json<WorkoutSet>, ApiError> {
     let client_id = user.id();
     user.may_write_client(client_id)?;
-    let set = req.parse(Utc::now())?;
+    let unit = unit_of(&state.pool, user.id()).await?;
+    let set = req.parse(Utc::now(), unit)?;
     let mut tx = state.pool.begin().await?;
     let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
     let row = sqlx::query_as!(
-        WorkoutSet,
+        SetRow,
         "update workout_sets
-         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, performed_at = $7, revision = revision + 1
+         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, performed_at = $7, unit = $8,
+             revision = revision + 1
          where id = $1 and client_id = $2
-         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision",
+         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision, unit",
         id,
         client_id,
         exercise,
         set.reps.get(),
         set.weight.get(),
         set.rir.map(Rir::get),
-        set.performed_at
+        set.performed_at,
+        set.unit.as_str()
     )
     .fetch_optional(&mut *tx)
     .await?
@@ -258,7 +351,7 @@ pub async fn correct_set(
     );
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;
     tx.commit().await?;
-    Ok(Json(row))
+    Ok(Json(row.shown_in(unit)))
 }
 
 /// `DELETE /api/workouts/sets/{id}`: the client deletes one of their sets; downstream
@@ -337,14 +430,64 @@ pub async fn list_sets(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 1000"));
     }
+    let unit = unit_of(&state.pool, user.id()).await?;
     let rows = sqlx::query_as!(
-        WorkoutSet,
-        "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision
+        SetRow,
+        "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision, unit
          from workout_sets where client_id = $1 order by performed_at desc, id desc limit $2",
         client_id,
         limit
     )
     .fetch_all(&state.pool)
     .await?;
-    Ok(Json(rows))
+    Ok(Json(rows.into_iter().map(|r| r.shown_in(unit)).collect()))
+}
+
+/// The unit a user reads and enters loads in.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Preferences {
+    unit: Unit,
+}
+
+/// `GET /api/workouts/preferences`
+#[utoipa::path(
+    get, path = "/api/workouts/preferences", tag = "workouts",
+    summary = "The caller's unit for loads (kilograms unless chosen)",
+    responses((status = 200, description = "Preferences", body = Preferences)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn preferences(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+) -> Result<Json<Preferences>, ApiError> {
+    Ok(Json(Preferences {
+        unit: unit_of(&state.pool, user.id()).await?,
+    }))
+}
+
+/// `PUT /api/workouts/preferences`
+#[utoipa::path(
+    put, path = "/api/workouts/preferences", tag = "workouts",
+    summary = "Choose the unit loads are entered and shown in (kg or lb)",
+    request_body = Preferences,
+    responses((status = 200, description = "Saved", body = Preferences)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn set_preferences(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<Preferences>,
+) -> Result<Json<Preferences>, ApiError> {
+    sqlx::query!(
+        "insert into load_units (user_id, unit) values ($1, $2)
+         on conflict (user_id) do update set unit = excluded.unit, updated_at = now()",
+        user.id(),
+        req.unit.as_str()
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(req))
 }

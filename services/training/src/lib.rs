@@ -1,10 +1,12 @@
-//! The training service: the workout log (`/api/workouts/*`); programs (`/api/programs/*`)
-//! and diet plans (`/api/diets/*`) join it here. Database trainingdb.
+//! The training service: the workout log (`/api/workouts/*`), the exercise library
+//! (`/api/exercises/*`) and programs (`/api/programs/*`); diet plans (`/api/diets/*`) join
+//! it here. Database trainingdb.
 
 mod domain;
 mod exercises;
 mod handlers;
 pub mod library;
+mod programs;
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use domain::{slugify, ExerciseSlug, Kilograms, Reps, Rir};
+pub use domain::{slugify, ExerciseSlug, Kilograms, Reps, Rir, Unit, KG_PER_LB};
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -46,7 +48,16 @@ pub fn router(state: TrainingState) -> OpenApiRouter {
     OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
         .routes(routes!(handlers::log_set, handlers::list_sets))
         .routes(routes!(handlers::correct_set, handlers::delete_set))
+        .routes(routes!(handlers::preferences, handlers::set_preferences))
         .routes(routes!(exercises::search, exercises::create))
         .routes(routes!(exercises::get, exercises::update))
+        .routes(routes!(programs::create, programs::list))
+        .routes(routes!(programs::get, programs::update))
+        .routes(routes!(programs::clone))
+        .routes(routes!(programs::assign))
+        .routes(routes!(programs::assignments))
+        .routes(routes!(programs::get_assignment))
+        .routes(routes!(programs::end))
+        .routes(routes!(programs::next))
         .with_state(state)
 }
