@@ -154,6 +154,22 @@ async fn analytics_killed_mid_batch_restarts_to_the_exact_result() {
         app.register("client").await,
         app.register("client").await,
     ];
+    // The exercise library (on its topic since the test began) is learnt first, so that
+    // the batches the crash lands among are sets.
+    let mut warm_up = env.spawn_process("analytics", &[]);
+    let progress = env.progress_db();
+    eventually(120, "the exercise library learnt", || async {
+        let n: i64 = sqlx::query_scalar("select count(*) from exercise_catalog")
+            .fetch_one(&progress)
+            .await
+            .ok()?;
+        (n == 873).then_some(())
+    })
+    .await;
+    warm_up.kill().unwrap();
+    warm_up.wait().unwrap();
+    drop(warm_up);
+
     let sets = log_random(&app, &clients, 300, 11).await;
     outbox_drained(&env.training_db(), 60, "the relay to drain the outbox").await;
 

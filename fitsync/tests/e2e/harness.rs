@@ -211,6 +211,24 @@ pub fn emails_to_now(to: &str) -> Vec<String> {
 pub struct TestEnv {
     pub settings: Settings,
     _deadline: Deadline,
+    _turn: Turn,
+}
+
+/// Tests share the machine: most run side by side, a test that measures latency runs
+/// alone (`TestEnv::alone`). Its turn waits for the running tests to finish, and no
+/// test starts while it runs. The guards are held, never read: dropping them ends the turn.
+#[allow(dead_code)]
+enum Turn {
+    Shared(tokio::sync::OwnedRwLockReadGuard<()>),
+    Alone(tokio::sync::OwnedRwLockWriteGuard<()>),
+}
+
+fn turns() -> std::sync::Arc<tokio::sync::RwLock<()>> {
+    static TURNS: std::sync::OnceLock<std::sync::Arc<tokio::sync::RwLock<()>>> =
+        std::sync::OnceLock::new();
+    TURNS
+        .get_or_init(|| std::sync::Arc::new(tokio::sync::RwLock::new(())))
+        .clone()
 }
 
 impl TestEnv {
@@ -221,6 +239,19 @@ impl TestEnv {
     /// A test that needs more than the usual time limit (the contract fuzzing: four
     /// schemathesis runs over every operation).
     pub async fn with_limit(limit: Duration) -> Self {
+        let turn = Turn::Shared(turns().read_owned().await);
+        Self::prepare(limit, turn).await
+    }
+
+    /// A test that measures latency: it runs with no other test beside it, so that what
+    /// it measures is the platform, not its neighbours' load.
+    pub async fn alone() -> Self {
+        let turn = Turn::Alone(turns().write_owned().await);
+        Self::prepare(test_limit(), turn).await
+    }
+
+    async fn prepare(limit: Duration, turn: Turn) -> Self {
+        // The time limit counts from the test's turn, not from its wait for one.
         let deadline = Deadline::start(limit);
         let id = Uuid::new_v4().simple().to_string()[..10].to_owned();
         // FITSYNC__ variables (from scripts/stack.sh env) point at external servers.
@@ -279,6 +310,7 @@ impl TestEnv {
         Self {
             settings,
             _deadline: deadline,
+            _turn: turn,
         }
     }
 

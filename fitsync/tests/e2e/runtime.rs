@@ -79,7 +79,7 @@ struct Probes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_within_a_second_while_the_broker_dies_again_and_again() {
-    let mut env = TestEnv::new().await;
+    let mut env = TestEnv::alone().await;
     let mut broker = PrivateBroker::start().await;
     env.settings.kafka.brokers = broker.brokers();
     let app = env.start(&[Target::All]).await;
