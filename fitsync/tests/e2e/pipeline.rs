@@ -55,11 +55,19 @@ async fn a_logged_set_reaches_the_progress_endpoint_and_search() {
     // Every event on the wire matches its JSON Schema.
     let training = env.read_topic(&env.topic("fitsync.training"), 3).await;
     // The users topic also carries the relay's heartbeats (validated below too).
-    let users = env.read_topic(&env.topic("fitsync.users"), 1).await;
-    let registrations = users
-        .iter()
-        .filter(|m| !String::from_utf8_lossy(m.payload().unwrap()).contains(HEARTBEAT_V1))
-        .count();
+    // (A reader may see the partitions in turn: it reads until the registration is in.)
+    let not_heartbeats = |users: &[rdkafka::message::OwnedMessage]| {
+        users
+            .iter()
+            .filter(|m| !String::from_utf8_lossy(m.payload().unwrap()).contains(HEARTBEAT_V1))
+            .count()
+    };
+    let users = eventually(30, "the registration read", || async {
+        let users = env.read_topic(&env.topic("fitsync.users"), 1).await;
+        (not_heartbeats(&users) >= 1).then_some(users)
+    })
+    .await;
+    let registrations = not_heartbeats(&users);
     assert_eq!((training.len(), registrations), (3, 1));
     let envelope =
         jsonschema::validator_for(&serde_json::from_str(ENVELOPE_SCHEMA).unwrap()).unwrap();
