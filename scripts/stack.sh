@@ -152,7 +152,7 @@ EOF
   fi
   if ! "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -q; then
     log "starting postgres on 127.0.0.1:$PG_PORT"
-    pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/postgres.log" -w -t 60 start >/dev/null
+    pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -o "-c synchronous_commit=off" -l "$dir/postgres.log" -w -t 60 start >/dev/null
   fi
   wait_for postgres 60 "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -q
   for db in "${DATABASES[@]}"; do
