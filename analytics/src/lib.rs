@@ -3,10 +3,12 @@
 //! Formulas and their sources are in `docs/analytics.md`.
 
 mod frame;
+mod nutrition;
 mod strength;
 mod volume;
 
 pub use frame::{sets_frame, SetRow};
+pub use nutrition::{adherence, daily_intake, DailyIntake, FoodRow};
 pub use strength::{best_e1rm, brzycki, epley, BestE1rm};
 pub use volume::{weekly_volume, WeeklyVolume};
 

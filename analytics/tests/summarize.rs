@@ -127,3 +127,54 @@ fn empty_batch_is_empty() {
     let out = summarize(&[]).unwrap();
     assert!(out.best_e1rm.is_empty() && out.weekly_volume.is_empty());
 }
+
+mod nutrition {
+    use fitsync_analytics::{adherence, daily_intake, FoodRow};
+
+    fn food(client: &str, day: i32, grams: f64, per_100g: [f64; 5]) -> FoodRow {
+        FoodRow {
+            client_id: client.into(),
+            date_days: day,
+            grams,
+            per_100g,
+        }
+    }
+
+    #[test]
+    fn a_day_sums_grams_times_content_per_100_g() {
+        let oats = [389.0, 16.9, 66.3, 6.9, 10.6];
+        let eggs = [143.0, 12.6, 0.7, 9.5, 0.0];
+        let rows = [
+            food("a", 10, 80.0, oats),
+            food("a", 10, 120.0, eggs),
+            food("a", 11, 50.0, oats),
+            food("b", 10, 100.0, eggs),
+        ];
+        let days = daily_intake(&rows).unwrap();
+        assert_eq!(days.len(), 3);
+        let a10 = &days[0];
+        assert_eq!(
+            (a10.client_id.as_str(), a10.date_days, a10.entries),
+            ("a", 10, 2)
+        );
+        for n in 0..5 {
+            let want = 0.8 * oats[n] + 1.2 * eggs[n];
+            assert!((a10.eaten[n] - want).abs() < 1e-9, "nutrient {n}");
+        }
+        assert!((days[1].eaten[0] - 0.5 * 389.0).abs() < 1e-9);
+        assert_eq!((days[2].client_id.as_str(), days[2].entries), ("b", 1));
+        assert!(daily_intake(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn adherence_averages_how_close_each_targeted_nutrient_came() {
+        let targets = [2000.0, 150.0, 200.0, 70.0, 0.0];
+        assert_eq!(adherence(&targets, &targets), Some(100.0));
+        // kcal 10 % over (0.9), protein half (0.5), carbs exact (1), fat 3× (0 at least);
+        // fiber has no target and is left out.
+        let eaten = [2200.0, 75.0, 200.0, 210.0, 40.0];
+        let want = 100.0 * (0.9 + 0.5 + 1.0 + 0.0) / 4.0;
+        assert!((adherence(&eaten, &targets).unwrap() - want).abs() < 1e-9);
+        assert_eq!(adherence(&eaten, &[0.0; 5]), None);
+    }
+}

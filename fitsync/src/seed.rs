@@ -50,6 +50,7 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
     .await?;
     verify(&http, api, &trainer).await?;
     let program = program(&http, api, &trainer).await?;
+    let diet = diet(&http, api, &trainer).await?;
     let mut rng = StdRng::seed_from_u64(7);
     for i in 1..=clients {
         let email = format!("demo.client{i}@fitsync.dev");
@@ -70,7 +71,8 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
         link(&http, api, &trainer, &client).await?;
         let assignment = assign(&http, api, &trainer, &program, &client, weeks).await?;
         let logged = follow(&http, api, &client, &assignment, &mut rng).await?;
-        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted", client.id);
+        let days = eat(&http, api, &trainer, &diet, &client, &mut rng).await?;
+        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating", client.id);
     }
     println!("demo accounts use the password {DEMO_PASSWORD:?}");
     Ok(())
@@ -291,6 +293,89 @@ async fn follow(
             .error_for_status()?;
     }
     Ok(ids.len())
+}
+
+/// Foods of the demo diet: name, kcal, protein, carbs, fat, fiber per 100 g (USDA
+/// FoodData Central, rounded).
+const FOODS: [(&str, &str, [f64; 5]); 5] = [
+    ("Breakfast", "Rolled oats", [389.0, 16.9, 66.3, 6.9, 10.6]),
+    ("Breakfast", "Greek yogurt", [97.0, 9.0, 3.9, 5.0, 0.0]),
+    ("Lunch", "Chicken breast", [165.0, 31.0, 0.0, 3.6, 0.0]),
+    ("Lunch", "White rice, cooked", [130.0, 2.7, 28.2, 0.3, 0.4]),
+    ("Dinner", "Salmon", [208.0, 20.4, 0.0, 13.4, 0.0]),
+];
+
+fn per_100g(v: [f64; 5]) -> Value {
+    json!({"kcal": v[0], "protein_g": v[1], "carbs_g": v[2], "fat_g": v[3], "fiber_g": v[4]})
+}
+
+/// The trainer's demo diet: 2,400 kcal, 170 g protein.
+async fn diet(http: &Client, api: &str, trainer: &Demo) -> anyhow::Result<String> {
+    let meals: Vec<Value> = ["Breakfast", "Lunch", "Dinner"]
+        .iter()
+        .map(|meal| {
+            let items: Vec<Value> = FOODS
+                .iter()
+                .filter(|(m, _, _)| m == meal)
+                .map(|(_, food, v)| json!({"food": food, "grams": 150, "per_100g": per_100g(*v)}))
+                .collect();
+            json!({"name": meal, "items": items})
+        })
+        .collect();
+    let body = json!({"name": "Demo recomposition", "meals": meals,
+                      "targets": {"kcal": 2400, "protein_g": 170, "carbs_g": 260, "fat_g": 75, "fiber_g": 30}});
+    let plan: Value = http
+        .post(format!("{api}/api/diets"))
+        .bearer_auth(&trainer.token)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    field(&plan, "id")
+}
+
+/// The diet assigned a week ago; the client logs the last seven days' meals (portions
+/// vary), then deletes one entry logged by mistake.
+async fn eat(
+    http: &Client,
+    api: &str,
+    trainer: &Demo,
+    diet: &str,
+    client: &Demo,
+    rng: &mut StdRng,
+) -> anyhow::Result<usize> {
+    let today = Utc::now().date_naive();
+    http.post(format!("{api}/api/diets/{diet}/assignments"))
+        .bearer_auth(&trainer.token)
+        .json(&json!({"client_id": client.id, "start_date": today - Duration::days(7), "time_zone": "UTC"}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut last = String::new();
+    for back in (0..7).rev() {
+        let date = today - Duration::days(back);
+        for (meal, food, v) in FOODS {
+            let grams = (rng.gen_range(100.0..300.0_f64) / 10.0).round() * 10.0;
+            let entry: Value = http
+                .post(format!("{api}/api/diets/log"))
+                .bearer_auth(&client.token)
+                .json(&json!({"date": date, "meal": meal, "food": food, "grams": grams, "per_100g": per_100g(v)}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            last = field(&entry, "id")?;
+        }
+    }
+    http.delete(format!("{api}/api/diets/log/{last}"))
+        .bearer_auth(&client.token)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(7)
 }
 
 /// The token of an email's link (`…<path>?token=<token>`), quoted-printable decoded.

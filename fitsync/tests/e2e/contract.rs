@@ -85,6 +85,49 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         json!({"client_id": ana.id, "start_date": chrono::Utc::now().date_naive(), "time_zone": "Europe/Lisbon"}),
     )
     .await;
+    // diet.plan_saved, assignment_changed, food_logged, food_deleted
+    let plan: Value = app
+        .http
+        .post(app.url("/api/diets"))
+        .bearer_auth(&trainer.token)
+        .json(&crate::diets::diet(
+            "Contract diet",
+            [2000.0, 150.0, 200.0, 60.0, 30.0],
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &trainer,
+        post.clone(),
+        &format!("/api/diets/{}/assignments", plan["id"].as_str().unwrap()),
+        json!({"client_id": ana.id, "start_date": chrono::Utc::now().date_naive(), "time_zone": "Europe/Lisbon"}),
+    )
+    .await;
+    let entry: Value = app
+        .http
+        .post(app.url("/api/diets/log"))
+        .bearer_auth(&ana.token)
+        .json(&json!({"meal": "Lunch", "food": "Lentils", "grams": 200,
+                      "per_100g": {"kcal": 116, "protein_g": 9, "carbs_g": 20, "fat_g": 0.4, "fiber_g": 7.9}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &ana,
+        reqwest::Method::DELETE,
+        &format!("/api/diets/log/{}", entry["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
     // relationship.ended
     call(
         &app,

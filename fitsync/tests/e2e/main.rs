@@ -14,6 +14,7 @@ mod contract;
 mod crash;
 mod dashboards;
 mod dead_letter;
+mod diets;
 mod email;
 mod outage;
 mod pipeline;

@@ -63,6 +63,10 @@ pub struct World {
     pub program: Uuid,
     pub assignment: Uuid,
     pub assignment_to_end: Uuid,
+    /// A diet plan of the trainer's, assigned to the owner; a food entry of the owner's.
+    pub diet: Uuid,
+    pub diet_assignment: Uuid,
+    pub food: Uuid,
 }
 
 async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
@@ -237,7 +241,32 @@ impl World {
             .await;
             assignments.push(a["id"].as_str().unwrap().parse().unwrap());
         }
+        let diet = post(
+            app,
+            &trainer,
+            "/api/diets",
+            crate::diets::diet("Matrix diet", [2200.0, 150.0, 250.0, 70.0, 30.0]),
+        )
+        .await;
+        let diet: Uuid = diet["id"].as_str().unwrap().parse().unwrap();
+        let diet_assignment = post(
+            app,
+            &trainer,
+            &format!("/api/diets/{diet}/assignments"),
+            json!({"client_id": owner.id, "start_date": chrono::Utc::now().date_naive(), "time_zone": "UTC"}),
+        )
+        .await;
+        let food = post(
+            app,
+            &owner,
+            "/api/diets/log",
+            json!({"food": "Apple", "grams": 150, "per_100g": {"kcal": 52, "protein_g": 0.3, "carbs_g": 13.8, "fat_g": 0.2, "fiber_g": 2.4}}),
+        )
+        .await;
         World {
+            diet,
+            diet_assignment: diet_assignment["id"].as_str().unwrap().parse().unwrap(),
+            food: food["id"].as_str().unwrap().parse().unwrap(),
             program,
             assignment: assignments[0],
             assignment_to_end: assignments[1],
@@ -274,7 +303,8 @@ impl World {
     }
 
     /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}`, `{program}`,
-    /// `{assignment}`, `{assignment_to_end}`, `{today}` and `{who}` (the caller, for
+    /// `{assignment}`, `{assignment_to_end}`, `{diet}`, `{diet_assignment}`, `{food}`,
+    /// `{today}` and `{who}` (the caller, for
     /// bodies that must differ per caller) filled in.
     fn expand(&self, text: &str, who: Who) -> String {
         text.replace("{client}", &self.owner.id.to_string())
@@ -286,6 +316,9 @@ impl World {
             .replace("{program}", &self.program.to_string())
             .replace("{assignment}", &self.assignment.to_string())
             .replace("{assignment_to_end}", &self.assignment_to_end.to_string())
+            .replace("{diet}", &self.diet.to_string())
+            .replace("{diet_assignment}", &self.diet_assignment.to_string())
+            .replace("{food}", &self.food.to_string())
             .replace("{today}", &chrono::Utc::now().date_naive().to_string())
             .replace("{who}", &format!("{who:?}").to_lowercase())
     }
@@ -891,6 +924,121 @@ fn cases() -> Vec<Case> {
                 Who::Anonymous => 401,
                 _ => 404,
             },
+        ),
+        // Diets: written by trainers and gyms, seen by their owner (and admins, services);
+        // assigned by who coaches the client; the food log is the client's to write.
+        Case::new(
+            M::POST,
+            "/api/diets",
+            "/api/diets",
+            Some(
+                r#"{"name": "D {who}", "targets": {"kcal": 2000, "protein_g": 150, "carbs_g": 200, "fat_g": 60, "fiber_g": 30}}"#,
+            ),
+            |who| match who {
+                Who::Trainer | Who::OtherTrainer | Who::ExTrainer | Who::Gym | Who::OtherGym => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(M::GET, "/api/diets", "/api/diets", None, signed_in(200)),
+        Case::new(
+            M::GET,
+            "/api/diets/{id}",
+            "/api/diets/{diet}",
+            None,
+            |who| match who {
+                Who::Trainer | Who::Admin | Who::Service => 200,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::PUT,
+            "/api/diets/{id}",
+            "/api/diets/{diet}",
+            Some(
+                r#"{"name": "Matrix diet", "targets": {"kcal": 2100, "protein_g": 150, "carbs_g": 220, "fat_g": 70, "fiber_g": 30}}"#,
+            ),
+            |who| match who {
+                Who::Trainer => 200,
+                // They see it, but it is not theirs to edit.
+                Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        // Before the assignment case below, which ends the diets the owner follows.
+        Case::new(
+            M::POST,
+            "/api/diets/assignments/{id}/end",
+            "/api/diets/assignments/{diet_assignment}/end",
+            None,
+            |who| match who {
+                Who::Trainer => 200,
+                Who::Gym => 409,
+                Who::Owner | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/diets/{id}/assignments",
+            "/api/diets/{diet}/assignments",
+            Some(r#"{"client_id": "{client}", "start_date": "{today}", "time_zone": "UTC"}"#),
+            |who| match who {
+                Who::Trainer => 201,
+                // The owner's gym coaches them, but cannot see the trainer's plan.
+                Who::Gym => 404,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/diets/assignments",
+            "/api/diets/assignments?client_id={client}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/diets/log",
+            "/api/diets/log?client_id={client}&date={today}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::POST,
+            "/api/diets/log",
+            "/api/diets/log",
+            Some(
+                r#"{"food": "Banana", "grams": 120, "per_100g": {"kcal": 89, "protein_g": 1.1, "carbs_g": 22.8, "fat_g": 0.3, "fiber_g": 2.6}}"#,
+            ),
+            |who| match who {
+                Who::Owner | Who::OtherClient => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/diets/log/{id}",
+            "/api/diets/log/{food}",
+            None,
+            |who| match who {
+                Who::Owner => 204,
+                Who::OtherClient => 404,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/nutrition",
+            "/api/progress/{client}/nutrition",
+            None,
+            client_data,
         ),
         Case::new(
             M::GET,

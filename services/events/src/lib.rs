@@ -3,6 +3,7 @@
 //! `schemas/` beside this crate; tests validate every producer against them.
 
 mod access;
+mod diet;
 mod envelope;
 mod exercises;
 mod notifications;
@@ -14,6 +15,10 @@ pub use access::{
     GymMembershipChanged, HealthDataRead, Heartbeat, RelationshipChanged, GYM_MEMBER_JOINED_V1,
     GYM_MEMBER_LEFT_V1, HEALTH_DATA_READ_V1, HEARTBEAT_V1, RELATIONSHIP_ENDED_V1,
     RELATIONSHIP_STARTED_V1,
+};
+pub use diet::{
+    DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,
+    DIET_ASSIGNMENT_CHANGED_V1, DIET_SAVED_V1, FOOD_DELETED_V1, FOOD_LOGGED_V1,
 };
 pub use envelope::{CloudEvent, EnvelopeError, SPEC_VERSION};
 pub use exercises::{
@@ -29,7 +34,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 14] = [
+pub const EVENT_TYPES: [&str; 18] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -42,6 +47,10 @@ pub const EVENT_TYPES: [&str; 14] = [
     EXERCISE_DEFINED_V1,
     PROGRAM_SAVED_V1,
     PLAN_CHANGED_V1,
+    DIET_SAVED_V1,
+    DIET_ASSIGNMENT_CHANGED_V1,
+    FOOD_LOGGED_V1,
+    FOOD_DELETED_V1,
     EMAIL_REQUESTED_V2,
     HEARTBEAT_V1,
 ];
@@ -64,6 +73,12 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         PLAN_CHANGED_V1 => Some(include_str!(
             "../schemas/fitsync.program.plan_changed.v1.json"
         )),
+        DIET_SAVED_V1 => Some(include_str!("../schemas/fitsync.diet.plan_saved.v1.json")),
+        DIET_ASSIGNMENT_CHANGED_V1 => Some(include_str!(
+            "../schemas/fitsync.diet.assignment_changed.v1.json"
+        )),
+        FOOD_LOGGED_V1 => Some(include_str!("../schemas/fitsync.diet.food_logged.v1.json")),
+        FOOD_DELETED_V1 => Some(include_str!("../schemas/fitsync.diet.food_deleted.v1.json")),
         EXERCISE_DEFINED_V1 => Some(include_str!("../schemas/fitsync.exercise.defined.v1.json")),
         USER_REGISTERED_V1 => Some(include_str!("../schemas/fitsync.user.registered.v1.json")),
         RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1 => Some(include_str!(

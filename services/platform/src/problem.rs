@@ -28,6 +28,15 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// The error every handler returns. Internal causes are logged once (by
 /// `IntoResponse`) and never sent to the caller.
 #[derive(Debug, thiserror::Error)]

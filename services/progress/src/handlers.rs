@@ -115,3 +115,109 @@ pub async fn volume(
     .await?;
     Ok(Json(VolumeResponse { client_id, weeks }))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NutritionQuery {
+    /// First day (default: 13 days before `to`).
+    from: Option<NaiveDate>,
+    /// Last day (default: today, UTC).
+    to: Option<NaiveDate>,
+}
+
+/// Energy (kcal) and macronutrients (grams).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Macros {
+    kcal: f64,
+    protein_g: f64,
+    carbs_g: f64,
+    fat_g: f64,
+    fiber_g: f64,
+}
+
+/// One logged day: what was eaten, the diet's targets that day, and adherence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NutritionDay {
+    date: NaiveDate,
+    eaten: Macros,
+    entries: i32,
+    /// Absent when no diet applied that day.
+    targets: Option<Macros>,
+    /// Mean over the targeted nutrients of 1 − |eaten − target| ÷ target, in percent.
+    adherence_percent: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NutritionResponse {
+    client_id: Uuid,
+    /// Logged days, oldest first (a day without entries is absent; at most 1000).
+    days: Vec<NutritionDay>,
+}
+
+/// `GET /api/progress/{client_id}/nutrition?from=&to=`
+#[utoipa::path(
+    get, path = "/api/progress/{client_id}/nutrition", tag = "progress",
+    summary = "Daily intake against the diet's targets, and adherence, per logged day",
+    params(("client_id" = Uuid, Path, description = "The client"), NutritionQuery),
+    responses((status = 200, description = "Days", body = NutritionResponse)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn nutrition(
+    State(state): State<ProgressState>,
+    user: AuthUser,
+    ApiPath(client_id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<NutritionQuery>,
+) -> Result<Json<NutritionResponse>, ApiError> {
+    user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
+        .await?;
+    let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = q
+        .from
+        .unwrap_or_else(|| to.checked_sub_days(chrono::Days::new(13)).unwrap_or(to));
+    let rows = sqlx::query!(
+        "select date, kcal, protein_g, carbs_g, fat_g, fiber_g, entries, target_kcal, target_protein_g,
+                target_carbs_g, target_fat_g, target_fiber_g, adherence_percent
+         from daily_nutrition where client_id = $1 and date between $2 and $3 order by date limit 1000",
+        client_id,
+        from,
+        to
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let days = rows
+        .into_iter()
+        .map(|r| NutritionDay {
+            date: r.date,
+            eaten: Macros {
+                kcal: r.kcal,
+                protein_g: r.protein_g,
+                carbs_g: r.carbs_g,
+                fat_g: r.fat_g,
+                fiber_g: r.fiber_g,
+            },
+            entries: r.entries,
+            targets: match (
+                r.target_kcal,
+                r.target_protein_g,
+                r.target_carbs_g,
+                r.target_fat_g,
+                r.target_fiber_g,
+            ) {
+                (Some(kcal), Some(protein_g), Some(carbs_g), Some(fat_g), Some(fiber_g)) => {
+                    Some(Macros {
+                        kcal,
+                        protein_g,
+                        carbs_g,
+                        fat_g,
+                        fiber_g,
+                    })
+                }
+                _ => None,
+            },
+            adherence_percent: r.adherence_percent,
+        })
+        .collect();
+    Ok(Json(NutritionResponse { client_id, days }))
+}

@@ -23,5 +23,6 @@ pub fn router(state: ProgressState) -> OpenApiRouter {
     OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
         .routes(routes!(handlers::e1rm))
         .routes(routes!(handlers::volume))
+        .routes(routes!(handlers::nutrition))
         .with_state(state)
 }

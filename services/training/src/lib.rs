@@ -1,7 +1,8 @@
 //! The training service: the workout log (`/api/workouts/*`), the exercise library
-//! (`/api/exercises/*`) and programs (`/api/programs/*`); diet plans (`/api/diets/*`) join
-//! it here. Database trainingdb.
+//! (`/api/exercises/*`), programs (`/api/programs/*`) and diet plans with the food log
+//! (`/api/diets/*`). Database trainingdb.
 
+mod diets;
 mod domain;
 mod exercises;
 mod handlers;
@@ -59,5 +60,12 @@ pub fn router(state: TrainingState) -> OpenApiRouter {
         .routes(routes!(programs::get_assignment))
         .routes(routes!(programs::end))
         .routes(routes!(programs::next))
+        .routes(routes!(diets::create, diets::list))
+        .routes(routes!(diets::get, diets::update))
+        .routes(routes!(diets::assign))
+        .routes(routes!(diets::assignments))
+        .routes(routes!(diets::end))
+        .routes(routes!(diets::log_food, diets::food_log))
+        .routes(routes!(diets::delete_food))
         .with_state(state)
 }

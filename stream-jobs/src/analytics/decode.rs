@@ -2,8 +2,9 @@
 //! not one.
 
 use fitsync_events::{
-    CloudEvent, ExerciseDefined, SetCorrected, SetDeleted, SetLogged, EXERCISE_DEFINED_V1,
-    SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
+    CloudEvent, DietAssignmentChanged, ExerciseDefined, FoodDeleted, FoodLogged, SetCorrected,
+    SetDeleted, SetLogged, DIET_ASSIGNMENT_CHANGED_V1, EXERCISE_DEFINED_V1, FOOD_DELETED_V1,
+    FOOD_LOGGED_V1, SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
 };
 use rdkafka::{message::OwnedMessage, Message};
 use uuid::Uuid;
@@ -16,6 +17,16 @@ pub struct SetChange {
     pub deleted: bool,
 }
 
+/// A food entry as it now stands: logged (revision 1) or deleted (revision 2).
+#[derive(Debug, Clone)]
+pub struct FoodChange {
+    pub entry_id: Uuid,
+    pub client_id: Uuid,
+    pub revision: i32,
+    /// The entry; `None` once deleted.
+    pub logged: Option<FoodLogged>,
+}
+
 pub enum Decoded {
     Set {
         event_id: Uuid,
@@ -24,6 +35,11 @@ pub enum Decoded {
         change: SetChange,
     },
     Exercise(ExerciseDefined),
+    Food {
+        event_id: Uuid,
+        change: FoodChange,
+    },
+    DietTargets(DietAssignmentChanged),
     /// A valid event of a type this job does not use.
     Other,
 }
@@ -90,6 +106,55 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                 ));
             }
             return Ok(Decoded::Exercise(e));
+        }
+        FOOD_LOGGED_V1 => {
+            let f: FoodLogged = event.payload(FOOD_LOGGED_V1).map_err(|e| e.to_string())?;
+            f.validate()
+                .map_err(|e| format!("invalid {FOOD_LOGGED_V1}: {e}"))?;
+            check_subject(&event, f.client_id)?;
+            return Ok(Decoded::Food {
+                event_id: event.id,
+                change: FoodChange {
+                    entry_id: f.entry_id,
+                    client_id: f.client_id,
+                    revision: 1,
+                    logged: Some(f),
+                },
+            });
+        }
+        FOOD_DELETED_V1 => {
+            let d: FoodDeleted = event.payload(FOOD_DELETED_V1).map_err(|e| e.to_string())?;
+            if d.revision < 2 {
+                return Err(format!("invalid {FOOD_DELETED_V1}: revision below 2"));
+            }
+            check_subject(&event, d.client_id)?;
+            return Ok(Decoded::Food {
+                event_id: event.id,
+                change: FoodChange {
+                    entry_id: d.entry_id,
+                    client_id: d.client_id,
+                    revision: d.revision,
+                    logged: None,
+                },
+            });
+        }
+        DIET_ASSIGNMENT_CHANGED_V1 => {
+            let a: DietAssignmentChanged = event
+                .payload(DIET_ASSIGNMENT_CHANGED_V1)
+                .map_err(|e| e.to_string())?;
+            if a.revision < 1
+                || a.end_date.is_some_and(|end| end < a.start_date)
+                || a.targets
+                    .values()
+                    .iter()
+                    .any(|v| !v.is_finite() || *v < 0.0)
+            {
+                return Err(format!(
+                    "invalid {DIET_ASSIGNMENT_CHANGED_V1}: revision, dates or targets"
+                ));
+            }
+            check_subject(&event, a.client_id)?;
+            return Ok(Decoded::DietTargets(a));
         }
         _ => return Ok(Decoded::Other),
     };

@@ -1,6 +1,7 @@
 //! The progress analytics job: set changes (logged, corrected, deleted) → Polars (e1RM,
 //! weekly volume) → progressdb, effectively once; exercise definitions → the muscles of
-//! each exercise.
+//! each exercise; food entries and diet targets → what each client ate per day and the
+//! adherence to that day's targets.
 //!
 //! Per micro-batch, in one PostgreSQL transaction: lock this group's offsets and drop
 //! messages already applied; dead-letter what cannot be decoded (acknowledged by Kafka
@@ -13,6 +14,7 @@
 //! now stands.
 
 mod decode;
+mod nutrition;
 mod sink;
 
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use decode::{decode, Decoded, SetChange};
+use decode::{decode, Decoded, FoodChange, SetChange};
 use fitsync_platform::stream::{
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
@@ -96,6 +98,8 @@ impl BatchJob for ProgressAnalytics {
         // same batch as its first copy, a correction beside the set it corrects).
         let mut newest: HashMap<uuid::Uuid, (uuid::Uuid, SetChange)> = HashMap::new();
         let mut exercises: HashMap<uuid::Uuid, fitsync_events::ExerciseDefined> = HashMap::new();
+        let mut foods: HashMap<uuid::Uuid, (uuid::Uuid, FoodChange)> = HashMap::new();
+        let mut diets: HashMap<uuid::Uuid, fitsync_events::DietAssignmentChanged> = HashMap::new();
         let mut rejected = Vec::new();
         let mut times = HashMap::with_capacity(fresh.len());
         for m in &fresh {
@@ -129,6 +133,26 @@ impl BatchJob for ProgressAnalytics {
                         stats.duplicates += 1;
                     } else {
                         exercises.insert(e.exercise_id, e);
+                    }
+                }
+                Ok(Decoded::Food { event_id, change }) => {
+                    if foods
+                        .get(&change.entry_id)
+                        .is_some_and(|(_, held)| held.revision >= change.revision)
+                    {
+                        stats.duplicates += 1;
+                    } else {
+                        foods.insert(change.entry_id, (event_id, change));
+                    }
+                }
+                Ok(Decoded::DietTargets(a)) => {
+                    if diets
+                        .get(&a.assignment_id)
+                        .is_some_and(|held| held.revision >= a.revision)
+                    {
+                        stats.duplicates += 1;
+                    } else {
+                        diets.insert(a.assignment_id, a);
                     }
                 }
                 Ok(Decoded::Other) => stats.skipped += 1,
@@ -168,6 +192,22 @@ impl BatchJob for ProgressAnalytics {
             .await??;
             sink::replace_results(&mut tx, &applied.exercises, &applied.weeks, &best, &volume)
                 .await?;
+        }
+
+        // Nutrition: every day a food entry or a diet's targets touched, from the facts.
+        let foods: Vec<(uuid::Uuid, FoodChange)> = foods.into_values().collect();
+        let (mut days, stale) = nutrition::apply_food(&mut tx, &foods).await?;
+        stats.duplicates += stale as u64;
+        stats.applied += (foods.len() - stale) as u64;
+        let diets: Vec<_> = diets.into_values().collect();
+        days.extend(nutrition::apply_targets(&mut tx, &diets).await?);
+        stats.applied += diets.len() as u64;
+        if !days.is_empty() {
+            let rows = nutrition::facts_of_days(&mut tx, &days).await?;
+            let intake =
+                tokio::task::spawn_blocking(move || fitsync_analytics::daily_intake(&rows))
+                    .await??;
+            nutrition::replace_days(&mut tx, &days, &intake).await?;
         }
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);

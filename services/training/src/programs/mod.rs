@@ -76,7 +76,7 @@ pub struct TemplateRequest {
 }
 
 /// Who the caller writes templates as: a trainer for themselves, a gym account for its gym.
-fn author(user: &AuthUser) -> Result<(&'static str, Uuid), ApiError> {
+pub(crate) fn author(user: &AuthUser) -> Result<(&'static str, Uuid), ApiError> {
     match (user.role(), user.claims().gym) {
         (Role::Trainer, _) => Ok(("trainer", user.id())),
         (Role::Gym, Some(gym)) => Ok(("gym", gym)),
@@ -88,7 +88,10 @@ fn author(user: &AuthUser) -> Result<(&'static str, Uuid), ApiError> {
 /// The owners and gyms whose templates the caller sees (`None`: all): a trainer's own
 /// and those shared in their gyms, a gym's. Clients see no templates — the snapshot in
 /// their assignment is theirs; the template stays its author's.
-async fn scope(state: &TrainingState, user: &AuthUser) -> Result<Option<Vec<Uuid>>, ApiError> {
+pub(crate) async fn scope(
+    state: &TrainingState,
+    user: &AuthUser,
+) -> Result<Option<Vec<Uuid>>, ApiError> {
     match user.role() {
         Role::Admin | Role::Service => return Ok(None),
         Role::Client => return Ok(Some(Vec::new())),
@@ -443,7 +446,7 @@ struct AssignmentRow {
     document: DbJson<ProgramDocument>,
 }
 
-fn time_zone(raw: &str) -> Result<Tz, ApiError> {
+pub(crate) fn time_zone(raw: &str) -> Result<Tz, ApiError> {
     raw.parse::<Tz>()
         .map_err(|_| ApiError::field("time_zone", "an IANA time zone such as Europe/Berlin"))
 }
@@ -463,7 +466,7 @@ fn start_of(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 }
 
 /// The client's local date now.
-fn today_in(tz: Tz) -> NaiveDate {
+pub(crate) fn today_in(tz: Tz) -> NaiveDate {
     Utc::now().with_timezone(&tz).date_naive()
 }
 
@@ -529,7 +532,11 @@ fn assignment(a: AssignmentRow, planned: Vec<Planned>) -> Assignment {
 }
 
 /// Trainers assign to the clients they train; gym accounts to their gym's members.
-async fn may_coach(state: &TrainingState, user: &AuthUser, client: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn may_coach(
+    state: &TrainingState,
+    user: &AuthUser,
+    client: Uuid,
+) -> Result<(), ApiError> {
     let grants = Grants::new(&state.pool, &state.auth);
     let allowed = match (user.role(), user.claims().gym) {
         (Role::Trainer, _) => grants.trains(user.id(), client).await?,
