@@ -27,7 +27,7 @@ pub enum Target {
     Indexer,
     /// Access projections (who may see whose data) for the training and progress databases.
     Projector,
-    /// The notifications service: its API and its email sender.
+    /// The notifications service: its API, its email sender and its inbox writer.
     Notifications,
 }
 
@@ -300,6 +300,12 @@ pub async fn start(
         ));
         let mailer =
             fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
+        let inbox = fitsync_notifications::InboxWriter::new(
+            pool.clone(),
+            settings.kafka.clone(),
+            settings.jobs.clone(),
+        )?;
+        tasks.spawn(inbox.run(shutdown.clone()));
         let sender = fitsync_notifications::EmailSender::new(
             pool,
             mailer,

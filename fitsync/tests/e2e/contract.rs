@@ -85,6 +85,26 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         json!({"client_id": ana.id, "start_date": chrono::Utc::now().date_naive(), "time_zone": "Europe/Lisbon"}),
     )
     .await;
+    // workout.session_changed; comment_added (while the trainer trains ana)
+    let workout: Value = app
+        .http
+        .post(app.url("/api/workouts"))
+        .bearer_auth(&ana.token)
+        .json(&json!({"notes": "contract"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &trainer,
+        post.clone(),
+        &format!("/api/workouts/{}/comments", workout["id"].as_str().unwrap()),
+        json!({"body": "Well done"}),
+    )
+    .await;
     // diet.plan_saved, assignment_changed, food_logged, food_deleted
     let plan: Value = app
         .http

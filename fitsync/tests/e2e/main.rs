@@ -23,3 +23,4 @@ mod relay;
 mod runtime;
 mod targets;
 mod training;
+mod workouts;

@@ -67,6 +67,8 @@ pub struct World {
     pub diet: Uuid,
     pub diet_assignment: Uuid,
     pub food: Uuid,
+    /// A workout session of the owner's.
+    pub workout: Uuid,
 }
 
 async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
@@ -263,7 +265,9 @@ impl World {
             json!({"food": "Apple", "grams": 150, "per_100g": {"kcal": 52, "protein_g": 0.3, "carbs_g": 13.8, "fat_g": 0.2, "fiber_g": 2.4}}),
         )
         .await;
+        let workout = post(app, &owner, "/api/workouts", json!({"notes": "matrix"})).await;
         World {
+            workout: workout["id"].as_str().unwrap().parse().unwrap(),
             diet,
             diet_assignment: diet_assignment["id"].as_str().unwrap().parse().unwrap(),
             food: food["id"].as_str().unwrap().parse().unwrap(),
@@ -304,7 +308,7 @@ impl World {
 
     /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}`, `{program}`,
     /// `{assignment}`, `{assignment_to_end}`, `{diet}`, `{diet_assignment}`, `{food}`,
-    /// `{today}` and `{who}` (the caller, for
+    /// `{workout}`, `{today}` and `{who}` (the caller, for
     /// bodies that must differ per caller) filled in.
     fn expand(&self, text: &str, who: Who) -> String {
         text.replace("{client}", &self.owner.id.to_string())
@@ -319,6 +323,7 @@ impl World {
             .replace("{diet}", &self.diet.to_string())
             .replace("{diet_assignment}", &self.diet_assignment.to_string())
             .replace("{food}", &self.food.to_string())
+            .replace("{workout}", &self.workout.to_string())
             .replace("{today}", &chrono::Utc::now().date_naive().to_string())
             .replace("{who}", &format!("{who:?}").to_lowercase())
     }
@@ -924,6 +929,81 @@ fn cases() -> Vec<Case> {
                 Who::Anonymous => 401,
                 _ => 404,
             },
+        ),
+        // Workout sessions: the client's to write; read by who may read the client;
+        // commented on by who coaches them.
+        Case::new(
+            M::POST,
+            "/api/workouts",
+            "/api/workouts",
+            Some(r#"{"notes": "ad hoc"}"#),
+            |who| match who {
+                Who::Owner | Who::OtherClient => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/workouts",
+            "/api/workouts?client_id={client}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/workouts/{id}",
+            "/api/workouts/{workout}",
+            None,
+            |who| match client_data(who) {
+                403 => 404,
+                other => other,
+            },
+        ),
+        Case::new(
+            M::PUT,
+            "/api/workouts/{id}",
+            "/api/workouts/{workout}",
+            Some(
+                r#"{"started_at": "2026-01-05T17:00:00Z", "finished_at": "2026-01-05T18:00:00Z", "perceived_effort": 7}"#,
+            ),
+            |who| match who {
+                Who::Owner => 200,
+                Who::OtherClient => 404,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/workouts/{id}/comments",
+            "/api/workouts/{workout}/comments",
+            Some(r#"{"body": "Solid work, {who}"}"#),
+            |who| match who {
+                Who::Trainer | Who::Gym => 201,
+                // They may read the session, but do not coach the client.
+                Who::Owner | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/workouts/{id}",
+            "/api/workouts/{random}",
+            None,
+            |who| match who {
+                Who::Owner | Who::OtherClient => 404,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/notifications/inbox",
+            "/api/notifications/inbox",
+            None,
+            signed_in(200),
         ),
         // Diets: written by trainers and gyms, seen by their owner (and admins, services);
         // assigned by who coaches the client; the food log is the client's to write.

@@ -113,7 +113,7 @@ async fn a_logged_set_reaches_the_progress_endpoint_and_search() {
         "fitsync.user.registered.v1"
     );
     let doc = &hits["hits"]["hits"][1];
-    assert_eq!(doc["_source"]["type"], "fitsync.workout.set_logged.v1");
+    assert_eq!(doc["_source"]["type"], "fitsync.workout.set_logged.v2");
     assert_eq!(doc["_id"], doc["_source"]["id"]);
     assert_eq!(doc["_source"]["data"]["client_id"], subject);
 

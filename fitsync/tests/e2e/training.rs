@@ -461,8 +461,8 @@ async fn a_set_must_name_a_library_exercise_and_other_peoples_sets_are_out_of_re
     assert_eq!(
         events,
         [
-            ("fitsync.workout.set_logged.v1".to_owned(), 1),
-            ("fitsync.workout.set_corrected.v1".to_owned(), 2),
+            ("fitsync.workout.set_logged.v2".to_owned(), 1),
+            ("fitsync.workout.set_corrected.v2".to_owned(), 2),
             ("fitsync.workout.set_deleted.v1".to_owned(), 3)
         ]
     );

@@ -28,22 +28,25 @@ pub use exercises::{
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
 pub use topics::{Topic, Topics};
 pub use training::{
-    PlanChanged, PlannedWorkout, ProgramSaved, SetCorrected, SetDeleted, SetLogged,
-    PLAN_CHANGED_V1, PROGRAM_SAVED_V1, SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
+    CommentAdded, PlanChanged, PlannedWorkout, ProgramSaved, SetCorrected, SetDeleted, SetLogged,
+    WorkoutChanged, COMMENT_ADDED_V1, PLAN_CHANGED_V1, PROGRAM_SAVED_V1, SET_CORRECTED_V1,
+    SET_CORRECTED_V2, SET_DELETED_V1, SET_LOGGED_V1, SET_LOGGED_V2, WORKOUT_CHANGED_V1,
 };
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 18] = [
+pub const EVENT_TYPES: [&str; 20] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
     GYM_MEMBER_JOINED_V1,
     GYM_MEMBER_LEFT_V1,
     HEALTH_DATA_READ_V1,
-    SET_LOGGED_V1,
-    SET_CORRECTED_V1,
+    SET_LOGGED_V2,
+    SET_CORRECTED_V2,
     SET_DELETED_V1,
+    WORKOUT_CHANGED_V1,
+    COMMENT_ADDED_V1,
     EXERCISE_DEFINED_V1,
     PROGRAM_SAVED_V1,
     PLAN_CHANGED_V1,
@@ -55,6 +58,9 @@ pub const EVENT_TYPES: [&str; 18] = [
     HEARTBEAT_V1,
 ];
 
+/// Types no longer produced whose events consumers still read (a replay of an old log).
+pub const RETIRED_EVENT_TYPES: [&str; 2] = [SET_LOGGED_V1, SET_CORRECTED_V1];
+
 /// The JSON Schema of an event type, by its `type` attribute.
 pub fn schema_for(event_type: &str) -> Option<&'static str> {
     match event_type {
@@ -63,6 +69,18 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         )),
         SET_CORRECTED_V1 => Some(include_str!(
             "../schemas/fitsync.workout.set_corrected.v1.json"
+        )),
+        SET_LOGGED_V2 => Some(include_str!(
+            "../schemas/fitsync.workout.set_logged.v2.json"
+        )),
+        SET_CORRECTED_V2 => Some(include_str!(
+            "../schemas/fitsync.workout.set_corrected.v2.json"
+        )),
+        WORKOUT_CHANGED_V1 => Some(include_str!(
+            "../schemas/fitsync.workout.session_changed.v1.json"
+        )),
+        COMMENT_ADDED_V1 => Some(include_str!(
+            "../schemas/fitsync.workout.comment_added.v1.json"
         )),
         SET_DELETED_V1 => Some(include_str!(
             "../schemas/fitsync.workout.set_deleted.v1.json"
@@ -107,7 +125,7 @@ mod tests {
 
     #[test]
     fn every_event_type_has_a_schema_that_parses() {
-        for event_type in EVENT_TYPES {
+        for event_type in EVENT_TYPES.iter().chain(&RETIRED_EVENT_TYPES) {
             let schema = schema_for(event_type).unwrap_or_else(|| panic!("{event_type}"));
             let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
             assert_eq!(schema["type"], "object", "{event_type}");
@@ -115,8 +133,11 @@ mod tests {
         let schemas = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"))
             .unwrap()
             .count();
-        // One file per type, except where two types share one (started/ended,
-        // joined/left), plus the envelope.
-        assert_eq!(schemas, EVENT_TYPES.len() - 2 + 1);
+        // One file per type (retired ones too), except where two types share one
+        // (started/ended, joined/left), plus the envelope.
+        assert_eq!(
+            schemas,
+            EVENT_TYPES.len() + RETIRED_EVENT_TYPES.len() - 2 + 1
+        );
     }
 }

@@ -2,9 +2,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Retired: v1 had no workout, RPE or outcome. Consumers still read it (a replay of an
+/// old log), with those fields absent; producers write v2.
 pub const SET_LOGGED_V1: &str = "fitsync.workout.set_logged.v1";
+pub const SET_LOGGED_V2: &str = "fitsync.workout.set_logged.v2";
 
-/// A client logged one working set.
+/// A client logged one working set (v2; a v1 payload decodes with the v2 fields absent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetLogged {
@@ -17,9 +20,27 @@ pub struct SetLogged {
     /// Reps in reserve (0 = taken to failure), when the client recorded it.
     pub rir: Option<i32>,
     pub performed_at: DateTime<Utc>,
+    /// The workout session it belongs to (absent: logged on its own).
+    #[serde(default)]
+    pub workout_id: Option<Uuid>,
+    /// Rating of perceived exertion, 1 to 10 in half steps, when recorded instead of RIR.
+    #[serde(default)]
+    pub rpe: Option<f64>,
+    /// The set fell short of what was attempted.
+    #[serde(default)]
+    pub failed: bool,
 }
 
 impl SetLogged {
+    /// Reps in reserve as given, or from RPE (RPE 10 is 0 in reserve; RPE 8.5 is 1.5,
+    /// counted as 1).
+    pub fn reps_in_reserve(&self) -> Option<i32> {
+        self.rir.or_else(|| {
+            self.rpe
+                .map(|rpe| (10.0 - rpe).floor().clamp(0.0, 10.0) as i32)
+        })
+    }
+
     /// The checks the JSON Schema expresses, for consumers that decode with serde.
     pub fn validate(&self) -> Result<(), &'static str> {
         if !(1..=100).contains(&self.reps) {
@@ -34,11 +55,19 @@ impl SetLogged {
         if self.exercise.is_empty() || self.exercise.len() > 64 {
             return Err("exercise must be 1 to 64 characters");
         }
+        if self
+            .rpe
+            .is_some_and(|r| !(1.0..=10.0).contains(&r) || (r * 2.0).fract() != 0.0)
+        {
+            return Err("rpe must be 1 to 10 in half steps");
+        }
         Ok(())
     }
 }
 
+/// Retired (see `SET_LOGGED_V1`).
 pub const SET_CORRECTED_V1: &str = "fitsync.workout.set_corrected.v1";
+pub const SET_CORRECTED_V2: &str = "fitsync.workout.set_corrected.v2";
 pub const SET_DELETED_V1: &str = "fitsync.workout.set_deleted.v1";
 
 /// A client corrected a logged set: the whole set as it now stands. `revision` counts
@@ -55,6 +84,12 @@ pub struct SetCorrected {
     pub rir: Option<i32>,
     pub performed_at: DateTime<Utc>,
     pub revision: i32,
+    #[serde(default)]
+    pub workout_id: Option<Uuid>,
+    #[serde(default)]
+    pub rpe: Option<f64>,
+    #[serde(default)]
+    pub failed: bool,
 }
 
 impl SetCorrected {
@@ -68,6 +103,9 @@ impl SetCorrected {
             weight_kg: self.weight_kg,
             rir: self.rir,
             performed_at: self.performed_at,
+            workout_id: self.workout_id,
+            rpe: self.rpe,
+            failed: self.failed,
         }
     }
 
@@ -135,4 +173,39 @@ pub struct PlanChanged {
     pub time_zone: String,
     pub revision: i32,
     pub planned: Vec<PlannedWorkout>,
+}
+
+pub const WORKOUT_CHANGED_V1: &str = "fitsync.workout.session_changed.v1";
+pub const COMMENT_ADDED_V1: &str = "fitsync.workout.comment_added.v1";
+
+/// A workout session as it now stands: started, finished, or deleted (its sets are
+/// deleted with it, each by its own `set_deleted`). Consumers replace what they hold
+/// when `revision` is higher. Keyed by the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkoutChanged {
+    pub workout_id: Uuid,
+    pub client_id: Uuid,
+    /// The planned workout it carries out (absent: ad hoc).
+    pub planned_workout_id: Option<Uuid>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How hard the whole session felt, 1 to 10.
+    pub perceived_effort: Option<i32>,
+    pub notes: Option<String>,
+    /// `open`, `finished` or `deleted`.
+    pub status: String,
+    pub revision: i32,
+}
+
+/// A trainer (or gym) commented on a client's workout. Keyed by the client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentAdded {
+    pub comment_id: Uuid,
+    pub workout_id: Uuid,
+    pub client_id: Uuid,
+    pub author_id: Uuid,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
 }

@@ -54,3 +54,41 @@ pub async fn deliveries(
     .await?;
     Ok(Json(rows))
 }
+
+/// One in-app notification.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct InboxItem {
+    notification_id: Uuid,
+    /// Today: `workout_comment`.
+    kind: String,
+    title: String,
+    body: String,
+    /// What it is about (the workout commented on).
+    subject_id: Uuid,
+    /// Who it is from.
+    sender_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    delivered_at: DateTime<Utc>,
+}
+
+/// `GET /api/notifications/inbox`: the caller's in-app notifications.
+#[utoipa::path(
+    get, path = "/api/notifications/inbox", tag = "notifications",
+    summary = "The caller's in-app notifications, newest first (at most 100)",
+    responses((status = 200, description = "Notifications", body = Vec<InboxItem>)),
+    security(("bearer" = []))
+)]
+pub async fn inbox(
+    State(state): State<NotificationsState>,
+    user: AuthUser,
+) -> Result<Json<Vec<InboxItem>>, ApiError> {
+    let rows = sqlx::query_as!(
+        InboxItem,
+        "select notification_id, kind, title, body, subject_id, sender_id, created_at, delivered_at
+         from inbox where user_id = $1 order by created_at desc, notification_id desc limit 100",
+        user.id()
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}

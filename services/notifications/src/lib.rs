@@ -1,10 +1,12 @@
 //! The notifications service (`/api/notifications/*`, database notificationdb): delivers
 //! what other services ask for on `fitsync.notifications`, by channel, and records every
-//! delivery. Today: email over SMTP. SMS, web push, in-app (SSE), preferences and quiet
-//! hours join here.
+//! delivery; turns events addressed to a user into in-app notifications. Today: email over
+//! SMTP, and the in-app inbox (trainer feedback on workouts). SMS, web push, real-time
+//! in-app (SSE), preferences and quiet hours join here.
 
 mod email;
 mod handlers;
+mod inbox;
 mod sender;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use sqlx::{migrate::Migrator, PgPool};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use email::Mailer;
+pub use inbox::InboxWriter;
 pub use sender::EmailSender;
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
@@ -29,5 +32,6 @@ pub struct NotificationsState {
 pub fn router(state: NotificationsState) -> OpenApiRouter {
     OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
         .routes(routes!(handlers::deliveries))
+        .routes(routes!(handlers::inbox))
         .with_state(state)
 }

@@ -1,8 +1,8 @@
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Duration, Utc};
 use fitsync_events::{
-    CloudEvent, SetCorrected, SetDeleted, SetLogged, Topic, SET_CORRECTED_V1, SET_DELETED_V1,
-    SET_LOGGED_V1,
+    CloudEvent, SetCorrected, SetDeleted, SetLogged, Topic, SET_CORRECTED_V2, SET_DELETED_V1,
+    SET_LOGGED_V2,
 };
 use fitsync_platform::{
     auth::Grants, outbox, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, FieldError,
@@ -51,6 +51,16 @@ pub struct LogSetRequest {
     )]
     #[schema(minimum = 0, maximum = 10)]
     rir: Option<i64>,
+    /// Rating of perceived exertion (1 to 10 in half steps), instead of `rir`.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 10, multiple_of = 0.5)]
+    rpe: Option<f64>,
+    /// The set fell short of what was attempted (default false).
+    #[serde(default)]
+    failed: bool,
+    /// The workout session it belongs to (one of the client's, `POST /api/workouts`).
+    #[serde(default)]
+    workout_id: Option<Uuid>,
     /// When the set was done: defaults to now; from 2000-01-01 to five minutes ahead.
     #[serde(default)]
     performed_at: Option<DateTime<Utc>>,
@@ -70,6 +80,9 @@ pub struct WorkoutSet {
     /// The unit the client entered the load in.
     entered_unit: Unit,
     rir: Option<i32>,
+    rpe: Option<f64>,
+    failed: bool,
+    workout_id: Option<Uuid>,
     performed_at: DateTime<Utc>,
     logged_at: DateTime<Utc>,
     /// 1 when logged; each correction adds one.
@@ -78,20 +91,39 @@ pub struct WorkoutSet {
 
 /// A set as stored.
 pub(crate) struct SetRow {
-    id: Uuid,
-    client_id: Uuid,
-    exercise: String,
-    reps: i32,
-    weight_kg: f64,
-    rir: Option<i32>,
-    performed_at: DateTime<Utc>,
-    logged_at: DateTime<Utc>,
-    revision: i32,
-    unit: String,
+    pub(crate) id: Uuid,
+    pub(crate) client_id: Uuid,
+    pub(crate) exercise: String,
+    pub(crate) reps: i32,
+    pub(crate) weight_kg: f64,
+    pub(crate) rir: Option<i32>,
+    pub(crate) rpe: Option<f64>,
+    pub(crate) failed: bool,
+    pub(crate) workout_id: Option<Uuid>,
+    pub(crate) performed_at: DateTime<Utc>,
+    pub(crate) logged_at: DateTime<Utc>,
+    pub(crate) revision: i32,
+    pub(crate) unit: String,
 }
 
 impl SetRow {
-    fn shown_in(self, unit: Unit) -> WorkoutSet {
+    /// The set as its event carries it.
+    fn logged(&self) -> SetLogged {
+        SetLogged {
+            set_id: self.id,
+            client_id: self.client_id,
+            exercise: self.exercise.clone(),
+            reps: self.reps,
+            weight_kg: self.weight_kg,
+            rir: self.rir,
+            performed_at: self.performed_at,
+            workout_id: self.workout_id,
+            rpe: self.rpe,
+            failed: self.failed,
+        }
+    }
+
+    pub(crate) fn shown_in(self, unit: Unit) -> WorkoutSet {
         WorkoutSet {
             weight: unit.from_kg(self.weight_kg),
             unit,
@@ -102,6 +134,9 @@ impl SetRow {
             reps: self.reps,
             weight_kg: self.weight_kg,
             rir: self.rir,
+            rpe: self.rpe,
+            failed: self.failed,
+            workout_id: self.workout_id,
             performed_at: self.performed_at,
             logged_at: self.logged_at,
             revision: self.revision,
@@ -123,6 +158,9 @@ struct ValidSet {
     weight: Kilograms,
     unit: Unit,
     rir: Option<Rir>,
+    rpe: Option<f64>,
+    failed: bool,
+    workout_id: Option<Uuid>,
     performed_at: DateTime<Utc>,
 }
 
@@ -164,6 +202,17 @@ impl LogSetRequest {
         let reps = take(&mut errors, Reps::parse(self.reps));
         let load = take(&mut errors, self.load(preferred));
         let rir = self.rir.map(|r| take(&mut errors, Rir::parse(r)));
+        let rpe = match self.rpe {
+            Some(_) if self.rir.is_some() => take(
+                &mut errors,
+                Err(ApiError::field("rpe", "give rir or rpe, not both")),
+            ),
+            Some(r) if !((1.0..=10.0).contains(&r) && (r * 2.0).fract() == 0.0) => take(
+                &mut errors,
+                Err(ApiError::field("rpe", "must be 1 to 10 in half steps")),
+            ),
+            other => Some(other),
+        };
         let performed_at = self.performed_at.unwrap_or(now);
         let when = if performed_at > now + Duration::minutes(5) {
             take(
@@ -191,6 +240,9 @@ impl LogSetRequest {
                 weight,
                 unit,
                 rir: rir.flatten(),
+                rpe: rpe.flatten(),
+                failed: self.failed,
+                workout_id: self.workout_id,
                 performed_at,
             }),
             _ => Err(ApiError::Validation(errors)),
@@ -233,39 +285,54 @@ pub async fn log_set(
 
     let mut tx = state.pool.begin().await?;
     let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
+    own_workout(&mut tx, set.workout_id, client_id).await?;
     let row = sqlx::query_as!(
         SetRow,
-        "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, performed_at, unit)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision, unit",
+        "insert into workout_sets (id, client_id, exercise, reps, weight_kg, rir, rpe, failed, workout_id,
+                                   performed_at, unit)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         returning id, client_id, exercise, reps, weight_kg, rir, rpe, failed, workout_id, performed_at,
+                   logged_at, revision, unit",
         id,
         client_id,
         exercise,
         set.reps.get(),
         set.weight.get(),
         set.rir.map(Rir::get),
+        set.rpe,
+        set.failed,
+        set.workout_id,
         set.performed_at,
         set.unit.as_str()
     )
     .fetch_one(&mut *tx)
     .await?;
-    let event = CloudEvent::new(
-        SOURCE,
-        SET_LOGGED_V1,
-        client_id.to_string(),
-        SetLogged {
-            set_id: row.id,
-            client_id,
-            exercise: row.exercise.clone(),
-            reps: row.reps,
-            weight_kg: row.weight_kg,
-            rir: row.rir,
-            performed_at: row.performed_at,
-        },
-    );
+    let event = CloudEvent::new(SOURCE, SET_LOGGED_V2, client_id.to_string(), row.logged());
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.shown_in(unit))))
+}
+
+/// A set may join only a workout of the client's own.
+async fn own_workout(
+    conn: &mut sqlx::PgConnection,
+    workout: Option<Uuid>,
+    client_id: Uuid,
+) -> Result<(), ApiError> {
+    let Some(workout) = workout else {
+        return Ok(());
+    };
+    let owner = sqlx::query_scalar!("select client_id from workouts where id = $1", workout)
+        .fetch_optional(conn)
+        .await?;
+    if owner == Some(client_id) {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "workout_id",
+            "no workout of yours: start one with POST /api/workouts",
+        ))
+    }
 }
 
 /// The slug of the library exercise `named` (a slug or an alias) the client may use, or
@@ -315,38 +382,47 @@ pub async fn correct_set(
     let set = req.parse(Utc::now(), unit)?;
     let mut tx = state.pool.begin().await?;
     let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
+    own_workout(&mut tx, set.workout_id, client_id).await?;
     let row = sqlx::query_as!(
         SetRow,
         "update workout_sets
-         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, performed_at = $7, unit = $8,
-             revision = revision + 1
+         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, rpe = $7, failed = $8, workout_id = $9,
+             performed_at = $10, unit = $11, revision = revision + 1
          where id = $1 and client_id = $2
-         returning id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision, unit",
+         returning id, client_id, exercise, reps, weight_kg, rir, rpe, failed, workout_id, performed_at,
+                   logged_at, revision, unit",
         id,
         client_id,
         exercise,
         set.reps.get(),
         set.weight.get(),
         set.rir.map(Rir::get),
+        set.rpe,
+        set.failed,
+        set.workout_id,
         set.performed_at,
         set.unit.as_str()
     )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
+    let logged = row.logged();
     let event = CloudEvent::new(
         SOURCE,
-        SET_CORRECTED_V1,
+        SET_CORRECTED_V2,
         client_id.to_string(),
         SetCorrected {
-            set_id: row.id,
+            set_id: logged.set_id,
             client_id,
-            exercise: row.exercise.clone(),
-            reps: row.reps,
-            weight_kg: row.weight_kg,
-            rir: row.rir,
-            performed_at: row.performed_at,
+            exercise: logged.exercise,
+            reps: logged.reps,
+            weight_kg: logged.weight_kg,
+            rir: logged.rir,
+            performed_at: logged.performed_at,
             revision: row.revision,
+            workout_id: logged.workout_id,
+            rpe: logged.rpe,
+            failed: logged.failed,
         },
     );
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;
@@ -433,7 +509,8 @@ pub async fn list_sets(
     let unit = unit_of(&state.pool, user.id()).await?;
     let rows = sqlx::query_as!(
         SetRow,
-        "select id, client_id, exercise, reps, weight_kg, rir, performed_at, logged_at, revision, unit
+        "select id, client_id, exercise, reps, weight_kg, rir, rpe, failed, workout_id, performed_at,
+                logged_at, revision, unit
          from workout_sets where client_id = $1 order by performed_at desc, id desc limit $2",
         client_id,
         limit

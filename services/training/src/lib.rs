@@ -1,6 +1,7 @@
-//! The training service: the workout log (`/api/workouts/*`), the exercise library
-//! (`/api/exercises/*`), programs (`/api/programs/*`) and diet plans with the food log
-//! (`/api/diets/*`). Database trainingdb.
+//! The training service: the workout log and sessions with trainer feedback
+//! (`/api/workouts/*`), the exercise library (`/api/exercises/*`), programs
+//! (`/api/programs/*`) and diet plans with the food log (`/api/diets/*`). Database
+//! trainingdb.
 
 mod diets;
 mod domain;
@@ -8,6 +9,7 @@ mod exercises;
 mod handlers;
 pub mod library;
 mod programs;
+mod workouts;
 
 use std::sync::Arc;
 
@@ -50,6 +52,9 @@ pub fn router(state: TrainingState) -> OpenApiRouter {
         .routes(routes!(handlers::log_set, handlers::list_sets))
         .routes(routes!(handlers::correct_set, handlers::delete_set))
         .routes(routes!(handlers::preferences, handlers::set_preferences))
+        .routes(routes!(workouts::start, workouts::list))
+        .routes(routes!(workouts::get, workouts::update, workouts::delete))
+        .routes(routes!(workouts::comment))
         .routes(routes!(exercises::search, exercises::create))
         .routes(routes!(exercises::get, exercises::update))
         .routes(routes!(programs::create, programs::list))

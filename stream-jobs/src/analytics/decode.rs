@@ -4,7 +4,8 @@
 use fitsync_events::{
     CloudEvent, DietAssignmentChanged, ExerciseDefined, FoodDeleted, FoodLogged, SetCorrected,
     SetDeleted, SetLogged, DIET_ASSIGNMENT_CHANGED_V1, EXERCISE_DEFINED_V1, FOOD_DELETED_V1,
-    FOOD_LOGGED_V1, SET_CORRECTED_V1, SET_DELETED_V1, SET_LOGGED_V1,
+    FOOD_LOGGED_V1, SET_CORRECTED_V1, SET_CORRECTED_V2, SET_DELETED_V1, SET_LOGGED_V1,
+    SET_LOGGED_V2,
 };
 use rdkafka::{message::OwnedMessage, Message};
 use uuid::Uuid;
@@ -52,26 +53,41 @@ fn check_subject(event: &CloudEvent, client: Uuid) -> Result<(), String> {
     }
 }
 
+/// The e1RM counts reps in reserve: given, or from RPE.
+fn effort_as_rir(mut set: SetLogged) -> SetLogged {
+    set.rir = set.reps_in_reserve();
+    set
+}
+
 pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
     let payload = message.payload().ok_or("empty payload")?;
     let event = CloudEvent::from_slice(payload).map_err(|e| e.to_string())?;
     let change = match event.event_type.as_str() {
-        SET_LOGGED_V1 => {
-            let set: SetLogged = event.payload(SET_LOGGED_V1).map_err(|e| e.to_string())?;
-            set.validate()
-                .map_err(|e| format!("invalid {SET_LOGGED_V1}: {e}"))?;
+        // v1 (retired) decodes with v2's fields absent.
+        t @ (SET_LOGGED_V1 | SET_LOGGED_V2) => {
+            let t = if t == SET_LOGGED_V1 {
+                SET_LOGGED_V1
+            } else {
+                SET_LOGGED_V2
+            };
+            let set: SetLogged = event.payload(t).map_err(|e| e.to_string())?;
+            set.validate().map_err(|e| format!("invalid {t}: {e}"))?;
             SetChange {
-                set,
+                set: effort_as_rir(set),
                 revision: 1,
                 deleted: false,
             }
         }
-        SET_CORRECTED_V1 => {
-            let c: SetCorrected = event.payload(SET_CORRECTED_V1).map_err(|e| e.to_string())?;
-            c.validate()
-                .map_err(|e| format!("invalid {SET_CORRECTED_V1}: {e}"))?;
+        t @ (SET_CORRECTED_V1 | SET_CORRECTED_V2) => {
+            let t = if t == SET_CORRECTED_V1 {
+                SET_CORRECTED_V1
+            } else {
+                SET_CORRECTED_V2
+            };
+            let c: SetCorrected = event.payload(t).map_err(|e| e.to_string())?;
+            c.validate().map_err(|e| format!("invalid {t}: {e}"))?;
             SetChange {
-                set: c.as_logged(),
+                set: effort_as_rir(c.as_logged()),
                 revision: c.revision,
                 deleted: false,
             }
@@ -91,6 +107,9 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                     weight_kg: 0.0,
                     rir: None,
                     performed_at: event.time,
+                    workout_id: None,
+                    rpe: None,
+                    failed: false,
                 },
                 revision: d.revision,
                 deleted: true,
