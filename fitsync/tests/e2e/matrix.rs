@@ -915,6 +915,33 @@ fn cases() -> Vec<Case> {
                 other => other,
             },
         ),
+        // A new start, then a pause: who coaches the owner; the gym comes second and
+        // finds the program already paused.
+        Case::new(
+            M::PUT,
+            "/api/programs/assignments/{id}/start",
+            "/api/programs/assignments/{assignment}/start",
+            Some(r#"{"start_date": "{today}"}"#),
+            |who| match who {
+                Who::Trainer | Who::Gym => 200,
+                Who::Owner | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/programs/assignments/{id}/status",
+            "/api/programs/assignments/{assignment}/status",
+            Some(r#"{"status": "paused"}"#),
+            |who| match who {
+                Who::Trainer => 200,
+                Who::Gym => 409,
+                Who::Owner | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
         Case::new(
             M::POST,
             "/api/programs/assignments/{id}/end",

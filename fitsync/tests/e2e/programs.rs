@@ -362,3 +362,179 @@ async fn a_program_is_built_assigned_in_the_clients_time_zone_and_progresses_fro
     assert_eq!(none, json!([]));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_program_resumes_moved_by_the_days_paused_and_a_new_start_replans_what_is_to_come()
+{
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let trainer = app.register("trainer").await;
+    let client = app.register("client").await;
+    let other_trainer = app.register("trainer").await;
+    train(&app, &trainer, &client).await;
+    trains_in_training(&env, trainer.id, client.id).await;
+    let (_, template) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        "/api/programs",
+        Some(program(12, 80.0)),
+    )
+    .await;
+    let today = Utc::now().date_naive();
+    let assign = json!({"client_id": client.id, "start_date": today, "time_zone": "UTC"});
+    let (status, a) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!(
+            "/api/programs/{}/assignments",
+            template["id"].as_str().unwrap()
+        ),
+        Some(assign),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = a["id"].as_str().unwrap().to_owned();
+    // (week, day) → date, from a start: day 1 on offset 0, day 2 on offset 3.
+    let planned_from = |start: NaiveDate, shift: i64| -> Vec<(i64, i64, NaiveDate)> {
+        (0..12)
+            .flat_map(|w| [(w, 1, 0), (w, 2, 3)])
+            .map(|(w, d, o)| (w + 1, d, start + Duration::days(7 * w + o + shift)))
+            .collect()
+    };
+    let dates = |a: &Value| -> Vec<(i64, i64, NaiveDate)> {
+        let mut v: Vec<_> = a["planned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["week"].as_i64().unwrap(),
+                    p["day"].as_i64().unwrap(),
+                    p["date"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(dates(&a), planned_from(today, 0));
+
+    let status_path = format!("/api/programs/assignments/{id}/status");
+    let pause = json!({"status": "paused"});
+    let resume = json!({"status": "active"});
+    for (who, want) in [(&client, 403), (&other_trainer, 404)] {
+        assert_eq!(
+            call(&app, who, Method::POST, &status_path, Some(pause.clone()))
+                .await
+                .0,
+            want
+        );
+    }
+    assert_eq!(
+        call(
+            &app,
+            &trainer,
+            Method::POST,
+            &status_path,
+            Some(resume.clone())
+        )
+        .await
+        .0,
+        409
+    );
+    // Paused: only today's workout stays planned.
+    let (status, paused) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &status_path,
+        Some(pause.clone()),
+    )
+    .await;
+    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")));
+    assert_eq!(dates(&paused), planned_from(today, 0)[..1]);
+    assert_eq!(
+        call(&app, &trainer, Method::POST, &status_path, Some(pause))
+            .await
+            .0,
+        409
+    );
+
+    // As if paused three days ago: resuming moves what is to come by three days.
+    sqlx::query("update program_assignments set paused_on = paused_on - 3 where id = $1")
+        .bind(id.parse::<uuid::Uuid>().unwrap())
+        .execute(&env.training_db())
+        .await
+        .unwrap();
+    let (status, resumed) = call(&app, &trainer, Method::POST, &status_path, Some(resume)).await;
+    assert_eq!((status, resumed["status"].as_str()), (200, Some("active")));
+    let mut want = planned_from(today, 0)[..1].to_vec();
+    want.extend(planned_from(today, 3).into_iter().skip(1));
+    want.sort();
+    assert_eq!(dates(&resumed), want);
+
+    // A new start a week out: today's workout stays, the rest follows the new start.
+    let start_path = format!("/api/programs/assignments/{id}/start");
+    let later = today + Duration::days(7);
+    let (status, moved) = call(
+        &app,
+        &trainer,
+        Method::PUT,
+        &start_path,
+        Some(json!({"start_date": later})),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    let mut want = planned_from(today, 0)[..1].to_vec();
+    want.extend(planned_from(later, 0).into_iter().skip(1));
+    want.sort();
+    assert_eq!(dates(&moved), want);
+    let far = json!({"start_date": today + Duration::days(400)});
+    assert_eq!(
+        call(&app, &trainer, Method::PUT, &start_path, Some(far))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        call(
+            &app,
+            &client,
+            Method::PUT,
+            &start_path,
+            Some(json!({"start_date": later}))
+        )
+        .await
+        .0,
+        403
+    );
+
+    // Each change is the plan as it now stands, in order.
+    outbox_drained(&env.training_db(), 60, "the plans published").await;
+    let plans: Vec<(String, i64, usize)> = env
+        .read_topic(&env.topic("fitsync.training"), 5)
+        .await
+        .iter()
+        .filter_map(|m| {
+            let e: Value = serde_json::from_slice(rdkafka::Message::payload(m)?).ok()?;
+            (e["type"] == "fitsync.program.plan_changed.v1").then(|| {
+                (
+                    e["data"]["status"].as_str().unwrap().to_owned(),
+                    e["data"]["revision"].as_i64().unwrap(),
+                    e["data"]["planned"].as_array().unwrap().len(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        plans,
+        [
+            ("active".to_owned(), 1, 24),
+            ("paused".to_owned(), 2, 1),
+            ("active".to_owned(), 3, 24),
+            ("active".to_owned(), 4, 24)
+        ]
+    );
+}

@@ -167,7 +167,7 @@ pub struct PlanChanged {
     pub client_id: Uuid,
     pub template_id: Uuid,
     pub template_version: i32,
-    /// `active` or `ended`.
+    /// `active`, `paused` (the workouts after the pause are not planned) or `ended`.
     pub status: String,
     pub start_date: chrono::NaiveDate,
     pub time_zone: String,

@@ -64,6 +64,8 @@ pub fn router(state: TrainingState) -> OpenApiRouter {
         .routes(routes!(programs::assignments))
         .routes(routes!(programs::get_assignment))
         .routes(routes!(programs::end))
+        .routes(routes!(programs::pause))
+        .routes(routes!(programs::reschedule))
         .routes(routes!(programs::next))
         .routes(routes!(diets::create, diets::list))
         .routes(routes!(diets::get, diets::update))

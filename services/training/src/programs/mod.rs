@@ -413,7 +413,7 @@ pub struct Assignment {
     assigned_by: Uuid,
     start_date: NaiveDate,
     time_zone: String,
-    /// `active` or `ended`.
+    /// `active`, `paused` or `ended`.
     status: String,
     revision: i32,
     document: ProgramDocument,
@@ -595,8 +595,22 @@ pub async fn assign(
     )
     .fetch_one(&mut *tx)
     .await?;
+    let dates = document::planned_dates(&a.document.0, a.start_date);
+    insert_planned(&mut tx, &a, &dates, tz).await?;
+    let planned = planned_of(&mut tx, a.id).await?;
+    plan_event(&mut tx, &a, &planned).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(assignment(a, planned))))
+}
+
+/// Writes planned workouts of an assignment: (week, day) of its document on a date.
+async fn insert_planned(
+    conn: &mut PgConnection,
+    a: &AssignmentRow,
+    dates: &[(usize, usize, NaiveDate)],
+    tz: Tz,
+) -> Result<(), ApiError> {
     let doc = &a.document.0;
-    let dates = document::planned_dates(doc, a.start_date);
     let (mut ids, mut days, mut weeks, mut numbers, mut names, mut slots, mut starts) = (
         Vec::new(),
         Vec::new(),
@@ -606,7 +620,7 @@ pub async fn assign(
         Vec::new(),
         Vec::new(),
     );
-    for (w, d, date) in dates {
+    for &(w, d, date) in dates {
         let day = &doc.weeks[w].days[d];
         ids.push(Uuid::now_v7());
         days.push(date);
@@ -631,12 +645,174 @@ pub async fn assign(
         &slots,
         &starts
     )
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
-    let planned = planned_of(&mut tx, a.id).await?;
+    Ok(())
+}
+
+/// Re-plans what is still to come: every workout of the document not done yet (planned
+/// after today, no session) goes to its date from the start plus the days paused; those
+/// that land on or before today are not planned any more. Workouts on or before today,
+/// and those with a session, stay where they are.
+async fn replan(
+    conn: &mut PgConnection,
+    a: &AssignmentRow,
+    shift_days: i32,
+) -> Result<(), ApiError> {
+    let tz = time_zone(&a.time_zone)?;
+    let today = today_in(tz);
+    sqlx::query!(
+        "delete from planned_workouts p where assignment_id = $1 and date > $2
+           and not exists (select 1 from workouts w where w.planned_workout_id = p.id)",
+        a.id,
+        today
+    )
+    .execute(&mut *conn)
+    .await?;
+    let kept: BTreeSet<(i32, i32)> = sqlx::query!(
+        "select week, day from planned_workouts where assignment_id = $1",
+        a.id
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.week, r.day))
+    .collect();
+    let shift = chrono::Days::new(u64::try_from(shift_days).unwrap_or(0));
+    let dates: Vec<(usize, usize, NaiveDate)> =
+        document::planned_dates(&a.document.0, a.start_date)
+            .into_iter()
+            .filter(|(w, d, _)| {
+                let key = (
+                    i32::try_from(w + 1).unwrap_or(i32::MAX),
+                    i32::try_from(d + 1).unwrap_or(i32::MAX),
+                );
+                !kept.contains(&key)
+            })
+            .filter_map(|(w, d, date)| Some((w, d, date.checked_add_days(shift)?)))
+            .filter(|(_, _, date)| *date > today)
+            .collect();
+    insert_planned(conn, a, &dates, tz).await
+}
+
+/// Pausing or resuming.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
+    /// `paused`: the workouts after today are held; `active`: they resume from tomorrow,
+    /// moved by the days paused.
+    #[schema(example = "paused")]
+    status: String,
+}
+
+/// `POST /api/programs/assignments/{id}/status`: pause or resume a client's program.
+#[utoipa::path(
+    post, path = "/api/programs/assignments/{id}/status", tag = "programs",
+    summary = "Pause or resume a client's program (their trainer or gym)",
+    params(("id" = Uuid, Path, description = "The assignment")),
+    request_body = PauseRequest,
+    responses((status = 200, description = "Re-planned", body = Assignment), (status = 404, description = "No such assignment the caller may see", body = fitsync_platform::Problem), (status = 409, description = "Not active (to pause) or not paused (to resume)", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn pause(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<PauseRequest>,
+) -> Result<Json<Assignment>, ApiError> {
+    let (from, to) = match req.status.as_str() {
+        "paused" => ("active", "paused"),
+        "active" => ("paused", "active"),
+        _ => return Err(ApiError::field("status", "paused or active")),
+    };
+    let current = readable(&state, &user, id).await?;
+    may_coach(&state, &user, current.client_id).await?;
+    let today = today_in(time_zone(&current.time_zone)?);
+    let mut tx = state.pool.begin().await?;
+    let changed = sqlx::query!(
+        r#"update program_assignments
+           set status = $3, revision = revision + 1,
+               shift_days = shift_days + case when $3 = 'active' then $4::date - paused_on else 0 end,
+               paused_on = case when $3 = 'paused' then $4::date end
+           where id = $1 and status = $2
+           returning shift_days"#,
+        id,
+        from,
+        to,
+        today
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::Conflict(format!("the program is not {from}")))?;
+    let a = fetch_assignment(&mut tx, id).await?;
+    if to == "paused" {
+        sqlx::query!(
+            "delete from planned_workouts p where assignment_id = $1 and date > $2
+               and not exists (select 1 from workouts w where w.planned_workout_id = p.id)",
+            id,
+            today
+        )
+        .execute(&mut *tx)
+        .await?;
+    } else {
+        replan(&mut tx, &a, changed.shift_days).await?;
+    }
+    let planned = planned_of(&mut tx, id).await?;
     plan_event(&mut tx, &a, &planned).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(assignment(a, planned))))
+    Ok(Json(assignment(a, planned)))
+}
+
+/// A new start date.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// The first day of week 1, in the client's time zone (within a year of today).
+    start_date: NaiveDate,
+}
+
+/// `PUT /api/programs/assignments/{id}/start`: moves the program to a new start date;
+/// what is still to come is re-planned from it (days paused before are forgotten).
+#[utoipa::path(
+    put, path = "/api/programs/assignments/{id}/start", tag = "programs",
+    summary = "Change the start date of a client's program (their trainer or gym)",
+    params(("id" = Uuid, Path, description = "The assignment")),
+    request_body = RescheduleRequest,
+    responses((status = 200, description = "Re-planned", body = Assignment), (status = 404, description = "No such assignment the caller may see", body = fitsync_platform::Problem), (status = 409, description = "Not active", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn reschedule(
+    State(state): State<TrainingState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<RescheduleRequest>,
+) -> Result<Json<Assignment>, ApiError> {
+    let current = readable(&state, &user, id).await?;
+    may_coach(&state, &user, current.client_id).await?;
+    let today = today_in(time_zone(&current.time_zone)?);
+    if req.start_date < today - chrono::Days::new(366)
+        || req.start_date > today + chrono::Days::new(366)
+    {
+        return Err(ApiError::field("start_date", "within a year of today"));
+    }
+    let mut tx = state.pool.begin().await?;
+    sqlx::query!(
+        "update program_assignments set start_date = $2, shift_days = 0, revision = revision + 1
+         where id = $1 and status = 'active' returning id",
+        id,
+        req.start_date
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::Conflict("only an active program is rescheduled".into()))?;
+    let a = fetch_assignment(&mut tx, id).await?;
+    replan(&mut tx, &a, 0).await?;
+    let planned = planned_of(&mut tx, id).await?;
+    plan_event(&mut tx, &a, &planned).await?;
+    tx.commit().await?;
+    Ok(Json(assignment(a, planned)))
 }
 
 async fn fetch_assignment(conn: &mut PgConnection, id: Uuid) -> Result<AssignmentRow, ApiError> {
@@ -759,7 +935,7 @@ pub async fn end(
     let a = sqlx::query_as!(
         AssignmentRow,
         r#"update program_assignments set status = 'ended', ended_at = now(), revision = revision + 1
-           where id = $1 and status = 'active'
+           where id = $1 and status in ('active', 'paused')
            returning id, template_id, template_version, client_id, assigned_by, start_date, time_zone,
                      status, revision, document as "document: DbJson<ProgramDocument>""#,
         id
