@@ -77,8 +77,9 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
     })
     .await;
 
-    // Analytics rejects all four; the indexer rejects only what is not an envelope.
-    let dead = env.read_topic(&env.topic("fitsync.deadletter"), 5).await;
+    // Analytics rejects all four; the indexer and the notifications inbox (which reads
+    // the training topic for comments) only what is not an envelope.
+    let dead = env.read_topic(&env.topic("fitsync.deadletter"), 6).await;
     let analytics: Vec<_> = dead
         .iter()
         .filter(|m| header(m, "fitsync.dlq.job").as_deref() == Some("analytics"))
@@ -87,9 +88,13 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
         .iter()
         .filter(|m| header(m, "fitsync.dlq.job").as_deref() == Some("indexer"))
         .collect();
+    let inbox = dead
+        .iter()
+        .filter(|m| header(m, "fitsync.dlq.job").as_deref() == Some("notifications-inbox"))
+        .count();
     assert_eq!(
-        (analytics.len(), indexer.len()),
-        (4, 1),
+        (analytics.len(), indexer.len(), inbox),
+        (4, 1, 1),
         "dead letters: {}",
         dead.len()
     );

@@ -198,6 +198,7 @@ async fn a_day_of_eating_reaches_progress_with_adherence_as_the_formula_gives_af
     // Bad input: problem JSON naming each field, and nothing logged.
     let training = env.training_db();
     let logged = count(&training, "select count(*) from food_log").await;
+    let plans = count(&training, "select count(*) from diet_plans").await;
     let bad = json!({"date": today, "food": " ", "grams": 0, "per_100g": macros([950.0, 80.0, 30.0, 0.0, 0.0])});
     let (status, problem) = call(&app, &client, Method::POST, "/api/diets/log", Some(bad)).await;
     assert_eq!(status, 422, "{problem}");
@@ -258,9 +259,12 @@ async fn a_day_of_eating_reaches_progress_with_adherence_as_the_formula_gives_af
         "{problem}"
     );
     assert_eq!(
-        count(&training, "select count(*) from food_log").await,
-        logged,
-        "nothing logged by bad input"
+        (
+            count(&training, "select count(*) from food_log").await,
+            count(&training, "select count(*) from diet_plans").await
+        ),
+        (logged, plans),
+        "nothing written by bad input"
     );
 
     // Progress: each day as the formula gives over the entries that still count.
@@ -327,6 +331,65 @@ async fn a_day_of_eating_reaches_progress_with_adherence_as_the_formula_gives_af
         .then_some(())
     })
     .await;
+
+    // A diet from tomorrow, ended before it starts, applies on no day: tomorrow (logged
+    // ahead, as a client east of UTC may) has no targets, the one before having ended today.
+    let tomorrow = today + Days::new(1);
+    let (_, plan3) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        "/api/diets",
+        Some(diet("Never", targets)),
+    )
+    .await;
+    let assign = json!({"client_id": client.id, "start_date": tomorrow, "time_zone": "UTC"});
+    let (_, third) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!("/api/diets/{}/assignments", plan3["id"].as_str().unwrap()),
+        Some(assign),
+    )
+    .await;
+    let (status, ended) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!(
+            "/api/diets/assignments/{}/end",
+            third["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((status, ended["end_date"].clone()), (200, json!(today)));
+    let (status, _) = call(
+        &app,
+        &client,
+        Method::POST,
+        "/api/diets/log",
+        Some(food(tomorrow, "Snack", "Oats", 50.0, OATS)),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (eaten_tomorrow, _) = expected(&[(50.0, OATS)], targets);
+    let ahead = format!(
+        "/api/progress/{}/nutrition?from={tomorrow}&to={tomorrow}",
+        client.id
+    );
+    eventually(60, "tomorrow logged without targets", || async {
+        let (_, p) = call(&app, &client, Method::GET, &ahead, None).await;
+        matches(&day_of(&p, tomorrow)?, eaten_tomorrow, None, None).then_some(())
+    })
+    .await;
+    let (_, p) = call(&app, &client, Method::GET, &path, None).await;
+    assert!(matches(
+        &day_of(&p, today).unwrap(),
+        eaten,
+        Some(lighter),
+        Some(score_lighter)
+    ));
 
     // Deleting the last entry of a day removes the day.
     let (_, log) = call(

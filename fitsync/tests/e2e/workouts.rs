@@ -275,6 +275,60 @@ async fn a_planned_session_is_logged_beside_its_targets_commented_on_and_deleted
     let (_, detail) = call(&app, &client, Method::GET, &path, None).await;
     assert_eq!(detail["comments"][0]["body"], posted["body"]);
 
+    // The comment event published again (as by a relay that crashed before deleting its
+    // outbox row), then a second comment behind it on the client's partition: the
+    // inbox gets the second, and the first still once.
+    outbox_drained(&training, 60, "the comment published").await;
+    let original = env
+        .read_topic(&env.topic("fitsync.training"), 1)
+        .await
+        .into_iter()
+        .find(|m| {
+            serde_json::from_slice::<Value>(rdkafka::Message::payload(m).unwrap()).unwrap()["type"]
+                == "fitsync.workout.comment_added.v1"
+        })
+        .expect("the comment on the stream");
+    let producer: rdkafka::producer::FutureProducer =
+        fitsync_platform::kafka::producer_config(&env.settings.kafka)
+            .create()
+            .unwrap();
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&env.topic("fitsync.training"))
+                .key(rdkafka::Message::key(&original).unwrap())
+                .payload(rdkafka::Message::payload(&original).unwrap()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let second = json!({"body": "And log your warm-ups too."});
+    let (status, _) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!("{path}/comments"),
+        Some(second),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let inbox = eventually(60, "the second comment in the inbox", || async {
+        let (_, inbox) = call(&app, &client, Method::GET, "/api/notifications/inbox", None).await;
+        inbox
+            .as_array()?
+            .iter()
+            .any(|n| n["body"] == "And log your warm-ups too.")
+            .then_some(inbox)
+    })
+    .await;
+    let firsts = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["notification_id"] == posted["id"])
+        .count();
+    assert_eq!((inbox.as_array().unwrap().len(), firsts), (2, 1));
+
     // Progress counts the session: squat 100 kg × (8 + 1), bench by RPE 8.5 (1 in reserve).
     let progress = format!("/api/progress/{}/e1rm", client.id);
     let (squat_best, bench_best) = (epley(100.0, 9), epley(80.0, 7));

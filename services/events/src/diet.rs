@@ -64,6 +64,7 @@ pub struct DietSaved {
 
 /// A client's diet assignment as it now stands: the daily targets that apply from
 /// `start_date` to `end_date` (inclusive; open when absent) in the client's time zone.
+/// One ended before it started has `end_date` the day before `start_date`: no day.
 /// Consumers replace what they hold for the assignment when `revision` is higher.
 /// Keyed by the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -478,7 +478,8 @@ async fn assignment_event(conn: &mut PgConnection, a: &DietAssignmentRow) -> Res
 }
 
 /// `POST /api/diets/{id}/assignments`: the client's diet from `start_date`; the diet they
-/// followed before ends the day before.
+/// followed before ends the day before (one that had not started yet ends void: its end
+/// the day before its start, so it applies on no day).
 #[utoipa::path(
     post, path = "/api/diets/{id}/assignments", tag = "diets",
     summary = "Assign a diet plan to a client from a start date (their trainer or gym)",
@@ -509,7 +510,7 @@ pub async fn assign(
     let ended = sqlx::query_as!(
         DietAssignmentRow,
         r#"update diet_assignments
-           set status = 'ended', end_date = greatest(start_date, $2::date - 1), revision = revision + 1
+           set status = 'ended', end_date = greatest(start_date - 1, $2::date - 1), revision = revision + 1
            where client_id = $1 and status = 'active'
            returning id, plan_id, plan_version, client_id, assigned_by, start_date, end_date, time_zone,
                      status, revision, document as "document: DbJson<DietDocument>""#,
@@ -582,7 +583,7 @@ pub async fn assignments(
 }
 
 /// `POST /api/diets/assignments/{id}/end`: the targets stop applying after today (the
-/// client's today).
+/// client's today); a diet that had not started yet applies on no day.
 #[utoipa::path(
     post, path = "/api/diets/assignments/{id}/end", tag = "diets",
     summary = "End a client's diet (their trainer or gym)",
@@ -618,7 +619,7 @@ pub async fn end(
     let a = sqlx::query_as!(
         DietAssignmentRow,
         r#"update diet_assignments
-           set status = 'ended', end_date = greatest(start_date, $2::date), revision = revision + 1
+           set status = 'ended', end_date = greatest(start_date - 1, $2::date), revision = revision + 1
            where id = $1 and status = 'active'
            returning id, plan_id, plan_version, client_id, assigned_by, start_date, end_date, time_zone,
                      status, revision, document as "document: DbJson<DietDocument>""#,
@@ -758,7 +759,7 @@ pub async fn log_food(
     if date > today + chrono::Days::new(1) || date < today - chrono::Days::new(366) {
         errors.push(fitsync_platform::FieldError::new(
             "date",
-            "within the last year, and not in the future",
+            "within the last year, and no later than tomorrow",
         ));
     }
     if !errors.is_empty() {

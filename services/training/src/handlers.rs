@@ -58,7 +58,8 @@ pub struct LogSetRequest {
     /// The set fell short of what was attempted (default false).
     #[serde(default)]
     failed: bool,
-    /// The workout session it belongs to (one of the client's, `POST /api/workouts`).
+    /// The workout session it belongs to (one of the client's, `POST /api/workouts`); a
+    /// correction without it keeps the set's session.
     #[serde(default)]
     workout_id: Option<Uuid>,
     /// When the set was done: defaults to now; from 2000-01-01 to five minutes ahead.
@@ -386,7 +387,7 @@ pub async fn correct_set(
     let row = sqlx::query_as!(
         SetRow,
         "update workout_sets
-         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, rpe = $7, failed = $8, workout_id = $9,
+         set exercise = $3, reps = $4, weight_kg = $5, rir = $6, rpe = $7, failed = $8, workout_id = coalesce($9, workout_id),
              performed_at = $10, unit = $11, revision = revision + 1
          where id = $1 and client_id = $2
          returning id, client_id, exercise, reps, weight_kg, rir, rpe, failed, workout_id, performed_at,

@@ -162,7 +162,8 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                 .payload(DIET_ASSIGNMENT_CHANGED_V1)
                 .map_err(|e| e.to_string())?;
             if a.revision < 1
-                || a.end_date.is_some_and(|end| end < a.start_date)
+                // An assignment ended before it started ends the day before: void.
+                || a.end_date.is_some_and(|end| end + chrono::Days::new(1) < a.start_date)
                 || a.targets
                     .values()
                     .iter()

@@ -1009,8 +1009,10 @@ pub async fn next(
     // The client's sets since the program started, by exercise and local date.
     let since = start_of(a.start_date, tz);
     let rows = sqlx::query!(
-        "select exercise, reps, weight_kg, rir, performed_at from workout_sets
-         where client_id = $1 and performed_at >= $2 order by performed_at",
+        // Reps in reserve as given, or from RPE (⌊10 − RPE⌋, as the analytics count it).
+        r#"select exercise, reps, weight_kg, coalesce(rir, floor(10 - rpe)::int) as rir, performed_at
+           from workout_sets
+           where client_id = $1 and performed_at >= $2 order by performed_at"#,
         a.client_id,
         since
     )
@@ -1049,8 +1051,8 @@ pub async fn next(
             }),
             Load::PercentE1rm { percent } => {
                 let best = sqlx::query_scalar!(
-                    r#"select max(case when reps + coalesce(rir, 0) <= 1 then weight_kg
-                                       else weight_kg * (1 + (reps + coalesce(rir, 0)) / 30.0) end) as "best"
+                    r#"select max(case when reps + coalesce(rir, floor(10 - rpe)::int, 0) <= 1 then weight_kg
+                                       else weight_kg * (1 + (reps + coalesce(rir, floor(10 - rpe)::int, 0)) / 30.0) end) as "best"
                        from workout_sets where client_id = $1 and exercise = $2"#,
                     a.client_id,
                     slot.exercise
