@@ -163,7 +163,10 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                 .map_err(|e| e.to_string())?;
             if a.revision < 1
                 // An assignment ended before it started ends the day before: void.
-                || a.end_date.is_some_and(|end| end + chrono::Days::new(1) < a.start_date)
+                || a.end_date.is_some_and(|end| {
+                    end.checked_add_days(chrono::Days::new(1))
+                        .is_none_or(|next| next < a.start_date)
+                })
                 || a.targets
                     .values()
                     .iter()
