@@ -33,12 +33,14 @@ pub fn program(weeks: usize, squat_kg: f64) -> Value {
                         "weeks": vec![week; weeks]}})
 }
 
-/// Offset of New York from UTC on a date (hours behind), from the US rules: daylight
-/// time from the second Sunday of March to the first Sunday of November.
+/// Offset of New York from UTC at local midnight of a date (hours behind), from the US
+/// rules: daylight time from 2:00 on the second Sunday of March to 2:00 on the first
+/// Sunday of November — so the midnight that starts the March Sunday is still standard
+/// time, and the one that starts the November Sunday still daylight time.
 fn new_york_behind(date: NaiveDate) -> i64 {
     let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-    let dst = (date >= ymd(2026, 3, 8) && date < ymd(2026, 11, 1))
-        || (date >= ymd(2027, 3, 14) && date < ymd(2027, 11, 7));
+    let dst = (date > ymd(2026, 3, 8) && date <= ymd(2026, 11, 1))
+        || (date > ymd(2027, 3, 14) && date <= ymd(2027, 11, 7));
     if dst {
         4
     } else {

@@ -67,8 +67,10 @@ async fn backlog(env: &TestEnv, brokers: String, n: usize) {
 }
 
 /// The slowest answer a probe may get. Requests here take milliseconds; a blocked runtime
-/// answers in minutes or never.
-const BOUND: Duration = Duration::from_secs(1);
+/// answers in minutes or never. Three seconds leave room for a two-core machine busy
+/// producing and indexing the backlog (a write took 1.04 s there once), and none for a
+/// runtime blocked on the dead broker.
+const BOUND: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Default)]
 struct Probes {
@@ -78,7 +80,7 @@ struct Probes {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_answers_within_a_second_while_the_broker_dies_again_and_again() {
+async fn the_api_answers_within_seconds_while_the_broker_dies_again_and_again() {
     let mut env = TestEnv::alone().await;
     let mut broker = PrivateBroker::start().await;
     env.settings.kafka.brokers = broker.brokers();
