@@ -16,7 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     handlers::SOURCE,
-    programs::{author, may_coach, scope, time_zone, today_in},
+    programs::{
+        author, hidden_unless_readable, may_coach, scope, time_zone, today_in, within_a_year,
+    },
     TrainingState,
 };
 
@@ -499,11 +501,7 @@ pub async fn assign(
     may_coach(&state, &user, req.client_id).await?;
     let scope = scope(&state, &user).await?;
     let today = today_in(tz);
-    if req.start_date < today - chrono::Days::new(366)
-        || req.start_date > today + chrono::Days::new(366)
-    {
-        return Err(ApiError::field("start_date", "within a year of today"));
-    }
+    within_a_year(req.start_date, today)?;
     let mut tx = state.pool.begin().await?;
     let plan = fetch_plan(&mut tx, id, scope.as_deref()).await?;
     // One diet at a time: the ones still open end the day before this one starts.
@@ -605,14 +603,7 @@ pub async fn end(
     .await?
     .map(|r| (r.client_id, r.time_zone))
     .ok_or(ApiError::NotFound)?;
-    match user
-        .may_read_client(client, &Grants::new(&state.pool, &state.auth))
-        .await
-    {
-        Ok(()) => {}
-        Err(ApiError::Forbidden) => return Err(ApiError::NotFound),
-        Err(e) => return Err(e),
-    }
+    hidden_unless_readable(&state, &user, client).await?;
     may_coach(&state, &user, client).await?;
     let today = today_in(time_zone(&zone)?);
     let mut tx = state.pool.begin().await?;

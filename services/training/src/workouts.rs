@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::{
     handlers::{unit_of, SetRow, WorkoutSet, SOURCE},
-    programs::{document::Slot, may_coach},
+    programs::{document::Slot, hidden_unless_readable, may_coach},
     TrainingState,
 };
 
@@ -253,14 +253,8 @@ async fn readable(state: &TrainingState, user: &AuthUser, id: Uuid) -> Result<Wo
     .fetch_optional(&state.pool)
     .await?
     .ok_or(ApiError::NotFound)?;
-    match user
-        .may_read_client(w.client_id, &Grants::new(&state.pool, &state.auth))
-        .await
-    {
-        Ok(()) => Ok(w),
-        Err(ApiError::Forbidden) => Err(ApiError::NotFound),
-        Err(e) => Err(e),
-    }
+    hidden_unless_readable(state, user, w.client_id).await?;
+    Ok(w)
 }
 
 /// The planned workout a session carries out.

@@ -466,6 +466,31 @@ fn start_of(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
 }
 
 /// The client's local date now.
+/// A start date a plan may have: within a year of the client's today.
+pub(crate) fn within_a_year(start: NaiveDate, today: NaiveDate) -> Result<(), ApiError> {
+    if start < today - chrono::Days::new(366) || start > today + chrono::Days::new(366) {
+        Err(ApiError::field("start_date", "within a year of today"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Ok if `user` may read `client`'s data; 404 (not 403) otherwise, so that ids of other
+/// people's things reveal nothing.
+pub(crate) async fn hidden_unless_readable(
+    state: &TrainingState,
+    user: &AuthUser,
+    client: Uuid,
+) -> Result<(), ApiError> {
+    match user
+        .may_read_client(client, &Grants::new(&state.pool, &state.auth))
+        .await
+    {
+        Err(ApiError::Forbidden) => Err(ApiError::NotFound),
+        other => other,
+    }
+}
+
 pub(crate) fn today_in(tz: Tz) -> NaiveDate {
     Utc::now().with_timezone(&tz).date_naive()
 }
@@ -570,11 +595,7 @@ pub async fn assign(
     may_coach(&state, &user, req.client_id).await?;
     let scope = scope(&state, &user).await?;
     let today = today_in(tz);
-    if req.start_date < today - chrono::Days::new(366)
-        || req.start_date > today + chrono::Days::new(366)
-    {
-        return Err(ApiError::field("start_date", "within a year of today"));
-    }
+    within_a_year(req.start_date, today)?;
     let mut tx = state.pool.begin().await?;
     let template = fetch_template(&mut tx, id, scope.as_deref()).await?;
     let a = sqlx::query_as!(
@@ -650,6 +671,23 @@ async fn insert_planned(
     Ok(())
 }
 
+/// Drops the workouts still to come (after today, no session) from a plan.
+async fn drop_to_come(
+    conn: &mut PgConnection,
+    assignment: Uuid,
+    today: NaiveDate,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "delete from planned_workouts p where assignment_id = $1 and date > $2
+           and not exists (select 1 from workouts w where w.planned_workout_id = p.id)",
+        assignment,
+        today
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Re-plans what is still to come: every workout of the document not done yet (planned
 /// after today, no session) goes to its date from the start plus the days paused; those
 /// that land on or before today are not planned any more. Workouts on or before today,
@@ -661,14 +699,7 @@ async fn replan(
 ) -> Result<(), ApiError> {
     let tz = time_zone(&a.time_zone)?;
     let today = today_in(tz);
-    sqlx::query!(
-        "delete from planned_workouts p where assignment_id = $1 and date > $2
-           and not exists (select 1 from workouts w where w.planned_workout_id = p.id)",
-        a.id,
-        today
-    )
-    .execute(&mut *conn)
-    .await?;
+    drop_to_come(conn, a.id, today).await?;
     let kept: BTreeSet<(i32, i32)> = sqlx::query!(
         "select week, day from planned_workouts where assignment_id = $1",
         a.id
@@ -747,14 +778,7 @@ pub async fn pause(
     .ok_or_else(|| ApiError::Conflict(format!("the program is not {from}")))?;
     let a = fetch_assignment(&mut tx, id).await?;
     if to == "paused" {
-        sqlx::query!(
-            "delete from planned_workouts p where assignment_id = $1 and date > $2
-               and not exists (select 1 from workouts w where w.planned_workout_id = p.id)",
-            id,
-            today
-        )
-        .execute(&mut *tx)
-        .await?;
+        drop_to_come(&mut tx, id, today).await?;
     } else {
         replan(&mut tx, &a, changed.shift_days).await?;
     }
@@ -792,11 +816,7 @@ pub async fn reschedule(
     let current = readable(&state, &user, id).await?;
     may_coach(&state, &user, current.client_id).await?;
     let today = today_in(time_zone(&current.time_zone)?);
-    if req.start_date < today - chrono::Days::new(366)
-        || req.start_date > today + chrono::Days::new(366)
-    {
-        return Err(ApiError::field("start_date", "within a year of today"));
-    }
+    within_a_year(req.start_date, today)?;
     let mut tx = state.pool.begin().await?;
     sqlx::query!(
         "update program_assignments set start_date = $2, shift_days = 0, revision = revision + 1
@@ -836,14 +856,8 @@ async fn readable(
 ) -> Result<AssignmentRow, ApiError> {
     let mut conn = state.pool.acquire().await?;
     let a = fetch_assignment(&mut conn, id).await?;
-    match user
-        .may_read_client(a.client_id, &Grants::new(&state.pool, &state.auth))
-        .await
-    {
-        Ok(()) => Ok(a),
-        Err(ApiError::Forbidden) => Err(ApiError::NotFound),
-        Err(e) => Err(e),
-    }
+    hidden_unless_readable(state, user, a.client_id).await?;
+    Ok(a)
 }
 
 /// `GET /api/programs/assignments/{id}`
