@@ -32,6 +32,8 @@ OS_CLASSES=$FITSYNC_CACHE/servers/opensearch/classes
 # Schemathesis (contract fuzzing from the OpenAPI document), in a virtualenv of its own.
 SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_VENV=$FITSYNC_CACHE/tools/schemathesis
+# The iCalendar parser the calendar-feed tests read feeds with, in the same virtualenv.
+ICALENDAR_VERSION=7.3.2
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -111,6 +113,10 @@ install() {
       python3 -m venv "$SCHEMATHESIS_VENV"
     }
     "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+  if ! "$SCHEMATHESIS_VENV/bin/python" -c "import icalendar, sys; sys.exit(icalendar.__version__ != '$ICALENDAR_VERSION')" 2>/dev/null; then
+    log "installing icalendar $ICALENDAR_VERSION from PyPI into $SCHEMATHESIS_VENV"
+    "$SCHEMATHESIS_VENV/bin/pip" install -q "icalendar==$ICALENDAR_VERSION" >&2
   fi
 }
 
@@ -310,6 +316,7 @@ export FITSYNC__SMTP__PORT=$SMTP_PORT
 export FITSYNC_MAILDIR=$FITSYNC_STATE/mail
 export FITSYNC_KAFKA_LIB=$KAFKA_LIB
 export FITSYNC_SCHEMATHESIS=$SCHEMATHESIS_VENV/bin/st
+export FITSYNC_PYTHON=$SCHEMATHESIS_VENV/bin/python
 EOF
 }
 

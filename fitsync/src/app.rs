@@ -29,6 +29,8 @@ pub enum Target {
     Projector,
     /// The notifications service: its API, its email sender and its inbox writer.
     Notifications,
+    /// The schedule service: availability, sessions and classes, bookings.
+    Schedule,
 }
 
 /// The targets one process runs, e.g. `users,training,relay`.
@@ -57,7 +59,7 @@ pub struct Service {
     database: fn(&Settings) -> &str,
 }
 
-pub const SERVICES: [Service; 4] = [
+pub const SERVICES: [Service; 5] = [
     Service {
         name: "users",
         migrations: &fitsync_users::MIGRATIONS,
@@ -67,6 +69,11 @@ pub const SERVICES: [Service; 4] = [
         name: "training",
         migrations: &fitsync_training::MIGRATIONS,
         database: |s| &s.database.names.training,
+    },
+    Service {
+        name: "schedule",
+        migrations: &fitsync_schedule::MIGRATIONS,
+        database: |s| &s.database.names.schedule,
     },
     Service {
         name: "progress",
@@ -157,6 +164,7 @@ pub async fn start(
         Target::Training,
         Target::Progress,
         Target::Notifications,
+        Target::Schedule,
     ]
     .into_iter()
     .any(|t| targets.runs(t));
@@ -269,6 +277,41 @@ pub async fn start(
         ));
         checks.push(Check::postgres("training", pool));
     }
+    let mut simulator = None;
+    if targets.runs(Target::Schedule) {
+        let pool = pool_of("schedule")?;
+        let s = &settings.schedule;
+        let own_webhook = format!("http://{}/api/payments/webhook", listener.local_addr()?);
+        let gateway = Arc::new(fitsync_schedule::SimulatedGateway::from_settings(
+            s,
+            &settings.server.public_url,
+            &own_webhook,
+            all,
+        )?);
+        simulator = Some(fitsync_schedule::simulator(gateway.clone(), pool.clone()));
+        tasks.spawn(fitsync_schedule::run_sweeper(
+            pool.clone(),
+            Duration::from_secs(s.sweep_interval_secs.max(1)),
+            chrono::Duration::minutes(s.no_show_grace_min),
+            shutdown.clone(),
+        ));
+        api = api.merge(fitsync_schedule::router(fitsync_schedule::ScheduleState {
+            pool: pool.clone(),
+            auth: auth_of(),
+            cache: fitsync_schedule::SlotCache {
+                redis: redis.clone().expect("an API target has Redis"),
+                prefix: settings.redis.key_prefix.clone(),
+                ttl_secs: s.slot_cache_ttl_secs,
+            },
+            gateway,
+        }));
+        checks.push(Check::access_projection(
+            "schedule",
+            pool.clone(),
+            settings.auth.access_max_staleness_secs,
+        ));
+        checks.push(Check::postgres("schedule", pool));
+    }
     if targets.runs(Target::Progress) {
         let pool = pool_of("progress")?;
         api = api.merge(fitsync_progress::router(fitsync_progress::ProgressState {
@@ -318,7 +361,11 @@ pub async fn start(
     }
     if targets.runs(Target::Relay) {
         // One relay per database that has an outbox.
-        for (source, name) in [("users", "users"), ("training", "training")] {
+        for (source, name) in [
+            ("users", "users"),
+            ("training", "training"),
+            ("schedule", "schedule"),
+        ] {
             let pool = pool_of(name)?;
             if !serves_api {
                 checks.push(Check::postgres(name, pool.clone()));
@@ -342,7 +389,7 @@ pub async fn start(
         uses_kafka = true;
     }
     if targets.runs(Target::Projector) {
-        for name in ["training", "progress"] {
+        for name in ["training", "schedule", "progress"] {
             let pool = pool_of(name)?;
             if !serves_api {
                 checks.push(Check::postgres(name, pool.clone()));
@@ -379,6 +426,10 @@ pub async fn start(
     let metrics_listener = match settings.server.metrics_bind {
         Some(addr) => Some(server::bind(addr).await?),
         None => None,
+    };
+    let api = match simulator {
+        Some(simulator) => api.merge(simulator),
+        None => api,
     };
     let app = server::with_common_layers(
         api,

@@ -210,11 +210,101 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
     call(&app, &ana, reqwest::Method::PUT, &path, fix).await;
     call(&app, &ana, reqwest::Method::DELETE, &path, Value::Null).await;
 
+    // schedule.availability_changed, session_type_saved, session_changed;
+    // booking.changed (booked, then cancelled)
+    let ben = app.register("client").await;
+    train(&app, &trainer, &ben).await;
+    let hours = crate::schedule::every_day("06:00", "22:00");
+    call(
+        &app,
+        &trainer,
+        reqwest::Method::PUT,
+        &format!("/api/availability/{}", trainer.id),
+        json!({"time_zone": "Europe/Berlin", "weekly": hours}),
+    )
+    .await;
+    let pt = crate::schedule::session_type(
+        &app,
+        &trainer,
+        json!({"name": "PT", "kind": "one_on_one", "duration_min": 60}),
+    )
+    .await;
+    crate::schedule::projected(&env, "trainer", trainer.id, ben.id).await;
+    let slots: Value = app
+        .get(
+            &ben,
+            &format!(
+                "/api/availability/{}/slots?session_type_id={pt}",
+                trainer.id
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let booked: Value = app
+        .http
+        .post(app.url("/api/bookings"))
+        .bearer_auth(&ben.token)
+        .json(&json!({"trainer_id": trainer.id, "session_type_id": pt, "starts_at": slots[0]["starts_at"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &ben,
+        post.clone(),
+        &format!("/api/bookings/{}/cancel", booked["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+
+    // package.purchased, credit.changed (through the simulated gateway's webhook)
+    let package: Value = app
+        .http
+        .post(app.url("/api/packages"))
+        .bearer_auth(&trainer.token)
+        .json(&json!({"name": "Five", "sessions": 5, "validity_days": 30, "price_cents": 25000, "currency": "EUR"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let checkout: Value = app
+        .http
+        .post(app.url(&format!(
+            "/api/packages/{}/checkout",
+            package["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&ben.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = checkout["checkout_url"].as_str().unwrap();
+    let paid = app
+        .http
+        .post(app.url(&format!(
+            "{}/pay",
+            &page[page.find("/simulator/").unwrap()..]
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.status().is_success());
+
     // Every type on the wire (heartbeats come by themselves).
     let topics = [
         "fitsync.users",
         "fitsync.training",
         "fitsync.exercises",
+        "fitsync.schedule",
         "fitsync.notifications",
     ];
     let messages = eventually(60, "every event type on the wire", || async {

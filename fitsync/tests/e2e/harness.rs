@@ -294,6 +294,7 @@ impl TestEnv {
         for db in [
             &names.users,
             &names.training,
+            &names.schedule,
             &names.progress,
             &names.notifications,
         ] {
@@ -320,6 +321,10 @@ impl TestEnv {
 
     pub fn training_db(&self) -> PgPool {
         self.pool(&self.settings.database.names.training)
+    }
+
+    pub fn schedule_db(&self) -> PgPool {
+        self.pool(&self.settings.database.names.schedule)
     }
 
     pub fn progress_db(&self) -> PgPool {

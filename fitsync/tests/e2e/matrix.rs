@@ -69,6 +69,17 @@ pub struct World {
     pub food: Uuid,
     /// A workout session of the owner's.
     pub workout: Uuid,
+    /// The trainer's 1:1 and class session types; two classes of theirs; the owner's
+    /// place on the first, and the owner's 1:1 with the trainer (to cancel).
+    pub session_type: Uuid,
+    pub class_type: Uuid,
+    pub class: Uuid,
+    pub class2: Uuid,
+    pub booking: Uuid,
+    pub booking_to_cancel: Uuid,
+    /// A package of the trainer's; a calendar feed of the owner's.
+    pub package: Uuid,
+    pub feed: Uuid,
 }
 
 async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
@@ -167,7 +178,7 @@ impl World {
         .await;
 
         // The other services learn all this from the change stream.
-        for db in [env.training_db(), env.progress_db()] {
+        for db in [env.training_db(), env.schedule_db(), env.progress_db()] {
             eventually(60, "access projections", || async {
                 let rows: Vec<(String, Uuid, bool)> = sqlx::query_as(
                     "select kind, grantee, active from access_grants where subject = $1",
@@ -266,7 +277,25 @@ impl World {
         )
         .await;
         let workout = post(app, &owner, "/api/workouts", json!({"notes": "matrix"})).await;
+        let (session_type, class_type, class, class2, booking, booking_to_cancel) =
+            Self::schedule(app, &trainer, &owner).await;
+        let package = post(
+            app,
+            &trainer,
+            "/api/packages",
+            json!({"name": "Matrix ten", "sessions": 10, "validity_days": 90, "price_cents": 50000, "currency": "EUR"}),
+        )
+        .await;
+        let feed = post(app, &owner, "/api/calendar/feeds", json!({})).await;
         World {
+            package: package["id"].as_str().unwrap().parse().unwrap(),
+            feed: feed["id"].as_str().unwrap().parse().unwrap(),
+            session_type,
+            class_type,
+            class,
+            class2,
+            booking,
+            booking_to_cancel,
             workout: workout["id"].as_str().unwrap().parse().unwrap(),
             diet,
             diet_assignment: diet_assignment["id"].as_str().unwrap().parse().unwrap(),
@@ -291,6 +320,79 @@ impl World {
         }
     }
 
+    /// The trainer's hours and session types, two classes, and the owner's bookings.
+    async fn schedule(
+        app: &TestApp,
+        trainer: &Account,
+        owner: &Account,
+    ) -> (Uuid, Uuid, Uuid, Uuid, Uuid, Uuid) {
+        let id = |v: Value| -> Uuid { v["id"].as_str().unwrap().parse().unwrap() };
+        let response = app
+            .http
+            .put(app.url(&format!("/api/availability/{}", trainer.id)))
+            .bearer_auth(&trainer.token)
+            .json(&Self::hours())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let one_on_one = id(post(
+            app,
+            trainer,
+            "/api/sessions/types",
+            json!({"name": "Matrix PT", "kind": "one_on_one", "duration_min": 60}),
+        )
+        .await);
+        let group = id(post(
+            app,
+            trainer,
+            "/api/sessions/types",
+            json!({"name": "Matrix class", "kind": "group", "duration_min": 60, "capacity": 8}),
+        )
+        .await);
+        let at = |days: i64, hour: u32| {
+            (chrono::Utc::now().date_naive() + chrono::Duration::days(days))
+                .and_hms_opt(hour, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        let mut classes = Vec::new();
+        for hour in [7, 9] {
+            let scheduled = post(
+                app,
+                trainer,
+                "/api/sessions",
+                json!({"session_type_id": group, "trainer_id": trainer.id, "starts_at": at(3, hour)}),
+            )
+            .await;
+            classes.push(id(scheduled[0].clone()));
+        }
+        let booking = id(post(
+            app,
+            owner,
+            "/api/bookings",
+            json!({"session_id": classes[0]}),
+        )
+        .await);
+        let to_cancel = id(post(
+            app,
+            owner,
+            "/api/bookings",
+            json!({"trainer_id": trainer.id, "session_type_id": one_on_one, "starts_at": at(1, 12)}),
+        )
+        .await);
+        (
+            one_on_one, group, classes[0], classes[1], booking, to_cancel,
+        )
+    }
+
+    fn hours() -> Value {
+        let weekly: Vec<Value> = (1..=7)
+            .map(|d| json!({"weekday": d, "starts": "06:00", "ends": "22:00"}))
+            .collect();
+        json!({"time_zone": "UTC", "weekly": weekly})
+    }
+
     pub fn account(&self, who: Who) -> Option<&Account> {
         match who {
             Who::Owner => Some(&self.owner),
@@ -306,10 +408,21 @@ impl World {
         }
     }
 
+    /// A class start 10 days ahead at an hour of the caller's own, so that classes two
+    /// callers schedule never overlap.
+    fn slot_by_who(who: Who) -> chrono::DateTime<chrono::Utc> {
+        let hour = 6 + EVERYONE.iter().position(|w| *w == who).unwrap_or(0) as u32;
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(10))
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_utc()
+    }
+
     /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}`, `{program}`,
     /// `{assignment}`, `{assignment_to_end}`, `{diet}`, `{diet_assignment}`, `{food}`,
-    /// `{workout}`, `{today}` and `{who}` (the caller, for
-    /// bodies that must differ per caller) filled in.
+    /// `{workout}`, `{trainer}`, `{session_type}`, `{class_type}`, `{class}`, `{class2}`,
+    /// `{booking}`, `{booking_to_cancel}`, `{package}`, `{feed}`, `{yesterday}` (05:00 UTC), `{slot_by_who}`, `{today}` and `{who}` (the
+    /// caller, for bodies that must differ per caller) filled in.
     fn expand(&self, text: &str, who: Who) -> String {
         text.replace("{client}", &self.owner.id.to_string())
             .replace("{gym}", &self.gym_id.to_string())
@@ -324,6 +437,24 @@ impl World {
             .replace("{diet_assignment}", &self.diet_assignment.to_string())
             .replace("{food}", &self.food.to_string())
             .replace("{workout}", &self.workout.to_string())
+            .replace("{trainer}", &self.trainer.id.to_string())
+            .replace("{session_type}", &self.session_type.to_string())
+            .replace("{class_type}", &self.class_type.to_string())
+            .replace("{class2}", &self.class2.to_string())
+            .replace("{class}", &self.class.to_string())
+            .replace("{booking_to_cancel}", &self.booking_to_cancel.to_string())
+            .replace("{booking}", &self.booking.to_string())
+            .replace("{package}", &self.package.to_string())
+            .replace(
+                "{yesterday}",
+                &(chrono::Utc::now().date_naive() - chrono::Duration::days(1))
+                    .and_hms_opt(5, 0, 0)
+                    .unwrap()
+                    .and_utc()
+                    .to_rfc3339(),
+            )
+            .replace("{feed}", &self.feed.to_string())
+            .replace("{slot_by_who}", &Self::slot_by_who(who).to_rfc3339())
             .replace("{today}", &chrono::Utc::now().date_naive().to_string())
             .replace("{who}", &format!("{who:?}").to_lowercase())
     }
@@ -388,6 +519,16 @@ pub async fn check(app: &TestApp, world: &World, cases: &[Case]) {
         failures.is_empty(),
         "authorization matrix mismatches:\n{failures}"
     );
+}
+
+/// A trainer's hours, slots and calendar: the trainer, their clients (the owner), admins
+/// and services (no gym here has the trainer as a member).
+fn sees_trainer(who: Who) -> u16 {
+    match who {
+        Who::Owner | Who::Trainer | Who::Admin | Who::Service => 200,
+        Who::Anonymous => 401,
+        _ => 403,
+    }
 }
 
 /// A client's own data: the owner, their current trainer, their gym, admins, services.
@@ -1160,6 +1301,291 @@ fn cases() -> Vec<Case> {
             "/api/progress/{client}/volume",
             None,
             client_data,
+        ),
+        // Scheduling.
+        Case::new(
+            M::GET,
+            "/api/availability/{trainer_id}",
+            "/api/availability/{trainer}",
+            None,
+            sees_trainer,
+        ),
+        Case::new(
+            M::PUT,
+            "/api/availability/{trainer_id}",
+            "/api/availability/{trainer}",
+            Some(
+                r#"{"time_zone": "UTC", "weekly": [{"weekday": 1, "starts": "06:00", "ends": "22:00"}, {"weekday": 2, "starts": "06:00", "ends": "22:00"}, {"weekday": 3, "starts": "06:00", "ends": "22:00"}, {"weekday": 4, "starts": "06:00", "ends": "22:00"}, {"weekday": 5, "starts": "06:00", "ends": "22:00"}, {"weekday": 6, "starts": "06:00", "ends": "22:00"}, {"weekday": 7, "starts": "06:00", "ends": "22:00"}]}"#,
+            ),
+            |who| match who {
+                Who::Trainer | Who::Admin => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/availability/{trainer_id}/slots",
+            "/api/availability/{trainer}/slots?session_type_id={session_type}",
+            None,
+            sees_trainer,
+        ),
+        Case::new(
+            M::POST,
+            "/api/sessions/types",
+            "/api/sessions/types",
+            Some(r#"{"name": "PT by {who}", "kind": "one_on_one", "duration_min": 45}"#),
+            |who| match who {
+                Who::Trainer | Who::OtherTrainer | Who::ExTrainer | Who::Gym | Who::OtherGym => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/sessions/types",
+            "/api/sessions/types?owner_id={trainer}",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/sessions/rooms",
+            "/api/sessions/rooms",
+            Some(
+                r#"{"name": "Room of {who}", "time_zone": "Europe/Berlin", "hours": [{"weekday": 1, "starts": "06:00", "ends": "22:00"}]}"#,
+            ),
+            |who| match who {
+                Who::Gym | Who::OtherGym => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/sessions/rooms",
+            "/api/sessions/rooms?gym_id={gym}",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/sessions",
+            "/api/sessions",
+            Some(
+                r#"{"session_type_id": "{class_type}", "trainer_id": "{trainer}", "starts_at": "{slot_by_who}"}"#,
+            ),
+            |who| match who {
+                Who::Trainer | Who::Admin => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/sessions",
+            "/api/sessions?trainer_id={trainer}",
+            None,
+            sees_trainer,
+        ),
+        Case::new(
+            M::GET,
+            "/api/sessions/{id}",
+            "/api/sessions/{class}",
+            None,
+            |who| match who {
+                Who::Owner | Who::Trainer | Who::Admin | Who::Service => 200,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        // Clients book for themselves, on classes of a trainer they train with or share a gym with.
+        Case::new(
+            M::POST,
+            "/api/bookings",
+            "/api/bookings",
+            Some(r#"{"session_id": "{class2}"}"#),
+            |who| match who {
+                Who::Owner => 201,
+                Who::OtherClient => 422,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/bookings",
+            "/api/bookings?client_id={client}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/bookings/{id}",
+            "/api/bookings/{booking}",
+            None,
+            |who| match who {
+                Who::Owner | Who::Trainer | Who::Gym | Who::Admin | Who::Service => 200,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        // The owner cancels first; the trainer and admins may too, and find it cancelled.
+        Case::new(
+            M::POST,
+            "/api/bookings/{id}/cancel",
+            "/api/bookings/{booking_to_cancel}/cancel",
+            None,
+            |who| match who {
+                Who::Owner => 200,
+                Who::Trainer | Who::Admin => 409,
+                Who::Gym | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/bookings/{id}/check-in",
+            "/api/bookings/{booking}/check-in",
+            None,
+            // Three days ahead: the window is not open yet for those who may check in.
+            |who| match who {
+                Who::Owner | Who::Trainer => 409,
+                Who::Gym | Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/bookings/{id}/attendance",
+            "/api/bookings/{booking}/attendance",
+            Some(r#"{"outcome": "attended"}"#),
+            // Not started yet: a conflict for those who may mark it.
+            |who| match who {
+                Who::Trainer | Who::Admin => 409,
+                Who::Owner | Who::Gym | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/bookings/{id}/reschedule",
+            "/api/bookings/{booking}/reschedule",
+            // A class place moves to a class, not a time: 422 for those who may move it.
+            Some(r#"{"starts_at": "{slot_by_who}"}"#),
+            |who| match who {
+                Who::Owner | Who::Trainer | Who::Admin => 422,
+                Who::Gym | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/packages",
+            "/api/packages",
+            Some(
+                r#"{"name": "Pack of {who}", "sessions": 5, "validity_days": 60, "price_cents": 20000, "currency": "EUR"}"#,
+            ),
+            |who| match who {
+                Who::Trainer | Who::OtherTrainer | Who::ExTrainer | Who::Gym | Who::OtherGym => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/packages",
+            "/api/packages?owner_id={trainer}",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/packages/{id}/checkout",
+            "/api/packages/{package}/checkout",
+            None,
+            |who| match who {
+                Who::Owner => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        // Unsigned: refused, whoever sends it (the gateway authenticates by signature).
+        Case::new(
+            M::POST,
+            "/api/payments/webhook",
+            "/api/payments/webhook",
+            Some(
+                r#"{"id": "evt_matrix", "type": "checkout.completed", "checkout": "none", "amount_cents": 1, "currency": "EUR"}"#,
+            ),
+            everyone(400),
+        ),
+        Case::new(
+            M::GET,
+            "/api/credits",
+            "/api/credits?client_id={client}",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::POST,
+            "/api/calendar/feeds",
+            "/api/calendar/feeds",
+            None,
+            |who| match who {
+                Who::Owner
+                | Who::OtherClient
+                | Who::Trainer
+                | Who::OtherTrainer
+                | Who::ExTrainer => 201,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::GET,
+            "/api/calendar/feeds",
+            "/api/calendar/feeds",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/calendar/feeds/{id}/revoke",
+            "/api/calendar/feeds/{feed}/revoke",
+            None,
+            |who| match who {
+                Who::Owner => 204,
+                Who::Anonymous => 401,
+                _ => 404,
+            },
+        ),
+        // The token is the authorization: a wrong one finds nothing, whoever asks.
+        Case::new(
+            M::GET,
+            "/api/calendar/{token}",
+            "/api/calendar/{random}",
+            None,
+            everyone(404),
+        ),
+        // Trainers record sessions of their own clients; other trainers don't offer the type.
+        Case::new(
+            M::POST,
+            "/api/bookings/record",
+            "/api/bookings/record",
+            Some(
+                r#"{"client_id": "{client}", "session_type_id": "{session_type}", "starts_at": "{yesterday}", "outcome": "attended"}"#,
+            ),
+            |who| match who {
+                Who::Trainer => 201,
+                Who::OtherTrainer | Who::ExTrainer => 422,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
         ),
     ]
 }

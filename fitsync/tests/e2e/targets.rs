@@ -45,7 +45,10 @@ async fn every_target_runs_alone_serves_and_is_ready() {
     assert_eq!(check_names(&body), ["postgres.users", "redis"]);
 
     let names = env.settings.database.names.clone();
-    let expected: [(Target, &[&str], Option<String>); 7] = [
+    // Outside `all`, the schedule service needs the payment gateway's webhook key.
+    env.settings.schedule.webhook_secret =
+        Some(fitsync_platform::sealed::generate_key().unwrap().into());
+    let expected: [(Target, &[&str], Option<String>); 8] = [
         (
             Target::Training,
             &[
@@ -79,14 +82,34 @@ async fn every_target_runs_alone_serves_and_is_ready() {
             Some("/api/notifications/deliveries".into()),
         ),
         (
+            Target::Schedule,
+            &[
+                "access_projection.schedule",
+                "postgres.schedule",
+                "redis",
+                "token_keys",
+            ],
+            Some("/api/bookings".into()),
+        ),
+        (
             Target::Relay,
-            &["kafka", "postgres.training", "postgres.users"],
+            &[
+                "kafka",
+                "postgres.schedule",
+                "postgres.training",
+                "postgres.users",
+            ],
             None,
         ),
         (Target::Analytics, &["kafka", "postgres.progress"], None),
         (
             Target::Projector,
-            &["kafka", "postgres.progress", "postgres.training"],
+            &[
+                "kafka",
+                "postgres.progress",
+                "postgres.schedule",
+                "postgres.training",
+            ],
             None,
         ),
         (Target::Indexer, &["kafka", "opensearch"], None),
@@ -102,6 +125,7 @@ async fn every_target_runs_alone_serves_and_is_ready() {
         for db in [
             &names.users,
             &names.training,
+            &names.schedule,
             &names.progress,
             &names.notifications,
         ] {

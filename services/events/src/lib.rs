@@ -7,6 +7,7 @@ mod diet;
 mod envelope;
 mod exercises;
 mod notifications;
+mod schedule;
 mod topics;
 mod training;
 mod users;
@@ -26,6 +27,11 @@ pub use exercises::{
     EXERCISE_DEFINED_V1, LIBRARY_KEY,
 };
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
+pub use schedule::{
+    AvailabilityChanged, BookingChanged, CreditChanged, DateException, PackagePurchased,
+    SessionChanged, SessionTypeSaved, WeeklyHours, AVAILABILITY_CHANGED_V1, BOOKING_CHANGED_V1,
+    CREDIT_CHANGED_V1, PACKAGE_PURCHASED_V1, SESSION_CHANGED_V1, SESSION_TYPE_SAVED_V1,
+};
 pub use topics::{Topic, Topics};
 pub use training::{
     CommentAdded, PlanChanged, PlannedWorkout, ProgramSaved, SetCorrected, SetDeleted, SetLogged,
@@ -35,7 +41,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 20] = [
+pub const EVENT_TYPES: [&str; 26] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -54,6 +60,12 @@ pub const EVENT_TYPES: [&str; 20] = [
     DIET_ASSIGNMENT_CHANGED_V1,
     FOOD_LOGGED_V1,
     FOOD_DELETED_V1,
+    AVAILABILITY_CHANGED_V1,
+    SESSION_TYPE_SAVED_V1,
+    SESSION_CHANGED_V1,
+    BOOKING_CHANGED_V1,
+    PACKAGE_PURCHASED_V1,
+    CREDIT_CHANGED_V1,
     EMAIL_REQUESTED_V2,
     HEARTBEAT_V1,
 ];
@@ -112,6 +124,18 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
             Some(include_str!("../schemas/fitsync.gym.membership.v1.json"))
         }
         HEARTBEAT_V1 => Some(include_str!("../schemas/fitsync.stream.heartbeat.v1.json")),
+        AVAILABILITY_CHANGED_V1 => Some(include_str!(
+            "../schemas/fitsync.schedule.availability_changed.v1.json"
+        )),
+        SESSION_TYPE_SAVED_V1 => Some(include_str!(
+            "../schemas/fitsync.schedule.session_type_saved.v1.json"
+        )),
+        SESSION_CHANGED_V1 => Some(include_str!(
+            "../schemas/fitsync.schedule.session_changed.v1.json"
+        )),
+        BOOKING_CHANGED_V1 => Some(include_str!("../schemas/fitsync.booking.changed.v1.json")),
+        PACKAGE_PURCHASED_V1 => Some(include_str!("../schemas/fitsync.package.purchased.v1.json")),
+        CREDIT_CHANGED_V1 => Some(include_str!("../schemas/fitsync.credit.changed.v1.json")),
         _ => None,
     }
 }

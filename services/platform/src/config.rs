@@ -22,6 +22,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub relay: RelaySettings,
     pub jobs: JobSettings,
+    pub schedule: ScheduleSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -169,6 +170,32 @@ pub struct JobSettings {
     pub consumer_group_prefix: String,
     /// How often consumers report their lag (`fitsync_consumer_lag`).
     pub stats_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// How long computed free slots stay in Redis (their key changes with every booking,
+    /// so this bounds memory, not staleness).
+    pub slot_cache_ttl_secs: u64,
+    /// How often the sweeper closes ended sessions (attended / no-show), closes waitlists
+    /// of started sessions and expires credits.
+    pub sweep_interval_secs: u64,
+    /// Minutes after a session ends before a place never checked in is a no-show.
+    pub no_show_grace_min: i64,
+    /// The payment gateway: `simulated` (a local stand-in with hosted checkout pages and
+    /// signed webhooks; the only one here).
+    pub payment_gateway: String,
+    /// The key the gateway signs webhooks with (base64, 32 bytes; `fitsync keygen
+    /// --token-key` makes one). Without it only `--target all` runs, with a key of its own.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+    /// How old a webhook's signature timestamp may be.
+    pub webhook_tolerance_secs: i64,
+    /// Where the simulated gateway delivers webhooks (default: this process's own
+    /// `/api/payments/webhook`).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
