@@ -1,8 +1,11 @@
 //! Demo data, loaded through the public API so it travels the whole pipeline
 //! (outbox → Kafka → analytics → progress tables, and OpenSearch): a trainer and their
 //! 12-week program with progression, assigned to the demo clients, whose logs follow it
-//! (a few sessions missed, a set corrected, one deleted). The demo accounts verify their
-//! addresses with the links in the local mail server's Maildir, as a person would.
+//! (a few sessions missed, a set corrected, one deleted); the trainer's hours in Berlin,
+//! a weekly class and a package each client buys through the simulated payment gateway,
+//! with four weeks of recorded 1:1s (some no-shows and late cancels) and upcoming
+//! bookings. The demo accounts verify their addresses with the links in the local mail
+//! server's Maildir, as a person would.
 
 use anyhow::{bail, Context};
 use chrono::{Datelike, Duration, Utc};
@@ -51,6 +54,7 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
     verify(&http, api, &trainer).await?;
     let program = program(&http, api, &trainer).await?;
     let diet = diet(&http, api, &trainer).await?;
+    let studio = studio(&http, api, &trainer).await?;
     let mut rng = StdRng::seed_from_u64(7);
     for i in 1..=clients {
         let email = format!("demo.client{i}@fitsync.dev");
@@ -72,7 +76,9 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
         let assignment = assign(&http, api, &trainer, &program, &client, weeks).await?;
         let logged = follow(&http, api, &client, &assignment, &mut rng).await?;
         let days = eat(&http, api, &trainer, &diet, &client, &mut rng).await?;
-        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating", client.id);
+        let (past, upcoming) =
+            bookings(&http, api, &trainer, &studio, &client, i, &mut rng).await?;
+        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating; a package, {past} past sessions, {upcoming} booked", client.id);
     }
     println!("demo accounts use the password {DEMO_PASSWORD:?}");
     Ok(())
@@ -466,4 +472,250 @@ fn field(body: &Value, name: &str) -> anyhow::Result<String> {
         .as_str()
         .map(str::to_owned)
         .with_context(|| format!("response without {name}"))
+}
+
+/// The demo trainer's studio, set up once: hours in Berlin, a 1:1 and a class type that
+/// cost a credit, a weekly class on Tuesdays at 18:00 for six weeks, a 10-session package.
+struct Studio {
+    personal: String,
+    class_type: String,
+    package: String,
+}
+
+const PERSONAL: &str = "Demo: personal training";
+const CLASS: &str = "Demo: strength class";
+const BERLIN: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+
+/// A request as `who` with an optional JSON body; the JSON answer of a success.
+async fn send(
+    http: &Client,
+    method: reqwest::Method,
+    url: String,
+    who: &Demo,
+    body: Option<Value>,
+) -> anyhow::Result<Value> {
+    let mut request = http.request(method.clone(), &url).bearer_auth(&who.token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("{method} {url}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// 09:00 (or `hour`) in Berlin on a local date, as an instant.
+fn berlin(date: chrono::NaiveDate, hour: u32) -> chrono::DateTime<Utc> {
+    use chrono::TimeZone;
+    BERLIN
+        .from_local_datetime(&date.and_hms_opt(hour, 0, 0).expect("a valid hour"))
+        .earliest()
+        .map_or_else(
+            || {
+                date.and_hms_opt(hour, 0, 0)
+                    .expect("a valid hour")
+                    .and_utc()
+            },
+            |t| t.with_timezone(&Utc),
+        )
+}
+
+/// The next local date (after today) on `weekday`.
+fn next(weekday: chrono::Weekday) -> chrono::NaiveDate {
+    let today = Utc::now().with_timezone(&BERLIN).date_naive();
+    let ahead = (i64::from(weekday.num_days_from_monday())
+        - i64::from(today.weekday().num_days_from_monday()))
+    .rem_euclid(7);
+    today + Duration::days(if ahead == 0 { 7 } else { ahead })
+}
+
+async fn studio(http: &Client, api: &str, trainer: &Demo) -> anyhow::Result<Studio> {
+    let post = reqwest::Method::POST;
+    let weekly: Vec<Value> = (1..=5)
+        .map(|d| json!({"weekday": d, "starts": "07:00", "ends": "19:00"}))
+        .chain([json!({"weekday": 6, "starts": "09:00", "ends": "13:00"})])
+        .collect();
+    send(
+        http,
+        reqwest::Method::PUT,
+        format!("{api}/api/availability/{}", trainer.id),
+        trainer,
+        Some(
+            json!({"time_zone": "Europe/Berlin", "weekly": weekly, "buffer_after_min": 15,
+                    "min_notice_min": 120, "horizon_days": 60, "max_per_day": 8}),
+        ),
+    )
+    .await?;
+    let types = send(
+        http,
+        reqwest::Method::GET,
+        format!("{api}/api/sessions/types?owner_id={}", trainer.id),
+        trainer,
+        None,
+    )
+    .await?;
+    let find = |name: &str| {
+        types
+            .as_array()
+            .and_then(|all| all.iter().find(|t| t["name"] == name))
+            .and_then(|t| t["id"].as_str().map(str::to_owned))
+    };
+    let personal = match find(PERSONAL) {
+        Some(id) => id,
+        None => field(
+            &send(http, post.clone(), format!("{api}/api/sessions/types"), trainer,
+                Some(json!({"name": PERSONAL, "kind": "one_on_one", "duration_min": 60, "credits": 1, "cancel_window_hours": 24}))).await?,
+            "id",
+        )?,
+    };
+    let class_type = match find(CLASS) {
+        Some(id) => id,
+        None => {
+            let id = field(
+                &send(http, post.clone(), format!("{api}/api/sessions/types"), trainer,
+                    Some(json!({"name": CLASS, "kind": "group", "duration_min": 60, "capacity": 8, "credits": 1, "cancel_window_hours": 12}))).await?,
+                "id",
+            )?;
+            // Tuesdays at 18:00 Berlin time, six weeks from the next one.
+            send(
+                http,
+                post.clone(),
+                format!("{api}/api/sessions"),
+                trainer,
+                Some(json!({"session_type_id": id, "trainer_id": trainer.id,
+                            "starts_at": berlin(next(chrono::Weekday::Tue), 18), "weeks": 6})),
+            )
+            .await?;
+            id
+        }
+    };
+    let packages = send(
+        http,
+        reqwest::Method::GET,
+        format!("{api}/api/packages?owner_id={}", trainer.id),
+        trainer,
+        None,
+    )
+    .await?;
+    let package = match packages.as_array().and_then(|p| p.first()) {
+        Some(p) => field(p, "id")?,
+        None => field(
+            &send(http, post, format!("{api}/api/packages"), trainer,
+                Some(json!({"name": "Demo: 10 sessions", "sessions": 10, "validity_days": 90, "price_cents": 45000, "currency": "EUR"}))).await?,
+            "id",
+        )?,
+    };
+    Ok(Studio {
+        personal,
+        class_type,
+        package,
+    })
+}
+
+/// The `n`th demo client buys the package (checkout, then the simulated gateway's
+/// page pays and its signed webhook lands), has four weeks of past 1:1s on Thursdays
+/// recorded by the trainer (about one in ten a no-show, one in ten cancelled late),
+/// books next Thursday's and the next two classes. Returns (past, upcoming) counts.
+async fn bookings(
+    http: &Client,
+    api: &str,
+    trainer: &Demo,
+    studio: &Studio,
+    client: &Demo,
+    n: usize,
+    rng: &mut StdRng,
+) -> anyhow::Result<(usize, usize)> {
+    let post = reqwest::Method::POST;
+    // The schedule service learns of the relationship from the change stream: until
+    // then the checkout is refused.
+    let mut checkout = None;
+    for _ in 0..120 {
+        let url = format!("{api}/api/packages/{}/checkout", studio.package);
+        match send(http, post.clone(), url, client, None).await {
+            Ok(c) => {
+                checkout = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+    let checkout =
+        checkout.context("the schedule service never learnt of the demo relationship")?;
+    let page = field(&checkout, "checkout_url")?;
+    let path = page
+        .find("/simulator/")
+        .map(|i| &page[i..])
+        .context("a simulated checkout page")?;
+    http.post(format!("{api}{path}/pay"))
+        .send()
+        .await?
+        .error_for_status()
+        .context("paying the demo package")?;
+    // Two hours apart (a session and the trainer's buffer after it), 08:00 to 18:00.
+    let hour = 8 + 2 * u32::try_from((n + 5) % 6).unwrap_or(0);
+    let thursday = next(chrono::Weekday::Thu);
+    let mut past = 0;
+    // Four Thursdays that have ended (this week's may be today, still to come).
+    for week in 1..=5 {
+        let starts_at = berlin(thursday - Duration::weeks(week), hour);
+        if past == 4 || starts_at + Duration::hours(1) > Utc::now() {
+            continue;
+        }
+        let outcome = match rng.gen_range(0..10) {
+            0 => "no_show",
+            1 => "late_cancelled",
+            _ => "attended",
+        };
+        // (With more than six demo clients, some hours are taken: those are skipped.)
+        if send(
+            http,
+            post.clone(),
+            format!("{api}/api/bookings/record"),
+            trainer,
+            Some(
+                json!({"client_id": client.id, "session_type_id": studio.personal,
+                        "starts_at": starts_at, "outcome": outcome}),
+            ),
+        )
+        .await
+        .is_ok()
+        {
+            past += 1;
+        }
+    }
+    let mut upcoming = 0;
+    if send(http, post.clone(), format!("{api}/api/bookings"), client,
+        Some(json!({"trainer_id": trainer.id, "session_type_id": studio.personal, "starts_at": berlin(thursday, hour)}))).await.is_ok()
+    {
+        upcoming += 1;
+    }
+    let classes = send(
+        http,
+        reqwest::Method::GET,
+        format!("{api}/api/sessions?trainer_id={}", trainer.id),
+        client,
+        None,
+    )
+    .await?;
+    for class in classes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["session_type_id"] == studio.class_type.as_str())
+        .take(2)
+    {
+        send(
+            http,
+            post.clone(),
+            format!("{api}/api/bookings"),
+            client,
+            Some(json!({"session_id": class["id"]})),
+        )
+        .await?;
+        upcoming += 1;
+    }
+    Ok((past, upcoming))
 }
