@@ -129,7 +129,7 @@ async fn unauthenticated(
         .map(Json)
 }
 
-async fn serve(app: Router, stop: &CancellationToken) -> anyhow::Result<String> {
+pub(crate) async fn serve(app: Router, stop: &CancellationToken) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let stop = stop.clone();

@@ -5,11 +5,13 @@
 //! 2. analytics job: Kafka → Polars → PostgreSQL, events/s, as a ratio to a raw rdkafka
 //!    consume-and-drop loop over the same topic;
 //! 3. freshness: write commit → analytics row, p50/p99 at a steady write rate against a
-//!    `fitsync run --target all` child process, with that process's peak RSS.
+//!    `fitsync run --target all` child process, with that process's peak RSS;
+//! 4. auth (`auth.rs`) and schedule (`schedule.rs`): see those modules.
 //!
 //! Run with `scripts/bench.sh` (release build). Nothing here asserts a time.
 
 mod auth;
+mod schedule;
 
 use std::{
     collections::HashMap,
@@ -46,7 +48,7 @@ struct Args {
     /// The fitsync binary for the freshness run (default: beside this one).
     #[arg(long)]
     fitsync: Option<PathBuf>,
-    /// Which benchmarks: `pipeline`, `auth` or `all`.
+    /// Which benchmarks: `pipeline`, `auth`, `schedule` or `all`.
     #[arg(long, default_value = "all")]
     suite: String,
 }
@@ -92,7 +94,10 @@ async fn main() -> anyhow::Result<()> {
     if args.suite == "auth" || args.suite == "all" {
         auth::run(&settings, &progress, args.seconds.min(10)).await?;
     }
-    if args.suite == "auth" {
+    if args.suite == "schedule" || args.suite == "all" {
+        schedule::run(&settings, &id).await?;
+    }
+    if args.suite == "auth" || args.suite == "schedule" {
         return Ok(());
     }
     let relay_rate = bench_relay(&settings, &training, args.events).await?;
@@ -116,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_database(settings: &Settings, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn create_database(settings: &Settings, name: &str) -> anyhow::Result<()> {
     let admin =
         sqlx::PgPool::connect_with(db::connect_options(&settings.database, "postgres")?).await?;
     sqlx::query(&format!("create database \"{name}\""))

@@ -908,6 +908,19 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
         (status, problem["errors"][0]["field"].as_str()),
         (422, Some("capacity"))
     );
+    // A NUL byte (which PostgreSQL's text cannot hold) is refused, not a 500.
+    let (status, problem) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        "/api/sessions/types",
+        Some(json!({"name": "PT\u{0}", "kind": "one_on_one", "duration_min": 60})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str()),
+        (422, Some("name"))
+    );
     // A date range too long.
     let today = Utc::now().date_naive();
     let (status, _) = call(

@@ -134,6 +134,12 @@ pub(crate) fn time_zone(field: &str, raw: &str) -> Result<Tz, ApiError> {
         .map_err(|_| ApiError::field(field, "an IANA time zone such as Europe/Berlin"))
 }
 
+/// A name as stored: 1 to 120 characters once trimmed, and no NUL (which PostgreSQL's
+/// text cannot hold).
+pub(crate) fn name_ok(trimmed: &str) -> bool {
+    !trimmed.is_empty() && trimmed.chars().count() <= 120 && !trimmed.contains('\0')
+}
+
 /// `HH:MM` (24-hour clock).
 pub(crate) fn clock(raw: &str) -> Option<NaiveTime> {
     if raw.len() != 5 {

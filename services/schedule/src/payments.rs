@@ -204,7 +204,12 @@ impl PaymentGateway for SimulatedGateway {
         let mut signed = format!("{t}.").into_bytes();
         signed.extend_from_slice(body);
         hmac::verify(&self.key, &signed, &v1).map_err(|_| "a signature that does not match")?;
-        serde_json::from_slice(body).map_err(|e| format!("an unreadable event: {e}"))
+        let event: GatewayEvent =
+            serde_json::from_slice(body).map_err(|e| format!("an unreadable event: {e}"))?;
+        if event.id.contains('\0') || event.checkout.contains('\0') {
+            return Err("an unreadable event: NUL in an identifier".into());
+        }
+        Ok(event)
     }
 }
 
@@ -268,8 +273,8 @@ pub async fn create(
     let (owner_kind, owner_id) = seller(&user)?;
     let mut errors = Vec::new();
     let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 120 {
-        errors.push(FieldError::new("name", "1 to 120 characters"));
+    if !crate::access::name_ok(&name) {
+        errors.push(FieldError::new("name", "1 to 120 characters, no NUL"));
     }
     if !(1..=1000).contains(&req.sessions) {
         errors.push(FieldError::new("sessions", "1 to 1000"));

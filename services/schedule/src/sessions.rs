@@ -138,8 +138,8 @@ pub async fn create_type(
     let (owner_kind, owner_id) = author(&user)?;
     let mut errors = Vec::new();
     let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 120 {
-        errors.push(FieldError::new("name", "1 to 120 characters"));
+    if !crate::access::name_ok(&name) {
+        errors.push(FieldError::new("name", "1 to 120 characters, no NUL"));
     }
     if !(5..=480).contains(&req.duration_min) {
         errors.push(FieldError::new("duration_min", "5 to 480"));
@@ -317,8 +317,8 @@ pub async fn create_room(
     };
     let mut errors = Vec::new();
     let name = req.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 120 {
-        errors.push(FieldError::new("name", "1 to 120 characters"));
+    if !crate::access::name_ok(&name) {
+        errors.push(FieldError::new("name", "1 to 120 characters, no NUL"));
     }
     if let Err(ApiError::Validation(e)) = time_zone("time_zone", &req.time_zone) {
         errors.extend(e);
