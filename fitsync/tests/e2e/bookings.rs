@@ -241,6 +241,14 @@ async fn credits_are_bought_through_signed_webhooks_and_the_balance_is_always_th
     .await;
     let codes: Vec<u16> = race.iter().map(|(s, _)| *s).collect();
     assert!(codes.contains(&201) && codes.contains(&409), "{race:?}");
+    let refused = race.iter().find(|(s, _)| *s == 409).unwrap();
+    assert!(
+        refused.1["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not enough credits"),
+        "{race:?}"
+    );
     let c = credits(&app, &client).await;
     assert_eq!((balance(&c), ledger_sum(&c)), (0, 0));
 
@@ -283,16 +291,75 @@ async fn credits_are_bought_through_signed_webhooks_and_the_balance_is_always_th
         ["purchase", "consume", "consume", "consume", "refund", "consume", "forfeit"]
     );
 
+    // A trainer's cancel is never late: the strict type's booking comes back refunded.
+    buy(&app, &client, &package, "paid").await;
+    let (_, strict_again) = book(&app, &client, trainer.id, strict, at(6, 10)).await;
+    assert_eq!(strict_again["status"], "booked", "{strict_again}");
+    let (_, by_trainer) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!(
+            "/api/bookings/{}/cancel",
+            strict_again["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(by_trainer["status"], "cancelled");
+    let c = credits(&app, &client).await;
+    assert_eq!((balance(&c), ledger_sum(&c)), (3, 3));
+    assert_eq!(c["ledger"][0]["kind"], "refund");
+
+    // A payment for another amount than the price is refused, and the purchase stays
+    // pending. (The checkout is started here without paying it.)
+    let (_, pending) = call(
+        &app,
+        &client,
+        Method::POST,
+        &format!("/api/packages/{package}/checkout"),
+        None,
+    )
+    .await;
+    let page = pending["checkout_url"].as_str().unwrap();
+    let reference = &page[page.rfind('/').unwrap() + 1..];
+    let cheap = json!({"id": "evt_cheap", "type": "checkout.completed", "checkout": reference, "amount_cents": 100, "currency": "EUR"});
+    let (status, problem) = webhook(
+        &app,
+        &cheap,
+        Some(signature(
+            &serde_json::to_vec(&cheap).unwrap(),
+            Utc::now().timestamp(),
+        )),
+    )
+    .await;
+    assert_eq!(status, 400, "{problem}");
+    let c = credits(&app, &client).await;
+    let statuses: Vec<&str> = c["purchases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"pending"), "{statuses:?}");
+    assert_eq!(balance(&c), 3);
+
     // The ledger is never edited, whoever tries.
     let db = env.schedule_db();
     let edit = sqlx::query("update credit_ledger set amount = 100")
         .execute(&db)
         .await;
     assert!(edit.unwrap_err().to_string().contains("append-only"));
-    let delete = sqlx::query("delete from credit_ledger").execute(&db).await;
-    assert!(delete.is_err());
+    for sql in ["delete from credit_ledger", "truncate credit_ledger"] {
+        let refused = sqlx::query(sql).execute(&db).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("append-only"),
+            "{sql}: {refused}"
+        );
+    }
 
-    // Credits past their validity expire: an entry takes what is left.
+    // Credits past their validity expire: an entry per lot takes what is left (two lots
+    // hold three each; the first one bought is empty and gets none).
     buy(&app, &client, &package, "paid").await;
     sqlx::query(
         "update purchases set expires_at = now() - interval '1 second' where status = 'paid'",
@@ -310,10 +377,18 @@ async fn credits_are_bought_through_signed_webhooks_and_the_balance_is_always_th
     assert_eq!(
         count(
             &db,
+            "select count(*) from credit_ledger where kind = 'expire' and amount = -3"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        count(
+            &db,
             "select count(*) from credit_ledger where kind = 'expire'"
         )
         .await,
-        1
+        2
     );
     app.stop().await;
 }
@@ -391,6 +466,37 @@ async fn bookings_move_in_one_step_and_ended_sessions_close_as_attended_or_no_sh
     assert_eq!(still["starts_at"], moved["starts_at"]);
     // Credits did not move with it: one spent each.
     assert_eq!(balance(&credits(&app, &client).await), 2);
+
+    // Inside a type's cancellation window a client cannot move the booking; the trainer can.
+    let strict = session_type(&app, &trainer, json!({"name": "Strict", "kind": "one_on_one", "duration_min": 60, "cancel_window_hours": 168})).await;
+    let (_, s1) = book(&app, &client, trainer.id, strict, at(5, 10)).await;
+    let s1 = s1["id"].as_str().unwrap().to_owned();
+    let (status, problem) = call(
+        &app,
+        &client,
+        Method::POST,
+        &format!("/api/bookings/{s1}/reschedule"),
+        Some(json!({"starts_at": at(5, 12)})),
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("cancellation window"));
+    let (status, moved_by_trainer) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!("/api/bookings/{s1}/reschedule"),
+        Some(json!({"starts_at": at(5, 12)})),
+    )
+    .await;
+    assert_eq!(
+        (status, moved_by_trainer["status"].as_str()),
+        (200, Some("booked")),
+        "{moved_by_trainer}"
+    );
 
     // Not yet: no check-in three days ahead, no attendance before the start.
     let (status, _) = call(
@@ -511,7 +617,7 @@ async fn bookings_move_in_one_step_and_ended_sessions_close_as_attended_or_no_sh
     let class_type = session_type(
         &app,
         &trainer,
-        json!({"name": "Circuit", "kind": "group", "duration_min": 45, "capacity": 1}),
+        json!({"name": "Circuit", "kind": "group", "duration_min": 45, "capacity": 1, "credits": 1}),
     )
     .await;
     let (status, classes) = call(&app, &trainer, Method::POST, "/api/sessions", Some(json!({"session_type_id": class_type, "trainer_id": trainer.id, "starts_at": at(6, 7), "weeks": 2}))).await;
@@ -571,6 +677,7 @@ async fn bookings_move_in_one_step_and_ended_sessions_close_as_attended_or_no_sh
     let third_client = app.register("client").await;
     train(&app, &trainer, &third_client).await;
     projected(&env, "trainer", trainer.id, third_client.id).await;
+    buy(&app, &third_client, &package, "paid").await;
     let (_, waiting) = call(
         &app,
         &third_client,
@@ -603,6 +710,12 @@ async fn bookings_move_in_one_step_and_ended_sessions_close_as_attended_or_no_sh
         (w["status"] == "cancelled").then_some(())
     })
     .await;
+    // Its place in line was charged, and is refunded.
+    let c = credits(&app, &third_client).await;
+    assert_eq!(
+        (balance(&c), c["ledger"][0]["kind"].as_str()),
+        (3, Some("refund"))
+    );
 
     // History: the trainer records sessions that happened before FitSync. Each is charged
     // like a booking; a no-show and a late cancel keep the credit. The client cannot.
@@ -673,6 +786,10 @@ async fn fetch_feed(app: &TestApp, url: &str) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
+/// A session type's name with what iCalendar escapes, long enough to be folded.
+const LONG_NAME: &str =
+    "PT; strength, legs and a name long enough that its SUMMARY line is folded at 75 octets";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calendar_feeds_parse_with_their_time_zones_follow_changes_and_can_be_revoked() {
     let env = env_with_gateway(TestEnv::new().await);
@@ -686,7 +803,7 @@ async fn calendar_feeds_parse_with_their_time_zones_follow_changes_and_can_be_re
     let pt = session_type(
         &app,
         &trainer,
-        json!({"name": "PT; strength, legs", "kind": "one_on_one", "duration_min": 60}),
+        json!({"name": LONG_NAME, "kind": "one_on_one", "duration_min": 60}),
     )
     .await;
 
@@ -733,17 +850,57 @@ async fn calendar_feeds_parse_with_their_time_zones_follow_changes_and_can_be_re
     )
     .await;
 
+    // A class of one place, taken by another client first: the client is in line.
+    let rival = app.register("client").await;
+    train(&app, &trainer, &rival).await;
+    projected(&env, "trainer", trainer.id, rival.id).await;
+    let solo = session_type(
+        &app,
+        &trainer,
+        json!({"name": "Solo class", "kind": "group", "duration_min": 45, "capacity": 1}),
+    )
+    .await;
+    let (_, class) = call(&app, &trainer, Method::POST, "/api/sessions", Some(json!({"session_type_id": solo, "trainer_id": trainer.id, "starts_at": nine(today + Duration::days(5)) + Duration::hours(9)}))).await;
+    let class_id = class[0]["id"].as_str().unwrap();
+    call(
+        &app,
+        &rival,
+        Method::POST,
+        "/api/bookings",
+        Some(json!({"session_id": class_id})),
+    )
+    .await;
+    let (_, in_line) = call(
+        &app,
+        &client,
+        Method::POST,
+        "/api/bookings",
+        Some(json!({"session_id": class_id})),
+    )
+    .await;
+    assert_eq!(in_line["status"], "waitlisted");
+
     let (status, feed) = call(&app, &client, Method::POST, "/api/calendar/feeds", None).await;
     assert_eq!(status, 201, "{feed}");
     let url = feed["url"].as_str().unwrap().to_owned();
     let (status, ics) = fetch_feed(&app, &url).await;
     assert_eq!(status, 200);
+    // Escaped (RFC 5545 §3.3.11) and folded at 75 octets: the long SUMMARY line spans
+    // several lines, which the parser joins back into the name.
     assert!(ics.lines().all(|l| l.len() <= 76), "lines are folded");
+    let unfolded = ics.replace("\r\n ", "");
+    assert!(unfolded.contains("SUMMARY:PT\\; strength\\, legs"), "{ics}");
+    assert!(!ics.contains(LONG_NAME), "the summary line is folded");
     let parsed = parse_ics(&ics);
     assert_eq!(parsed["version"], "2.0");
     assert_eq!(parsed["timezones"], json!(["Europe/Berlin"]));
     let events = parsed["events"].as_array().unwrap();
-    assert_eq!(events.len(), 3);
+    assert_eq!(events.len(), 4);
+    let waiting = events
+        .iter()
+        .find(|e| e["uid"] == format!("{}@fitsync.dev", in_line["id"].as_str().unwrap()).as_str())
+        .unwrap();
+    assert_eq!(waiting["status"], "TENTATIVE", "a place in line");
     for (b, expected) in bookings.iter().zip(times) {
         let uid = format!("{}@fitsync.dev", b["id"].as_str().unwrap());
         let e = events.iter().find(|e| e["uid"] == uid.as_str()).unwrap();
@@ -756,7 +913,7 @@ async fn calendar_feeds_parse_with_their_time_zones_follow_changes_and_can_be_re
             (e["tzid"].as_str(), e["status"].as_str()),
             (Some("Europe/Berlin"), Some("CONFIRMED"))
         );
-        assert_eq!(e["summary"], "PT; strength, legs");
+        assert_eq!(e["summary"], LONG_NAME);
     }
     let gone = events
         .iter()
@@ -807,7 +964,14 @@ async fn calendar_feeds_parse_with_their_time_zones_follow_changes_and_can_be_re
             .await
             .1,
     );
-    assert_eq!(parsed["events"].as_array().unwrap().len(), 3);
+    let sessions = parsed["events"].as_array().unwrap();
+    assert_eq!(sessions.len(), 4);
+    assert!(
+        sessions
+            .iter()
+            .any(|e| e["summary"] == "Solo class (1/1 booked)"),
+        "{sessions:?}"
+    );
 
     // Guessing gets nothing; revoking ends the feed; only its owner revokes it.
     let (status, _) = fetch_feed(&app, "/api/calendar/not-a-token").await;
@@ -841,6 +1005,172 @@ async fn calendar_feeds_parse_with_their_time_zones_follow_changes_and_can_be_re
     assert!(
         stored.iter().all(|h| h.as_slice() != token.as_bytes()),
         "only hashes are stored"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_series_books_every_week_at_the_same_local_time_or_nothing_and_cancels_one_or_all()
+{
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let trainer = app.register("trainer").await;
+    let client = app.register("client").await;
+    let rival = app.register("client").await;
+    for c in [&client, &rival] {
+        train(&app, &trainer, c).await;
+        projected(&env, "trainer", trainer.id, c.id).await;
+    }
+    let berlin = chrono_tz::Europe::Berlin;
+    set_hours(&app, &trainer, trainer.id, json!({"time_zone": "Europe/Berlin", "weekly": every_day("07:00", "12:00"), "horizon_days": 400, "slot_step_min": 60})).await;
+    let pt = session_type(
+        &app,
+        &trainer,
+        json!({"name": "PT", "kind": "one_on_one", "duration_min": 60}),
+    )
+    .await;
+
+    // Four weeks at 09:00 Berlin time, starting two weeks before Berlin's next change of
+    // offset, so the series crosses it.
+    let today = Utc::now().with_timezone(&berlin).date_naive();
+    let offset_on = |d: chrono::NaiveDate| {
+        berlin
+            .from_local_datetime(&d.and_hms_opt(12, 0, 0).unwrap())
+            .single()
+            .unwrap()
+            .offset()
+            .to_string()
+    };
+    // The first change of offset at least 16 days ahead (changes are months apart).
+    let change = (16..=400)
+        .map(|i| today + Duration::days(i))
+        .find(|d| offset_on(*d) != offset_on(*d - Duration::days(1)))
+        .unwrap();
+    let first_day = change - Duration::days(14);
+    let nine = |d: chrono::NaiveDate| {
+        berlin
+            .from_local_datetime(&d.and_hms_opt(9, 0, 0).unwrap())
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let series_body = |starts: DateTime<Utc>, weeks: i32| json!({"trainer_id": trainer.id, "session_type_id": pt, "starts_at": starts, "weeks": weeks});
+
+    // The rival holds week 3 at 09:00 of another series' time: that series books nothing.
+    let taken_day = first_day + Duration::weeks(2);
+    let (status, _) = book(
+        &app,
+        &rival,
+        trainer.id,
+        pt,
+        nine(taken_day) + Duration::hours(2),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let db = env.schedule_db();
+    let before = count(&db, "select count(*) from bookings").await;
+    let (status, problem) = call(
+        &app,
+        &client,
+        Method::POST,
+        "/api/bookings/series",
+        Some(series_body(nine(first_day) + Duration::hours(2), 4)),
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&taken_day.to_string()),
+        "{problem}"
+    );
+    assert_eq!(count(&db, "select count(*) from bookings").await, before);
+
+    let (status, series) = call(
+        &app,
+        &client,
+        Method::POST,
+        "/api/bookings/series",
+        Some(series_body(nine(first_day), 4)),
+    )
+    .await;
+    assert_eq!(status, 201, "{series}");
+    let series = series.as_array().unwrap().clone();
+    assert_eq!(series.len(), 4);
+    let starts: Vec<DateTime<Utc>> = series
+        .iter()
+        .map(|b| b["starts_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<DateTime<Utc>> = (0..4)
+        .map(|w| nine(first_day + Duration::weeks(w)))
+        .collect();
+    assert_eq!(starts, expected, "every week at 09:00 Berlin time");
+    // Across the change: the same local time is another time of day in UTC.
+    assert_ne!(starts[0].time(), starts[3].time());
+    let id = series[0]["series_id"].as_str().unwrap().to_owned();
+    assert!(series
+        .iter()
+        .all(|b| b["series_id"] == id.as_str() && b["status"] == "booked"));
+
+    // Skip one: cancel the second occurrence alone. Then cancel the series: the rest go,
+    // the skipped one stays as it was. Others may not cancel it.
+    let (status, _) = call(
+        &app,
+        &client,
+        Method::POST,
+        &format!("/api/bookings/{}/cancel", series[1]["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &app,
+        &rival,
+        Method::POST,
+        &format!("/api/bookings/series/{id}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, cancelled) = call(
+        &app,
+        &client,
+        Method::POST,
+        &format!("/api/bookings/series/{id}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    let gone: BTreeSet<&str> = cancelled
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    let expected_gone: BTreeSet<&str> = [0, 2, 3]
+        .iter()
+        .map(|i| series[*i]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(gone, expected_gone);
+    let (_, again) = call(
+        &app,
+        &client,
+        Method::POST,
+        &format!("/api/bookings/series/{id}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(again, json!([]));
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "select count(*) from bookings where series_id = '{id}' and status = 'cancelled'"
+            )
+        )
+        .await,
+        4
     );
     app.stop().await;
 }

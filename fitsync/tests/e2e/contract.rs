@@ -262,7 +262,16 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
     )
     .await;
 
-    // package.purchased, credit.changed (through the simulated gateway's webhook)
+    // schedule.room_saved
+    call(
+        &app,
+        &owner,
+        post.clone(),
+        "/api/sessions/rooms",
+        json!({"name": "Studio", "time_zone": "Europe/Berlin", "hours": [{"weekday": 1, "starts": "06:00", "ends": "22:00"}]}),
+    )
+    .await;
+    // package.saved, package.purchased, credit.changed (through the simulated gateway's webhook)
     let package: Value = app
         .http
         .post(app.url("/api/packages"))

@@ -10,10 +10,7 @@ import icalendar
 cal = icalendar.Calendar.from_ical(sys.stdin.buffer.read())
 zones = {}
 for vtz in cal.walk("VTIMEZONE"):
-    try:
-        zones[str(vtz["TZID"])] = vtz.to_tz(lookup_tzid=False)
-    except TypeError:
-        zones[str(vtz["TZID"])] = vtz.to_tz()
+    zones[str(vtz["TZID"])] = vtz.to_tz(lookup_tzid=False)
 
 
 def to_utc(prop):

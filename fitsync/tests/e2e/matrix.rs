@@ -77,9 +77,11 @@ pub struct World {
     pub class2: Uuid,
     pub booking: Uuid,
     pub booking_to_cancel: Uuid,
-    /// A package of the trainer's; a calendar feed of the owner's.
+    /// A package of the trainer's; a calendar feed of the owner's; a weekly series of
+    /// the owner's 1:1s with the trainer.
     pub package: Uuid,
     pub feed: Uuid,
+    pub series: Uuid,
 }
 
 async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Value {
@@ -287,7 +289,15 @@ impl World {
         )
         .await;
         let feed = post(app, &owner, "/api/calendar/feeds", json!({})).await;
+        let series = post(
+            app,
+            &owner,
+            "/api/bookings/series",
+            json!({"trainer_id": trainer.id, "session_type_id": session_type, "starts_at": Self::at(20, 15), "weeks": 2}),
+        )
+        .await;
         World {
+            series: series[0]["series_id"].as_str().unwrap().parse().unwrap(),
             package: package["id"].as_str().unwrap().parse().unwrap(),
             feed: feed["id"].as_str().unwrap().parse().unwrap(),
             session_type,
@@ -386,6 +396,14 @@ impl World {
         )
     }
 
+    /// `hour`:00 UTC, `days` from today.
+    fn at(days: i64, hour: u32) -> chrono::DateTime<chrono::Utc> {
+        (chrono::Utc::now().date_naive() + chrono::Duration::days(days))
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_utc()
+    }
+
     fn hours() -> Value {
         let weekly: Vec<Value> = (1..=7)
             .map(|d| json!({"weekday": d, "starts": "06:00", "ends": "22:00"}))
@@ -421,7 +439,7 @@ impl World {
     /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}`, `{program}`,
     /// `{assignment}`, `{assignment_to_end}`, `{diet}`, `{diet_assignment}`, `{food}`,
     /// `{workout}`, `{trainer}`, `{session_type}`, `{class_type}`, `{class}`, `{class2}`,
-    /// `{booking}`, `{booking_to_cancel}`, `{package}`, `{feed}`, `{yesterday}` (05:00 UTC), `{slot_by_who}`, `{today}` and `{who}` (the
+    /// `{booking}`, `{booking_to_cancel}`, `{package}`, `{feed}`, `{series}`, `{series_start}`, `{yesterday}` (05:00 UTC), `{slot_by_who}`, `{today}` and `{who}` (the
     /// caller, for bodies that must differ per caller) filled in.
     fn expand(&self, text: &str, who: Who) -> String {
         text.replace("{client}", &self.owner.id.to_string())
@@ -454,6 +472,8 @@ impl World {
                     .to_rfc3339(),
             )
             .replace("{feed}", &self.feed.to_string())
+            .replace("{series_start}", &Self::at(30, 15).to_rfc3339())
+            .replace("{series}", &self.series.to_string())
             .replace("{slot_by_who}", &Self::slot_by_who(who).to_rfc3339())
             .replace("{today}", &chrono::Utc::now().date_naive().to_string())
             .replace("{who}", &format!("{who:?}").to_lowercase())
@@ -1585,6 +1605,33 @@ fn cases() -> Vec<Case> {
                 Who::OtherTrainer | Who::ExTrainer => 422,
                 Who::Anonymous => 401,
                 _ => 403,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/bookings/series",
+            "/api/bookings/series",
+            Some(
+                r#"{"trainer_id": "{trainer}", "session_type_id": "{session_type}", "starts_at": "{series_start}", "weeks": 2}"#,
+            ),
+            |who| match who {
+                Who::Owner => 201,
+                Who::OtherClient => 422,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        // The owner cancels what is left; the trainer and admins may too, and find nothing left.
+        Case::new(
+            M::POST,
+            "/api/bookings/series/{id}/cancel",
+            "/api/bookings/series/{series}/cancel",
+            None,
+            |who| match who {
+                Who::Owner | Who::Trainer | Who::Admin => 200,
+                Who::Gym | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 404,
             },
         ),
     ]

@@ -176,6 +176,26 @@ async fn many_clients_race_for_one_slot_and_exactly_one_gets_it() {
         .map(|i| tomorrow_at(6) + Duration::minutes(30 * i))
         .collect();
     assert_eq!(before, expected);
+    // That answer is now in Redis, under the trainer's current schedule generation.
+    let cached_keys = || async {
+        let client = redis::Client::open(
+            std::env::var("FITSYNC__REDIS__URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:56379".into()),
+        )
+        .unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let pattern = format!(
+            "{}schedule:slots:{}:*",
+            env.settings.redis.key_prefix, trainer.id
+        );
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys
+    };
+    assert_eq!(cached_keys().await.len(), 1);
 
     // Ten clients race for 10:00: exactly one books it, nine get a 409 problem.
     let ten = tomorrow_at(10);
@@ -233,6 +253,8 @@ async fn many_clients_race_for_one_slot_and_exactly_one_gets_it() {
         expected.iter().copied().filter(|s| !taken(*s)).collect();
     assert_eq!(after, expected_after);
     assert_eq!(expected.len() - after.len(), 5, "09:00 to 11:00 are gone");
+    // The old answer is still in Redis, under the old generation; the new one beside it.
+    assert_eq!(cached_keys().await.len(), 2);
 
     // The winner cannot hold a second session at the same time with another trainer.
     let winner = clients
@@ -522,7 +544,7 @@ async fn a_class_fills_to_capacity_waitlists_in_order_and_each_cancellation_prom
     );
     assert_eq!(detail["attendees"].as_array().unwrap().len(), 9);
     // A member sees the class but not who is in it.
-    let (_, seen) = call(
+    let (seen_status, seen) = call(
         &app,
         &members[0],
         Method::GET,
@@ -530,6 +552,11 @@ async fn a_class_fills_to_capacity_waitlists_in_order_and_each_cancellation_prom
         None,
     )
     .await;
+    assert_eq!(
+        (seen_status, seen["booked"].as_i64()),
+        (200, Some(4)),
+        "{seen}"
+    );
     assert!(seen["attendees"].is_null(), "{seen}");
 
     // Two cancellations, one after the other: each promotes exactly the first in line.
@@ -766,6 +793,11 @@ async fn slots_follow_the_trainers_clock_through_both_daylight_saving_changes_in
                 let reported =
                     DateTime::parse_from_rfc3339(slot["local_start"].as_str().unwrap()).unwrap();
                 assert_eq!(reported, at.with_timezone(&zone).fixed_offset());
+                // (Equality of instants ignores offsets: the offset is compared too.)
+                assert_eq!(
+                    reported.offset(),
+                    at.with_timezone(&zone).fixed_offset().offset()
+                );
             }
         }
         // The repeated hour can be booked twice over: two different instants.

@@ -29,8 +29,9 @@ pub use exercises::{
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
 pub use schedule::{
     AvailabilityChanged, BookingChanged, CreditChanged, DateException, PackagePurchased,
-    SessionChanged, SessionTypeSaved, WeeklyHours, AVAILABILITY_CHANGED_V1, BOOKING_CHANGED_V1,
-    CREDIT_CHANGED_V1, PACKAGE_PURCHASED_V1, SESSION_CHANGED_V1, SESSION_TYPE_SAVED_V1,
+    PackageSaved, RoomSaved, SessionChanged, SessionTypeSaved, WeeklyHours,
+    AVAILABILITY_CHANGED_V1, BOOKING_CHANGED_V1, CREDIT_CHANGED_V1, PACKAGE_PURCHASED_V1,
+    PACKAGE_SAVED_V1, ROOM_SAVED_V1, SESSION_CHANGED_V1, SESSION_TYPE_SAVED_V1,
 };
 pub use topics::{Topic, Topics};
 pub use training::{
@@ -41,7 +42,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 26] = [
+pub const EVENT_TYPES: [&str; 28] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -62,8 +63,10 @@ pub const EVENT_TYPES: [&str; 26] = [
     FOOD_DELETED_V1,
     AVAILABILITY_CHANGED_V1,
     SESSION_TYPE_SAVED_V1,
+    ROOM_SAVED_V1,
     SESSION_CHANGED_V1,
     BOOKING_CHANGED_V1,
+    PACKAGE_SAVED_V1,
     PACKAGE_PURCHASED_V1,
     CREDIT_CHANGED_V1,
     EMAIL_REQUESTED_V2,
@@ -136,6 +139,10 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         BOOKING_CHANGED_V1 => Some(include_str!("../schemas/fitsync.booking.changed.v1.json")),
         PACKAGE_PURCHASED_V1 => Some(include_str!("../schemas/fitsync.package.purchased.v1.json")),
         CREDIT_CHANGED_V1 => Some(include_str!("../schemas/fitsync.credit.changed.v1.json")),
+        ROOM_SAVED_V1 => Some(include_str!(
+            "../schemas/fitsync.schedule.room_saved.v1.json"
+        )),
+        PACKAGE_SAVED_V1 => Some(include_str!("../schemas/fitsync.package.saved.v1.json")),
         _ => None,
     }
 }

@@ -151,3 +151,32 @@ pub struct CreditChanged {
     /// The client's balance with this owner after the entry.
     pub balance: i64,
 }
+
+pub const ROOM_SAVED_V1: &str = "fitsync.schedule.room_saved.v1";
+pub const PACKAGE_SAVED_V1: &str = "fitsync.package.saved.v1";
+
+/// A gym's room and its weekly hours. Keyed by the gym.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomSaved {
+    pub room_id: Uuid,
+    pub gym_id: Uuid,
+    pub name: String,
+    pub time_zone: String,
+    pub hours: Vec<WeeklyHours>,
+}
+
+/// A package a trainer or a gym sells. Keyed by its owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSaved {
+    pub package_id: Uuid,
+    /// `trainer` or `gym`.
+    pub owner_kind: String,
+    pub owner_id: Uuid,
+    pub name: String,
+    pub sessions: i32,
+    pub validity_days: i32,
+    pub price_cents: i64,
+    pub currency: String,
+}

@@ -45,6 +45,8 @@ pub struct Booking {
     free_cancellation_until: DateTime<Utc>,
     revision: i32,
     created_at: DateTime<Utc>,
+    /// The weekly series it belongs to, if it was booked as one.
+    series_id: Option<Uuid>,
 }
 
 struct BookingRow {
@@ -56,6 +58,7 @@ struct BookingRow {
     waitlisted_seq: Option<i64>,
     revision: i32,
     created_at: DateTime<Utc>,
+    series_id: Option<Uuid>,
 }
 
 async fn booking_row(
@@ -66,7 +69,7 @@ async fn booking_row(
     let row = if lock {
         sqlx::query_as!(
             BookingRow,
-            "select id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at
+            "select id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at, series_id
              from bookings where id = $1 for update",
             id
         )
@@ -75,7 +78,7 @@ async fn booking_row(
     } else {
         sqlx::query_as!(
             BookingRow,
-            "select id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at
+            "select id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at, series_id
              from bookings where id = $1",
             id
         )
@@ -120,6 +123,7 @@ async fn view(
         free_cancellation_until: s.starts_at - Duration::hours(t.cancel_window_hours.into()),
         revision: b.revision,
         created_at: b.created_at,
+        series_id: b.series_id,
     })
 }
 
@@ -233,7 +237,7 @@ async fn insert_booking(
         "insert into bookings (id, session_id, client_id, trainer_id, period, status, waitlisted_seq)
          values ($1, $2, $3, $4, tstzrange($5, $6), $7,
                  case when $8 then nextval('waitlist_arrivals') end)
-         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at",
+         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at, series_id",
         Uuid::now_v7(),
         s.id,
         client,
@@ -453,7 +457,7 @@ pub async fn list(
                        and w.status = 'waitlisted' and w.waitlisted_seq <= b.waitlisted_seq)
                   end as waitlist_position,
                   t.credits, lower(s.period) - make_interval(hours => t.cancel_window_hours) as "free_cancellation_until!",
-                  b.revision, b.created_at
+                  b.revision, b.created_at, b.series_id
            from bookings b join sessions s on s.id = b.session_id
                 join session_types t on t.id = s.session_type_id
            where b.client_id = $1 and lower(b.period) >= $2 and lower(b.period) < $3
@@ -542,11 +546,31 @@ pub async fn cancel(
         return Err(ApiError::Forbidden);
     }
     let mut tx = state.pool.begin().await?;
-    // Lock order, as when booking: the session, then the booking.
-    let mut s = session_row(&mut *tx, s.id, true)
+    let booking = cancel_in(&mut tx, s.id, b.id, &t, by_client).await?;
+    tx.commit().await?;
+    Ok(Json(booking))
+}
+
+/// Cancels a place (a client's cancel inside the type's window is late): frees a 1:1's
+/// time, or gives a class place to the first in line.
+async fn cancel_in(
+    tx: &mut PgConnection,
+    session: Uuid,
+    booking: Uuid,
+    t: &TypeRow,
+    by_client: bool,
+) -> Result<Booking, ApiError> {
+    // Lock order, as when booking: a 1:1's trainer, the session, then the booking.
+    if t.kind == "one_on_one" {
+        let trainer = sqlx::query_scalar!("select trainer_id from sessions where id = $1", session)
+            .fetch_one(&mut *tx)
+            .await?;
+        schedule_row(&mut *tx, trainer, true).await?;
+    }
+    let mut s = session_row(&mut *tx, session, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let b = booking_row(&mut *tx, b.id, true)
+    let b = booking_row(&mut *tx, booking, true)
         .await?
         .ok_or(ApiError::NotFound)?;
     let now = Utc::now();
@@ -565,14 +589,14 @@ pub async fn cancel(
         BookingRow,
         "update bookings set status = $2, waitlisted_seq = null, revision = revision + 1, updated_at = now()
          where id = $1
-         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at",
+         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at, series_id",
         b.id,
         status
     )
     .fetch_one(&mut *tx)
     .await?;
     // A late cancel keeps the credit; anything else gives it back.
-    credits::settle(&mut tx, b.id, !late).await?;
+    credits::settle(tx, b.id, !late).await?;
     if held_place && s.kind == "one_on_one" {
         // A 1:1 without its client is no session: the trainer's time is free again.
         let revision = sqlx::query_scalar!(
@@ -585,16 +609,15 @@ pub async fn cancel(
         s.status = "cancelled".into();
         s.booked = 0;
         s.revision = revision;
-        session_event(&mut tx, &s).await?;
-        bump(&mut tx, s.trainer_id, s.room_id).await?;
+        session_event(tx, &s).await?;
+        bump(tx, s.trainer_id, s.room_id).await?;
     } else if held_place {
-        places_changed(&mut tx, &mut s, -1).await?;
-        promote(&mut tx, &mut s, &t).await?;
+        places_changed(tx, &mut s, -1).await?;
+        promote(tx, &mut s, t).await?;
     }
-    let booking = view(&mut tx, &b, &s, &t).await?;
-    booking_event(&mut tx, &booking, status).await?;
-    tx.commit().await?;
-    Ok(Json(booking))
+    let booking = view(tx, &b, &s, t).await?;
+    booking_event(tx, &booking, status).await?;
+    Ok(booking)
 }
 
 /// Gives a free place on a class to the first in line, if anyone is (the session locked).
@@ -607,7 +630,7 @@ async fn promote(conn: &mut PgConnection, s: &mut SessionRow, t: &TypeRow) -> Re
         "update bookings set status = 'booked', waitlisted_seq = null, revision = revision + 1, updated_at = now()
          where id = (select id from bookings where session_id = $1 and status = 'waitlisted'
                      order by waitlisted_seq limit 1)
-         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at",
+         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at, series_id",
         s.id
     )
     .fetch_optional(&mut *conn)
@@ -632,7 +655,7 @@ async fn transition(
         "update bookings set status = $2, revision = revision + 1, updated_at = now(),
                 waitlisted_seq = case when $2 = 'waitlisted' then waitlisted_seq end
          where id = $1
-         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at",
+         returning id, session_id, client_id, trainer_id, status, waitlisted_seq, revision, created_at, series_id",
         id,
         status
     )
@@ -807,8 +830,18 @@ pub async fn reschedule(
             "inside the cancellation window: ask your trainer, or cancel".into(),
         ));
     }
+    // The class moved to, read before the transaction (no pooled connection is held
+    // while waiting for another).
+    let target = match req.session_id {
+        Some(to) => Some(
+            session_row(&state.pool, to, false)
+                .await?
+                .ok_or_else(|| ApiError::field("session_id", "no such class"))?,
+        ),
+        None => None,
+    };
     let mut tx = state.pool.begin().await?;
-    let booking = match (s.kind.as_str(), req.starts_at, req.session_id) {
+    let booking = match (s.kind.as_str(), req.starts_at, target) {
         ("one_on_one", Some(starts_at), None) => {
             let sched = schedule_row(&mut *tx, b.trainer_id, true)
                 .await?
@@ -854,10 +887,8 @@ pub async fn reschedule(
             bump(&mut tx, s.trainer_id, s.room_id).await?;
             transition(&mut tx, id, "booked", "rescheduled").await?
         }
-        ("group", None, Some(to)) => {
-            let target = session_row(&state.pool, to, false)
-                .await?
-                .ok_or_else(|| ApiError::field("session_id", "no such class"))?;
+        ("group", None, Some(target)) => {
+            let to = target.id;
             if target.session_type_id != s.session_type_id || target.id == s.id {
                 return Err(ApiError::field(
                     "session_id",
@@ -1103,4 +1134,148 @@ pub async fn record(
     };
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(booking)))
+}
+
+/// A weekly series of 1:1s.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesRequest {
+    trainer_id: Uuid,
+    /// A 1:1 session type the trainer offers.
+    session_type_id: Uuid,
+    /// The first occurrence; the others follow weekly at the same local time in the
+    /// trainer's time zone.
+    starts_at: DateTime<Utc>,
+    /// Occurrences in all.
+    #[schema(minimum = 2, maximum = 26)]
+    weeks: i32,
+}
+
+/// `POST /api/bookings/series`
+#[utoipa::path(
+    post, path = "/api/bookings/series", tag = "schedule",
+    summary = "Book a weekly series of 1:1s at the same local time: every occurrence or none (clients, for themselves). Skip one by cancelling it",
+    request_body = SeriesRequest,
+    responses(
+        (status = 201, description = "Booked, in time order", body = Vec<Booking>),
+        (status = 409, description = "An occurrence is taken (named), or the credits do not last", body = fitsync_platform::Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn book_series(
+    State(state): State<ScheduleState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<SeriesRequest>,
+) -> Result<(StatusCode, Json<Vec<Booking>>), ApiError> {
+    let client = user.id();
+    user.may_write_client(client)?;
+    if !(2..=26).contains(&req.weeks) {
+        return Err(ApiError::field("weeks", "2 to 26"));
+    }
+    let t = type_row(&state.pool, req.session_type_id)
+        .await?
+        .ok_or_else(|| ApiError::field("session_type_id", "no such session type"))?;
+    if t.kind != "one_on_one"
+        || !crate::access::offers(&state, &t.owner_kind, t.owner_id, req.trainer_id).await?
+    {
+        return Err(ApiError::field(
+            "session_type_id",
+            "not a 1:1 session type this trainer offers",
+        ));
+    }
+    if !may_book_with(&state, client, req.trainer_id, &t.owner_kind, t.owner_id).await? {
+        return Err(ApiError::field("trainer_id", "not a trainer you may book"));
+    }
+    let now = Utc::now();
+    let mut tx = state.pool.begin().await?;
+    let sched = schedule_row(&mut *tx, req.trainer_id, true)
+        .await?
+        .ok_or_else(|| ApiError::field("trainer_id", "the trainer has no bookable hours"))?;
+    let tz = sched.tz();
+    let first = req.starts_at.with_timezone(&tz);
+    let series = Uuid::now_v7();
+    let mut out = Vec::new();
+    for week in 0..req.weeks {
+        let date = first.date_naive() + Duration::weeks(week.into());
+        let starts_at = crate::slots::instant(tz, date, first.time(), false);
+        check_slot(&mut tx, &sched, &t, starts_at, None, now)
+            .await
+            .map_err(|e| match e {
+                ApiError::Conflict(why) => ApiError::Conflict(format!("{date}: {why}")),
+                ApiError::Validation(_) => ApiError::field(
+                    "starts_at",
+                    format!("{date}: not a slot the trainer offers, or outside the booking window"),
+                ),
+                other => other,
+            })?;
+        let mut s = insert_session(
+            &mut tx,
+            &t,
+            req.trainer_id,
+            starts_at,
+            (sched.buffer_before_min, sched.buffer_after_min),
+            0,
+        )
+        .await?;
+        let mut b = take_place(&mut tx, client, &mut s).await?;
+        pay(&mut tx, &b, &t).await?;
+        sqlx::query!(
+            "update bookings set series_id = $2 where id = $1",
+            b.id,
+            series
+        )
+        .execute(&mut *tx)
+        .await?;
+        b.series_id = Some(series);
+        let booking = view(&mut tx, &b, &s, &t).await?;
+        booking_event(&mut tx, &booking, "booked").await?;
+        out.push(booking);
+    }
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// `POST /api/bookings/series/{id}/cancel`
+#[utoipa::path(
+    post, path = "/api/bookings/series/{id}/cancel", tag = "schedule",
+    summary = "Cancel what is still to come of a weekly series (the client; the trainer, never late; admins); what is already cancelled or past stays as it is",
+    params(("id" = Uuid, Path, description = "The series")),
+    responses(
+        (status = 200, description = "The occurrences this cancelled (none if nothing was left)", body = Vec<Booking>),
+        (status = 404, description = "No such series the caller may see", body = fitsync_platform::Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn cancel_series(
+    State(state): State<ScheduleState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Vec<Booking>>, ApiError> {
+    let occurrences = sqlx::query!(
+        r#"select b.id, b.session_id, b.status, lower(b.period) as "starts_at!"
+           from bookings b where b.series_id = $1 order by lower(b.period)"#,
+        id
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let first = occurrences.first().ok_or(ApiError::NotFound)?;
+    let (b, _, t) = load(&state.pool, first.id).await?;
+    readable(&state, &user, &b).await?;
+    let by_client = user.id() == b.client_id;
+    if !(by_client || user.id() == b.trainer_id || user.role() == Role::Admin) {
+        return Err(ApiError::Forbidden);
+    }
+    let now = Utc::now();
+    let mut tx = state.pool.begin().await?;
+    let mut out = Vec::new();
+    for o in occurrences
+        .iter()
+        .filter(|o| matches!(o.status.as_str(), "booked" | "waitlisted") && o.starts_at > now)
+    {
+        out.push(cancel_in(&mut tx, o.session_id, o.id, &t, by_client).await?);
+    }
+    tx.commit().await?;
+    Ok(Json(out))
 }

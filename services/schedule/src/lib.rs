@@ -69,6 +69,8 @@ pub fn router(state: ScheduleState) -> OpenApiRouter {
         .routes(routes!(bookings::attendance))
         .routes(routes!(bookings::reschedule))
         .routes(routes!(bookings::record))
+        .routes(routes!(bookings::book_series))
+        .routes(routes!(bookings::cancel_series))
         .routes(routes!(payments::create, payments::list))
         .routes(routes!(payments::checkout))
         .routes(routes!(payments::webhook))

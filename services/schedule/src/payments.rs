@@ -15,7 +15,9 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Duration, Utc};
-use fitsync_events::{CloudEvent, PackagePurchased, Topic, PACKAGE_PURCHASED_V1};
+use fitsync_events::{
+    CloudEvent, PackagePurchased, PackageSaved, Topic, PACKAGE_PURCHASED_V1, PACKAGE_SAVED_V1,
+};
 use fitsync_platform::{
     auth::Role, outbox, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, FieldError,
 };
@@ -291,6 +293,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    let mut tx = state.pool.begin().await?;
     let p = sqlx::query_as!(
         Package,
         "insert into packages (id, owner_kind, owner_id, name, sessions, validity_days, price_cents, currency)
@@ -305,8 +308,25 @@ pub async fn create(
         req.price_cents,
         req.currency
     )
-    .fetch_one(&state.pool)
+    .fetch_one(&mut *tx)
     .await?;
+    let event = CloudEvent::new(
+        SOURCE,
+        PACKAGE_SAVED_V1,
+        owner_id.to_string(),
+        PackageSaved {
+            package_id: p.id,
+            owner_kind: p.owner_kind.clone(),
+            owner_id,
+            name: p.name.clone(),
+            sessions: p.sessions,
+            validity_days: p.validity_days,
+            price_cents: p.price_cents,
+            currency: p.currency.clone(),
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Schedule, &event).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 

@@ -6,7 +6,8 @@ use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use fitsync_events::{
-    CloudEvent, SessionChanged, SessionTypeSaved, Topic, SESSION_CHANGED_V1, SESSION_TYPE_SAVED_V1,
+    CloudEvent, RoomSaved, SessionChanged, SessionTypeSaved, Topic, WeeklyHours, ROOM_SAVED_V1,
+    SESSION_CHANGED_V1, SESSION_TYPE_SAVED_V1,
 };
 use fitsync_platform::{
     auth::{Grants, Relationships, Role},
@@ -370,6 +371,27 @@ pub async fn create_room(
         .execute(&mut *tx)
         .await?;
     }
+    let event = CloudEvent::new(
+        SOURCE,
+        ROOM_SAVED_V1,
+        gym.to_string(),
+        RoomSaved {
+            room_id: id,
+            gym_id: gym,
+            name: name.clone(),
+            time_zone: req.time_zone.clone(),
+            hours: req
+                .hours
+                .iter()
+                .map(|h| WeeklyHours {
+                    weekday: h.weekday,
+                    starts: h.starts.clone(),
+                    ends: h.ends.clone(),
+                })
+                .collect(),
+        },
+    );
+    outbox::enqueue(&mut tx, Topic::Schedule, &event).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -312,6 +312,20 @@ mod tests {
         );
     }
 
+    // An opening time inside the skipped hour is read with the offset before the change:
+    // 02:30 (CET, which never shows on the clock) is 03:30 CEST.
+    #[test]
+    fn an_opening_in_the_skipped_hour_opens_as_if_the_clock_had_not_jumped() {
+        let tz = chrono_tz::Europe::Berlin;
+        let slots = free_slots(
+            &every_day(tz, t(2, 30), t(5, 0)),
+            &hourly(),
+            d(2027, 3, 28),
+            d(2027, 3, 28),
+        );
+        assert_eq!(local(tz, &slots), ["03:30+02:00"]);
+    }
+
     // Sydney (southern hemisphere): 3 October 2027 02:00 AEST becomes 03:00 AEDT;
     // 4 April 2027 03:00 AEDT becomes 02:00 AEST.
     #[test]
