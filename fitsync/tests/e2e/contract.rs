@@ -382,14 +382,18 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
 fn schemathesis() -> std::path::PathBuf {
     std::env::var_os("FITSYNC_SCHEMATHESIS")
         .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| python_tools().join("bin/st"))
+}
+
+/// The Python tools' virtualenv `scripts/stack.sh install` makes in the cache
+/// (schemathesis, and the iCalendar parser the calendar tests read feeds with).
+pub fn python_tools() -> std::path::PathBuf {
+    let cache = std::env::var_os("FITSYNC_CACHE")
+        .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            let cache = std::env::var_os("FITSYNC_CACHE")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| {
-                    std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/fitsync")
-                });
-            cache.join("tools/schemathesis/bin/st")
-        })
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/fitsync")
+        });
+    cache.join("tools/schemathesis")
 }
 
 /// Runs schemathesis against the document with `token`; every check, zero failures.

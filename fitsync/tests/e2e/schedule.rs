@@ -178,10 +178,9 @@ async fn many_clients_race_for_one_slot_and_exactly_one_gets_it() {
     assert_eq!(before, expected);
     // That answer is now in Redis, under the trainer's current schedule generation.
     let cached_keys = || async {
-        let client = redis::Client::open(
-            std::env::var("FITSYNC__REDIS__URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:56379".into()),
-        )
+        let client = redis::Client::open(secrecy::ExposeSecret::expose_secret(
+            &env.settings.redis.url,
+        ))
         .unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let pattern = format!(
