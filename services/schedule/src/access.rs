@@ -30,6 +30,17 @@ async fn gyms_of(state: &ScheduleState, user: Uuid) -> Result<Vec<Uuid>, ApiErro
     Ok(out)
 }
 
+/// Who the caller creates session types, rooms and packages as: a trainer for
+/// themselves, a gym account for its gym.
+pub(crate) fn owner_of(user: &AuthUser) -> Result<(&'static str, Uuid), ApiError> {
+    match (user.role(), user.claims().gym) {
+        (Role::Trainer, _) => Ok(("trainer", user.id())),
+        (Role::Gym, Some(gym)) => Ok(("gym", gym)),
+        (Role::Gym, None) => Err(ApiError::ForbiddenBecause("open a gym first")),
+        _ => Err(ApiError::Forbidden),
+    }
+}
+
 /// `a` and `b` belong to one gym.
 async fn share_a_gym(state: &ScheduleState, a: Uuid, b: Uuid) -> Result<bool, ApiError> {
     let grants = Grants::new(&state.pool, &state.auth);

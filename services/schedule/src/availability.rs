@@ -304,15 +304,6 @@ pub(crate) async fn constraints(
         room: None,
     };
     if let Some(room) = t.room_id {
-        let room_tz = sqlx::query_scalar!("select time_zone from rooms where id = $1", room)
-            .fetch_one(&mut *conn)
-            .await?;
-        let hours = sqlx::query!(
-            "select weekday, starts, ends from room_hours where room_id = $1",
-            room
-        )
-        .fetch_all(&mut *conn)
-        .await?;
         let busy = sqlx::query!(
             r#"select lower(period) as "from!", upper(period) as "to!" from sessions
                where room_id = $1 and status = 'scheduled' and period && tstzrange($2, $3)
@@ -324,20 +315,8 @@ pub(crate) async fn constraints(
         )
         .fetch_all(&mut *conn)
         .await?;
-        let room_table = Timetable {
-            tz: room_tz.parse().unwrap_or(Tz::UTC),
-            weekly: hours
-                .into_iter()
-                .map(|h| Hours {
-                    weekday: h.weekday as u8,
-                    starts: h.starts,
-                    ends: h.ends,
-                })
-                .collect(),
-            exceptions: vec![],
-        };
         c.room = Some((
-            room_table,
+            crate::sessions::room_timetable(conn, room).await?,
             busy.into_iter().map(|b| (b.from, b.to)).collect(),
         ));
     }

@@ -471,6 +471,17 @@ pub async fn list(
     Ok(Json(rows))
 }
 
+/// May cancel or move a booking: the client, the session's trainer, admins. Whether the
+/// client asks (only a client's change can be late).
+fn may_change(user: &AuthUser, b: &BookingRow) -> Result<bool, ApiError> {
+    let by_client = user.id() == b.client_id;
+    if by_client || user.id() == b.trainer_id || user.role() == Role::Admin {
+        Ok(by_client)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
 /// May see a booking: whoever may read the client's data, and the session's trainer.
 async fn readable(state: &ScheduleState, user: &AuthUser, b: &BookingRow) -> Result<(), ApiError> {
     if user.id() == b.trainer_id {
@@ -541,10 +552,7 @@ pub async fn cancel(
 ) -> Result<Json<Booking>, ApiError> {
     let (b, s, t) = load(&state.pool, id).await?;
     readable(&state, &user, &b).await?;
-    let by_client = user.id() == b.client_id;
-    if !(by_client || user.id() == b.trainer_id || user.role() == Role::Admin) {
-        return Err(ApiError::Forbidden);
-    }
+    let by_client = may_change(&user, &b)?;
     let mut tx = state.pool.begin().await?;
     let booking = cancel_in(&mut tx, s.id, b.id, &t, by_client).await?;
     tx.commit().await?;
@@ -820,10 +828,7 @@ pub async fn reschedule(
 ) -> Result<Json<Booking>, ApiError> {
     let (b, s, t) = load(&state.pool, id).await?;
     readable(&state, &user, &b).await?;
-    let by_client = user.id() == b.client_id;
-    if !(by_client || user.id() == b.trainer_id || user.role() == Role::Admin) {
-        return Err(ApiError::Forbidden);
-    }
+    let by_client = may_change(&user, &b)?;
     let now = Utc::now();
     if by_client && now > s.starts_at - Duration::hours(t.cancel_window_hours.into()) {
         return Err(ApiError::Conflict(
@@ -1094,16 +1099,7 @@ pub async fn record(
         ));
     }
     let mut tx = state.pool.begin().await?;
-    sqlx::query!(
-        "insert into trainer_schedules (trainer_id, time_zone) values ($1, 'UTC')
-         on conflict (trainer_id) do nothing",
-        trainer
-    )
-    .execute(&mut *tx)
-    .await?;
-    let sched = schedule_row(&mut *tx, trainer, true)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let sched = crate::sessions::calendar_of(&mut tx, trainer).await?;
     let mut s = insert_session(
         &mut tx,
         &t,
@@ -1263,10 +1259,7 @@ pub async fn cancel_series(
     let first = occurrences.first().ok_or(ApiError::NotFound)?;
     let (b, _, t) = load(&state.pool, first.id).await?;
     readable(&state, &user, &b).await?;
-    let by_client = user.id() == b.client_id;
-    if !(by_client || user.id() == b.trainer_id || user.role() == Role::Admin) {
-        return Err(ApiError::Forbidden);
-    }
+    let by_client = may_change(&user, &b)?;
     let now = Utc::now();
     let mut tx = state.pool.begin().await?;
     let mut out = Vec::new();

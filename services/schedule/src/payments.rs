@@ -18,9 +18,7 @@ use chrono::{DateTime, Duration, Utc};
 use fitsync_events::{
     CloudEvent, PackagePurchased, PackageSaved, Topic, PACKAGE_PURCHASED_V1, PACKAGE_SAVED_V1,
 };
-use fitsync_platform::{
-    auth::Role, outbox, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, FieldError,
-};
+use fitsync_platform::{outbox, ApiError, ApiJson, ApiPath, ApiQuery, AuthUser, FieldError};
 use ring::hmac;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -249,15 +247,6 @@ pub struct PackageRequest {
     currency: String,
 }
 
-fn seller(user: &AuthUser) -> Result<(&'static str, Uuid), ApiError> {
-    match (user.role(), user.claims().gym) {
-        (Role::Trainer, _) => Ok(("trainer", user.id())),
-        (Role::Gym, Some(gym)) => Ok(("gym", gym)),
-        (Role::Gym, None) => Err(ApiError::ForbiddenBecause("open a gym first")),
-        _ => Err(ApiError::Forbidden),
-    }
-}
-
 /// `POST /api/packages`
 #[utoipa::path(
     post, path = "/api/packages", tag = "schedule",
@@ -272,7 +261,7 @@ pub async fn create(
     user: AuthUser,
     ApiJson(req): ApiJson<PackageRequest>,
 ) -> Result<(StatusCode, Json<Package>), ApiError> {
-    let (owner_kind, owner_id) = seller(&user)?;
+    let (owner_kind, owner_id) = crate::access::owner_of(&user)?;
     let mut errors = Vec::new();
     let name = req.name.trim().to_owned();
     if !crate::access::name_ok(&name) {

@@ -19,8 +19,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    access::{clock, may_manage_trainer, may_see_trainer, offers, taken, time_zone},
-    availability::schedule_row,
+    access::{clock, may_manage_trainer, may_see_trainer, offers, owner_of, taken, time_zone},
+    availability::{schedule_row, ScheduleRow},
     slots::{instant, Hours, Timetable},
     ScheduleState, SOURCE,
 };
@@ -112,16 +112,6 @@ pub(crate) async fn type_row(
     .await?)
 }
 
-/// Who writes session types and rooms as: a trainer for themselves, a gym account for its gym.
-fn author(user: &AuthUser) -> Result<(&'static str, Uuid), ApiError> {
-    match (user.role(), user.claims().gym) {
-        (Role::Trainer, _) => Ok(("trainer", user.id())),
-        (Role::Gym, Some(gym)) => Ok(("gym", gym)),
-        (Role::Gym, None) => Err(ApiError::ForbiddenBecause("open a gym first")),
-        _ => Err(ApiError::Forbidden),
-    }
-}
-
 /// `POST /api/sessions/types`
 #[utoipa::path(
     post, path = "/api/sessions/types", tag = "schedule",
@@ -136,7 +126,7 @@ pub async fn create_type(
     user: AuthUser,
     ApiJson(req): ApiJson<SessionTypeRequest>,
 ) -> Result<(StatusCode, Json<SessionType>), ApiError> {
-    let (owner_kind, owner_id) = author(&user)?;
+    let (owner_kind, owner_id) = owner_of(&user)?;
     let mut errors = Vec::new();
     let name = req.name.trim().to_owned();
     if !crate::access::name_ok(&name) {
@@ -312,7 +302,7 @@ pub async fn create_room(
     user: AuthUser,
     ApiJson(req): ApiJson<RoomRequest>,
 ) -> Result<(StatusCode, Json<Room>), ApiError> {
-    let gym = match author(&user)? {
+    let gym = match owner_of(&user)? {
         ("gym", gym) => gym,
         _ => return Err(ApiError::Forbidden),
     };
@@ -708,17 +698,7 @@ pub async fn schedule(
         }
     };
     let mut tx = state.pool.begin().await?;
-    // A trainer without hours still has a calendar (and a time zone: UTC until set).
-    sqlx::query!(
-        "insert into trainer_schedules (trainer_id, time_zone) values ($1, 'UTC')
-         on conflict (trainer_id) do nothing",
-        req.trainer_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    let s = schedule_row(&mut *tx, req.trainer_id, true)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let s = calendar_of(&mut tx, req.trainer_id).await?;
     let tz = s.tz();
     let room_hours = match t.room_id {
         Some(room) => Some(room_timetable(&mut tx, room).await?),
@@ -761,7 +741,29 @@ pub async fn schedule(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-async fn room_timetable(conn: &mut PgConnection, room: Uuid) -> Result<Timetable, ApiError> {
+/// The trainer's schedule row, locked; a trainer without hours still has a calendar
+/// (and a time zone: UTC until set).
+pub(crate) async fn calendar_of(
+    conn: &mut PgConnection,
+    trainer: Uuid,
+) -> Result<ScheduleRow, ApiError> {
+    sqlx::query!(
+        "insert into trainer_schedules (trainer_id, time_zone) values ($1, 'UTC')
+         on conflict (trainer_id) do nothing",
+        trainer
+    )
+    .execute(&mut *conn)
+    .await?;
+    schedule_row(&mut *conn, trainer, true)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// A room's weekly hours in its time zone.
+pub(crate) async fn room_timetable(
+    conn: &mut PgConnection,
+    room: Uuid,
+) -> Result<Timetable, ApiError> {
     let tz = sqlx::query_scalar!("select time_zone from rooms where id = $1", room)
         .fetch_one(&mut *conn)
         .await?;
