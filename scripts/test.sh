@@ -24,6 +24,8 @@ cleanup() {
 trap cleanup EXIT
 
 bash scripts/stack.sh start
+# Builds of checkouts in other folders, once the shared build cache is over its budget.
+bash scripts/prune-target.sh
 
 # Databases left behind by earlier test runs on this machine.
 psql -h 127.0.0.1 -p "${FITSYNC_PG_PORT:-55432}" -U postgres -tAc \
