@@ -2,14 +2,25 @@
 //!
 //! Formulas and their sources are in `docs/analytics.md`.
 
+mod body;
 mod frame;
 mod nutrition;
 mod strength;
+mod training;
 mod volume;
 
-pub use frame::{sets_frame, SetRow};
+pub use body::{
+    daily_metrics, weight_trend, DailyMetric, MeasurementRow, TrendPoint, TREND_SMOOTHING,
+};
+pub use frame::{sets_frame, week_start, SetRow};
 pub use nutrition::{adherence, daily_intake, DailyIntake, FoodRow};
 pub use strength::{best_e1rm, brzycki, epley, BestE1rm};
+pub use training::{
+    daily_e1rm, daily_training, day_analytics, muscle_weekly, muscle_weeks, muscles_frame, records,
+    rep_records, session_volume, workload, DailyE1rm, DailyLoad, DailyTraining, DayAnalytics,
+    MuscleWeek, RepRecord, SessionVolume, Workload, ACUTE_DAYS, ACWR_FLAG, CHRONIC_DAYS,
+    HARD_SET_MAX_RIR,
+};
 pub use volume::{weekly_volume, WeeklyVolume};
 
 use polars::prelude::*;

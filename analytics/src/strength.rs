@@ -51,11 +51,12 @@ pub(crate) fn with_e1rm(sets: LazyFrame) -> LazyFrame {
 }
 
 /// Plan: best Epley e1RM per (client, exercise), with the set that achieved it.
-/// Ties go to the earliest set, so the answer does not depend on batch order.
+/// Ties go to the earliest set (then the lower set id), so the answer does not depend on
+/// batch order.
 pub fn best_e1rm(sets: LazyFrame) -> LazyFrame {
-    let order = SortMultipleOptions::default().with_order_descending_multi([true, false]);
+    let order = SortMultipleOptions::default().with_order_descending_multi([true, false, false]);
     with_e1rm(sets)
-        .sort_by_exprs([col("e1rm_kg"), col("performed_at")], order)
+        .sort_by_exprs([col("e1rm_kg"), col("performed_at"), col("set_id")], order)
         .group_by([col("client_id"), col("exercise")])
         .agg([
             col("e1rm_kg").first(),

@@ -23,6 +23,10 @@ fn set(
         weight_kg: kg,
         rir,
         performed_at_ms: at_ms,
+        // A client in UTC: the local day is the UTC day.
+        local_day: i32::try_from(at_ms.div_euclid(DAY_MS)).unwrap(),
+        failed: false,
+        workout_id: None,
     }
 }
 
@@ -83,7 +87,7 @@ fn ties_go_to_the_earliest_set_whatever_the_batch_order() {
 }
 
 #[test]
-fn weekly_volume_splits_on_monday_utc() {
+fn weekly_volume_splits_on_the_clients_local_monday() {
     let monday = MONDAY_DAYS * DAY_MS;
     let rows = vec![
         set("a", "c1", "back-squat", 5, 100.0, None, monday - 1), // Sunday 23:59:59.999
@@ -98,6 +102,11 @@ fn weekly_volume_splits_on_monday_utc() {
             monday + 6 * DAY_MS,
         ),
         set("d", "c2", "back-squat", 10, 50.0, None, monday + DAY_MS),
+        // Sunday 23:30 UTC is Monday 00:30 in Berlin: that client's Monday.
+        SetRow {
+            local_day: i32::try_from(MONDAY_DAYS).unwrap(),
+            ..set("e", "c3", "back-squat", 1, 100.0, None, monday - 1_800_000)
+        },
     ];
     let out = summarize(&rows).unwrap();
     let v: Vec<_> = out
@@ -118,6 +127,7 @@ fn weekly_volume_splits_on_monday_utc() {
             ("c1", MONDAY_DAYS - 7, 500.0, 1),
             ("c1", MONDAY_DAYS, 500.0 + 480.0, 2),
             ("c2", MONDAY_DAYS, 500.0, 1),
+            ("c3", MONDAY_DAYS, 100.0, 1),
         ]
     );
 }

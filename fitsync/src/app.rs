@@ -365,6 +365,7 @@ pub async fn start(
             ("users", "users"),
             ("training", "training"),
             ("schedule", "schedule"),
+            ("progress", "progress"),
         ] {
             let pool = pool_of(name)?;
             if !serves_api {

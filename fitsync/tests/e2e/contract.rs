@@ -308,12 +308,58 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         .unwrap();
     assert!(paid.status().is_success());
 
+    // metric.measurement_recorded and _deleted, goal.changed (set and deleted); the
+    // trainer reading Ana's health records is audited on fitsync.progress.
+    let measurement: Value = app
+        .http
+        .post(app.url(&format!("/api/metrics/{}/measurements", ana.id)))
+        .bearer_auth(&ana.token)
+        .json(&json!({"metric": "weight", "value": 71.5, "time_zone": "Europe/Berlin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &ana,
+        reqwest::Method::DELETE,
+        &format!(
+            "/api/metrics/measurements/{}",
+            measurement["id"].as_str().unwrap()
+        ),
+        Value::Null,
+    )
+    .await;
+    let by = (chrono::Utc::now() + chrono::Duration::days(60)).date_naive();
+    let goal: Value = app
+        .http
+        .post(app.url(&format!("/api/metrics/{}/goals", ana.id)))
+        .bearer_auth(&ana.token)
+        .json(&json!({"kind": "lift", "exercise": "back-squat", "target_kg": 100.0, "by": by}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    call(
+        &app,
+        &ana,
+        reqwest::Method::DELETE,
+        &format!("/api/metrics/goals/{}", goal["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+
     // Every type on the wire (heartbeats come by themselves).
     let topics = [
         "fitsync.users",
         "fitsync.training",
         "fitsync.exercises",
         "fitsync.schedule",
+        "fitsync.progress",
         "fitsync.notifications",
     ];
     let messages = eventually(60, "every event type on the wire", || async {

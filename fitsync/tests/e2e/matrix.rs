@@ -585,6 +585,16 @@ fn everyone(status: u16) -> fn(Who) -> u16 {
 }
 
 /// Any signed-in caller gets `status`; anonymous callers 401.
+/// What the client and their current trainer record for the client (measurements, goals,
+/// health records).
+fn records_for_client(who: Who) -> u16 {
+    match who {
+        Who::Owner | Who::Trainer => 201,
+        Who::Anonymous => 401,
+        _ => 403,
+    }
+}
+
 fn signed_in(status: u16) -> fn(Who) -> u16 {
     match status {
         200 => |who| if who == Who::Anonymous { 401 } else { 200 },
@@ -1321,6 +1331,121 @@ fn cases() -> Vec<Case> {
             "/api/progress/{client}/volume",
             None,
             client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/series",
+            "/api/progress/{client}/series?metric=volume&bucket=week",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/records",
+            "/api/progress/{client}/records",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/muscles",
+            "/api/progress/{client}/muscles",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/workload",
+            "/api/progress/{client}/workload",
+            None,
+            client_data,
+        ),
+        // Body metrics: the client and their current trainer record; those who may read
+        // the client's data read; health records only the client, their trainer, admins.
+        Case::new(
+            M::GET,
+            "/api/metrics/types",
+            "/api/metrics/types",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/metrics/types",
+            "/api/metrics/types",
+            Some(r#"{"name": "Grip of {who}", "unit": "kg"}"#),
+            |who| match who {
+                Who::Admin | Who::Service => 403,
+                Who::Anonymous => 401,
+                _ => 201,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/metrics/{client_id}/measurements",
+            "/api/metrics/{client}/measurements",
+            Some(r#"{"metric": "weight", "value": 80.5}"#),
+            records_for_client,
+        ),
+        Case::new(
+            M::GET,
+            "/api/metrics/{client_id}/measurements",
+            "/api/metrics/{client}/measurements?metric=weight",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/metrics/measurements/{id}",
+            "/api/metrics/measurements/{random}",
+            None,
+            signed_in(404),
+        ),
+        Case::new(
+            M::POST,
+            "/api/metrics/{client_id}/goals",
+            "/api/metrics/{client}/goals",
+            Some(r#"{"kind": "weight", "target_kg": 75, "by": "{today}"}"#),
+            records_for_client,
+        ),
+        Case::new(
+            M::GET,
+            "/api/metrics/{client_id}/goals",
+            "/api/metrics/{client}/goals",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/metrics/goals/{id}",
+            "/api/metrics/goals/{random}",
+            None,
+            signed_in(404),
+        ),
+        Case::new(
+            M::POST,
+            "/api/metrics/{client_id}/health-records",
+            "/api/metrics/{client}/health-records",
+            Some(r#"{"kind": "injury", "title": "Sprained ankle"}"#),
+            records_for_client,
+        ),
+        Case::new(
+            M::GET,
+            "/api/metrics/{client_id}/health-records",
+            "/api/metrics/{client}/health-records",
+            None,
+            |who| match who {
+                Who::Owner | Who::Trainer | Who::Admin => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/metrics/health-records/{id}",
+            "/api/metrics/health-records/{random}",
+            None,
+            signed_in(404),
         ),
         // Scheduling.
         Case::new(

@@ -7,6 +7,7 @@ mod diet;
 mod envelope;
 mod exercises;
 mod notifications;
+mod progress;
 mod schedule;
 mod topics;
 mod training;
@@ -27,6 +28,10 @@ pub use exercises::{
     EXERCISE_DEFINED_V1, LIBRARY_KEY,
 };
 pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
+pub use progress::{
+    GoalChanged, MeasurementDeleted, MeasurementRecorded, GOAL_CHANGED_V1, MEASUREMENT_DELETED_V1,
+    MEASUREMENT_RECORDED_V1,
+};
 pub use schedule::{
     AvailabilityChanged, BookingChanged, CreditChanged, DateException, PackagePurchased,
     PackageSaved, RoomSaved, SessionChanged, SessionTypeSaved, WeeklyHours,
@@ -42,7 +47,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 28] = [
+pub const EVENT_TYPES: [&str; 31] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -69,6 +74,9 @@ pub const EVENT_TYPES: [&str; 28] = [
     PACKAGE_SAVED_V1,
     PACKAGE_PURCHASED_V1,
     CREDIT_CHANGED_V1,
+    MEASUREMENT_RECORDED_V1,
+    MEASUREMENT_DELETED_V1,
+    GOAL_CHANGED_V1,
     EMAIL_REQUESTED_V2,
     HEARTBEAT_V1,
 ];
@@ -143,6 +151,13 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
             "../schemas/fitsync.schedule.room_saved.v1.json"
         )),
         PACKAGE_SAVED_V1 => Some(include_str!("../schemas/fitsync.package.saved.v1.json")),
+        MEASUREMENT_RECORDED_V1 => Some(include_str!(
+            "../schemas/fitsync.metric.measurement_recorded.v1.json"
+        )),
+        MEASUREMENT_DELETED_V1 => Some(include_str!(
+            "../schemas/fitsync.metric.measurement_deleted.v1.json"
+        )),
+        GOAL_CHANGED_V1 => Some(include_str!("../schemas/fitsync.goal.changed.v1.json")),
         _ => None,
     }
 }

@@ -29,9 +29,19 @@ pub struct SetLogged {
     /// The set fell short of what was attempted.
     #[serde(default)]
     pub failed: bool,
+    /// The day it was done in the client's time zone (absent in older events: the UTC
+    /// date of `performed_at`, see [`SetLogged::day`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_date: Option<chrono::NaiveDate>,
 }
 
 impl SetLogged {
+    /// The client's local day of the set: `local_date`, or the UTC date of older events.
+    pub fn day(&self) -> chrono::NaiveDate {
+        self.local_date
+            .unwrap_or_else(|| self.performed_at.date_naive())
+    }
+
     /// Reps in reserve as given, or from RPE (RPE 10 is 0 in reserve; RPE 8.5 is 1.5,
     /// counted as 1).
     pub fn reps_in_reserve(&self) -> Option<i32> {
@@ -90,6 +100,8 @@ pub struct SetCorrected {
     pub rpe: Option<f64>,
     #[serde(default)]
     pub failed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_date: Option<chrono::NaiveDate>,
 }
 
 impl SetCorrected {
@@ -106,6 +118,7 @@ impl SetCorrected {
             workout_id: self.workout_id,
             rpe: self.rpe,
             failed: self.failed,
+            local_date: self.local_date,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The progress service: progress charts from the tables the analytics job writes
 //! (`/api/progress/*`; `/api/metrics/*` and `/api/analytics/*` join it). Database progressdb.
 
+pub mod charts;
 pub mod handlers;
+pub mod metrics;
 
 use std::sync::Arc;
 
@@ -24,5 +26,16 @@ pub fn router(state: ProgressState) -> OpenApiRouter {
         .routes(routes!(handlers::e1rm))
         .routes(routes!(handlers::volume))
         .routes(routes!(handlers::nutrition))
+        .routes(routes!(charts::series))
+        .routes(routes!(charts::records))
+        .routes(routes!(charts::muscles))
+        .routes(routes!(charts::workload))
+        .routes(routes!(metrics::types, metrics::define_type))
+        .routes(routes!(metrics::record, metrics::measurements))
+        .routes(routes!(metrics::delete_measurement))
+        .routes(routes!(metrics::set_goal, metrics::goals))
+        .routes(routes!(metrics::delete_goal))
+        .routes(routes!(metrics::add_health_record, metrics::health_records))
+        .routes(routes!(metrics::delete_health_record))
         .with_state(state)
 }

@@ -108,8 +108,8 @@ pub(crate) struct SetRow {
 }
 
 impl SetRow {
-    /// The set as its event carries it.
-    fn logged(&self) -> SetLogged {
+    /// The set as its event carries it, its day in the client's time zone `zone`.
+    fn logged(&self, zone: chrono_tz::Tz) -> SetLogged {
         SetLogged {
             set_id: self.id,
             client_id: self.client_id,
@@ -121,6 +121,7 @@ impl SetRow {
             workout_id: self.workout_id,
             rpe: self.rpe,
             failed: self.failed,
+            local_date: Some(self.performed_at.with_timezone(&zone).date_naive()),
         }
     }
 
@@ -308,10 +309,32 @@ pub async fn log_set(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let event = CloudEvent::new(SOURCE, SET_LOGGED_V2, client_id.to_string(), row.logged());
+    let zone = zone_of(&mut tx, client_id).await?;
+    let event = CloudEvent::new(
+        SOURCE,
+        SET_LOGGED_V2,
+        client_id.to_string(),
+        row.logged(zone),
+    );
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.shown_in(unit))))
+}
+
+/// The client's time zone, which their sets' days are counted in: that of their newest
+/// program or diet assignment; UTC without one.
+async fn zone_of(conn: &mut sqlx::PgConnection, client: Uuid) -> Result<chrono_tz::Tz, ApiError> {
+    let zone = sqlx::query_scalar!(
+        r#"select time_zone as "time_zone!" from (
+             select time_zone, created_at from program_assignments where client_id = $1
+             union all
+             select time_zone, created_at from diet_assignments where client_id = $1
+           ) z order by created_at desc limit 1"#,
+        client
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(zone.and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC))
 }
 
 /// A set may join only a workout of the client's own.
@@ -407,7 +430,7 @@ pub async fn correct_set(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
-    let logged = row.logged();
+    let logged = row.logged(zone_of(&mut tx, client_id).await?);
     let event = CloudEvent::new(
         SOURCE,
         SET_CORRECTED_V2,
@@ -424,6 +447,7 @@ pub async fn correct_set(
             workout_id: logged.workout_id,
             rpe: logged.rpe,
             failed: logged.failed,
+            local_date: logged.local_date,
         },
     );
     outbox::enqueue(&mut tx, Topic::Training, &event).await?;

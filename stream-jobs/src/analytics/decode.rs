@@ -2,10 +2,11 @@
 //! not one.
 
 use fitsync_events::{
-    CloudEvent, DietAssignmentChanged, ExerciseDefined, FoodDeleted, FoodLogged, SetCorrected,
-    SetDeleted, SetLogged, DIET_ASSIGNMENT_CHANGED_V1, EXERCISE_DEFINED_V1, FOOD_DELETED_V1,
-    FOOD_LOGGED_V1, SET_CORRECTED_V1, SET_CORRECTED_V2, SET_DELETED_V1, SET_LOGGED_V1,
-    SET_LOGGED_V2,
+    CloudEvent, DietAssignmentChanged, ExerciseDefined, FoodDeleted, FoodLogged,
+    MeasurementDeleted, MeasurementRecorded, SetCorrected, SetDeleted, SetLogged,
+    DIET_ASSIGNMENT_CHANGED_V1, EXERCISE_DEFINED_V1, FOOD_DELETED_V1, FOOD_LOGGED_V1,
+    MEASUREMENT_DELETED_V1, MEASUREMENT_RECORDED_V1, SET_CORRECTED_V1, SET_CORRECTED_V2,
+    SET_DELETED_V1, SET_LOGGED_V1, SET_LOGGED_V2,
 };
 use rdkafka::{message::OwnedMessage, Message};
 use uuid::Uuid;
@@ -28,6 +29,16 @@ pub struct FoodChange {
     pub logged: Option<FoodLogged>,
 }
 
+/// A body measurement as it now stands: recorded (revision 1) or deleted (revision 2).
+#[derive(Debug, Clone)]
+pub struct MeasurementChange {
+    pub measurement_id: Uuid,
+    pub client_id: Uuid,
+    pub revision: i32,
+    /// The measurement; `None` once deleted.
+    pub recorded: Option<MeasurementRecorded>,
+}
+
 pub enum Decoded {
     Set {
         event_id: Uuid,
@@ -41,6 +52,10 @@ pub enum Decoded {
         change: FoodChange,
     },
     DietTargets(DietAssignmentChanged),
+    Measurement {
+        event_id: Uuid,
+        change: MeasurementChange,
+    },
     /// A valid event of a type this job does not use.
     Other,
 }
@@ -110,6 +125,7 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                     workout_id: None,
                     rpe: None,
                     failed: false,
+                    local_date: None,
                 },
                 revision: d.revision,
                 deleted: true,
@@ -178,6 +194,43 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
             }
             check_subject(&event, a.client_id)?;
             return Ok(Decoded::DietTargets(a));
+        }
+        MEASUREMENT_RECORDED_V1 => {
+            let m: MeasurementRecorded = event
+                .payload(MEASUREMENT_RECORDED_V1)
+                .map_err(|e| e.to_string())?;
+            m.validate()
+                .map_err(|e| format!("invalid {MEASUREMENT_RECORDED_V1}: {e}"))?;
+            check_subject(&event, m.client_id)?;
+            return Ok(Decoded::Measurement {
+                event_id: event.id,
+                change: MeasurementChange {
+                    measurement_id: m.measurement_id,
+                    client_id: m.client_id,
+                    revision: 1,
+                    recorded: Some(m),
+                },
+            });
+        }
+        MEASUREMENT_DELETED_V1 => {
+            let d: MeasurementDeleted = event
+                .payload(MEASUREMENT_DELETED_V1)
+                .map_err(|e| e.to_string())?;
+            if d.revision < 2 {
+                return Err(format!(
+                    "invalid {MEASUREMENT_DELETED_V1}: revision below 2"
+                ));
+            }
+            check_subject(&event, d.client_id)?;
+            return Ok(Decoded::Measurement {
+                event_id: event.id,
+                change: MeasurementChange {
+                    measurement_id: d.measurement_id,
+                    client_id: d.client_id,
+                    revision: d.revision,
+                    recorded: None,
+                },
+            });
         }
         _ => return Ok(Decoded::Other),
     };

@@ -13,23 +13,27 @@
 //! only. The results are therefore always those of a fresh computation over the log as it
 //! now stands.
 
+mod body;
 mod decode;
 mod nutrition;
 mod sink;
+mod training;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use fitsync_analytics::{summarize, SetRow};
+use chrono::NaiveDate;
+use fitsync_analytics::{sets_frame, summarize, SetRow};
 use fitsync_events::Topic;
 use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
     fault,
 };
+use polars::error::PolarsError;
 use rdkafka::{message::OwnedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use decode::{decode, Decoded, FoodChange, SetChange};
+use decode::{decode, Decoded, FoodChange, MeasurementChange, SetChange};
 use fitsync_platform::stream::{
     offsets::{self, PartitionKey},
     runner::{self, BatchJob},
@@ -52,7 +56,7 @@ impl ProgressAnalytics {
                 &kafka,
                 &settings,
                 JOB,
-                &[Topic::Training, Topic::Exercises],
+                &[Topic::Training, Topic::Exercises, Topic::Progress],
             )?,
             pool,
         })
@@ -100,6 +104,7 @@ impl BatchJob for ProgressAnalytics {
         let mut exercises: HashMap<uuid::Uuid, fitsync_events::ExerciseDefined> = HashMap::new();
         let mut foods: HashMap<uuid::Uuid, (uuid::Uuid, FoodChange)> = HashMap::new();
         let mut diets: HashMap<uuid::Uuid, fitsync_events::DietAssignmentChanged> = HashMap::new();
+        let mut measurements: HashMap<uuid::Uuid, (uuid::Uuid, MeasurementChange)> = HashMap::new();
         let mut rejected = Vec::new();
         let mut times = HashMap::with_capacity(fresh.len());
         for m in &fresh {
@@ -155,6 +160,16 @@ impl BatchJob for ProgressAnalytics {
                         diets.insert(a.assignment_id, a);
                     }
                 }
+                Ok(Decoded::Measurement { event_id, change }) => {
+                    if measurements
+                        .get(&change.measurement_id)
+                        .is_some_and(|(_, held)| held.revision >= change.revision)
+                    {
+                        stats.duplicates += 1;
+                    } else {
+                        measurements.insert(change.measurement_id, (event_id, change));
+                    }
+                }
                 Ok(Decoded::Other) => stats.skipped += 1,
                 Err(reason) => rejected.push((*m, reason)),
             }
@@ -165,7 +180,7 @@ impl BatchJob for ProgressAnalytics {
         }
 
         let exercises: Vec<_> = exercises.into_values().collect();
-        sink::upsert_exercises(&mut tx, &exercises).await?;
+        let redefined = sink::upsert_exercises(&mut tx, &exercises).await?;
         stats.applied += exercises.len() as u64;
 
         let changes: Vec<(uuid::Uuid, SetChange)> = newest.into_values().collect();
@@ -174,25 +189,37 @@ impl BatchJob for ProgressAnalytics {
         stats.applied += applied.set_ids.len() as u64;
 
         // Sets seen for the first time only add: aggregated alone.
-        let appended: Vec<SetRow> = applied.appended.iter().map(set_row).collect();
-        let results = tokio::task::spawn_blocking(move || summarize(&appended)).await??;
+        let appended: Vec<SetRow> = applied.appended.iter().map(sink::set_row).collect();
+        let (results, records) = tokio::task::spawn_blocking(move || {
+            let records = fitsync_analytics::records(&sets_frame(&appended)?)?;
+            Ok::<_, PolarsError>((summarize(&appended)?, records))
+        })
+        .await??;
         sink::upsert_e1rm(&mut tx, &results.best_e1rm).await?;
         sink::add_volume(&mut tx, &results.weekly_volume).await?;
+        training::merge_records(&mut tx, &records).await?;
 
         // What a correction or deletion touched is recomputed from the facts.
         if !applied.exercises.is_empty() || !applied.weeks.is_empty() {
             let by_exercise = sink::facts_of_exercises(&mut tx, &applied.exercises).await?;
             let by_week = sink::facts_of_weeks(&mut tx, &applied.weeks).await?;
-            let (best, volume) = tokio::task::spawn_blocking(move || {
-                Ok::<_, polars::error::PolarsError>((
+            let (best, volume, records) = tokio::task::spawn_blocking(move || {
+                let records = fitsync_analytics::records(&sets_frame(&by_exercise)?)?;
+                Ok::<_, PolarsError>((
                     summarize(&by_exercise)?.best_e1rm,
                     summarize(&by_week)?.weekly_volume,
+                    records,
                 ))
             })
             .await??;
             sink::replace_results(&mut tx, &applied.exercises, &applied.weeks, &best, &volume)
                 .await?;
+            training::replace_records(&mut tx, &applied.exercises, &records).await?;
         }
+
+        // Per local day and week, and the workload after them, from the facts.
+        self.recompute_training(&mut tx, &applied.days, &redefined)
+            .await?;
 
         // Nutrition: every day a food entry or a diet's targets touched, from the facts.
         let foods: Vec<(uuid::Uuid, FoodChange)> = foods.into_values().collect();
@@ -208,6 +235,31 @@ impl BatchJob for ProgressAnalytics {
                 tokio::task::spawn_blocking(move || fitsync_analytics::daily_intake(&rows))
                     .await??;
             nutrition::replace_days(&mut tx, &days, &intake).await?;
+        }
+
+        // Body measurements: every touched day's mean, and the weight trends it moved.
+        let measurements: Vec<_> = measurements.into_values().collect();
+        let (metric_days, stale) = body::apply(&mut tx, &measurements).await?;
+        stats.duplicates += stale as u64;
+        stats.applied += (measurements.len() - stale) as u64;
+        if !metric_days.is_empty() {
+            let rows = body::facts_of(&mut tx, &metric_days).await?;
+            let daily =
+                tokio::task::spawn_blocking(move || fitsync_analytics::daily_metrics(&rows))
+                    .await??;
+            body::replace_days(&mut tx, &metric_days, &daily).await?;
+            let weighed: HashSet<uuid::Uuid> = metric_days
+                .iter()
+                .filter(|(_, metric, _)| metric == "weight")
+                .map(|(client, _, _)| *client)
+                .collect();
+            let weighed: Vec<uuid::Uuid> = weighed.into_iter().collect();
+            let weights = body::daily_weights(&mut tx, &weighed).await?;
+            let trends = weights
+                .into_iter()
+                .map(|(client, days)| (client, fitsync_analytics::weight_trend(&days)))
+                .collect();
+            body::replace_trends(&mut tx, &trends).await?;
         }
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
@@ -227,14 +279,46 @@ impl BatchJob for ProgressAnalytics {
     }
 }
 
-fn set_row(s: &fitsync_events::SetLogged) -> SetRow {
-    SetRow {
-        set_id: s.set_id.to_string(),
-        client_id: s.client_id.to_string(),
-        exercise: s.exercise.clone(),
-        reps: s.reps,
-        weight_kg: s.weight_kg,
-        rir: s.rir,
-        performed_at_ms: s.performed_at.timestamp_millis(),
+impl ProgressAnalytics {
+    /// Recomputes from the facts the days `days` (sets, load, the day's best e1RM,
+    /// sessions), the weeks of those days and of every set of a `redefined` exercise (sets
+    /// per muscle group), and the workload of the 28 days from each changed day.
+    async fn recompute_training(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        days: &HashSet<(uuid::Uuid, NaiveDate)>,
+        redefined: &[String],
+    ) -> anyhow::Result<()> {
+        if !days.is_empty() {
+            let sets = sink::facts_of_days(conn, days).await?;
+            let out = tokio::task::spawn_blocking(move || {
+                fitsync_analytics::day_analytics(&sets_frame(&sets)?)
+            })
+            .await??;
+            training::replace_days(conn, days, &out).await?;
+        }
+
+        let mut weeks = training::weeks_of(days);
+        weeks.extend(training::weeks_of_exercises(conn, redefined).await?);
+        if !weeks.is_empty() {
+            let sets = sink::facts_of_weeks(conn, &weeks).await?;
+            let muscles = training::muscles_of(conn, &sets).await?;
+            let rows = tokio::task::spawn_blocking(move || {
+                fitsync_analytics::muscle_weeks(&sets_frame(&sets)?, &muscles)
+            })
+            .await??;
+            training::replace_muscle_weeks(conn, &weeks, &rows).await?;
+        }
+
+        let ranges = training::workload_days(days);
+        if !ranges.is_empty() {
+            let loads = training::loads_for(conn, &ranges).await?;
+            let spans = training::as_day_ranges(&ranges);
+            let rows =
+                tokio::task::spawn_blocking(move || fitsync_analytics::workload(&loads, &spans))
+                    .await??;
+            training::replace_workload(conn, &ranges, &rows).await?;
+        }
+        Ok(())
     }
 }

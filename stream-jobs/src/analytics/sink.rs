@@ -15,8 +15,68 @@ struct Held {
     client_id: Uuid,
     exercise: String,
     performed_at: DateTime<Utc>,
+    local_date: NaiveDate,
     revision: i32,
     deleted: bool,
+}
+
+/// A counted set as `set_facts` holds it.
+pub struct Fact {
+    pub set_id: Uuid,
+    pub client_id: Uuid,
+    pub exercise: String,
+    pub reps: i32,
+    pub weight_kg: f64,
+    pub rir: Option<i32>,
+    pub performed_at: DateTime<Utc>,
+    pub local_date: NaiveDate,
+    pub failed: bool,
+    pub workout_id: Option<Uuid>,
+}
+
+impl From<Fact> for SetRow {
+    fn from(f: Fact) -> Self {
+        SetRow {
+            set_id: f.set_id.to_string(),
+            client_id: f.client_id.to_string(),
+            exercise: f.exercise,
+            reps: f.reps,
+            weight_kg: f.weight_kg,
+            rir: f.rir,
+            performed_at_ms: f.performed_at.timestamp_millis(),
+            local_day: days(f.local_date),
+            failed: f.failed,
+            workout_id: f.workout_id.map(|w| w.to_string()),
+        }
+    }
+}
+
+/// A set as the analytics frames take it.
+pub fn set_row(s: &SetLogged) -> SetRow {
+    SetRow {
+        set_id: s.set_id.to_string(),
+        client_id: s.client_id.to_string(),
+        exercise: s.exercise.clone(),
+        reps: s.reps,
+        weight_kg: s.weight_kg,
+        rir: s.rir,
+        performed_at_ms: s.performed_at.timestamp_millis(),
+        local_day: days(s.day()),
+        failed: s.failed,
+        workout_id: s.workout_id.map(|w| w.to_string()),
+    }
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+
+/// A date as days since the Unix epoch (the frames' day columns).
+pub fn days(date: NaiveDate) -> i32 {
+    i32::try_from((date - EPOCH).num_days()).unwrap_or(i32::MAX)
+}
+
+/// Days since the Unix epoch as a date.
+pub fn date(days: i32) -> NaiveDate {
+    EPOCH + chrono::Duration::days(i64::from(days))
 }
 
 /// What a batch of set changes did to the facts.
@@ -28,15 +88,17 @@ pub struct Applied {
     /// changed: recomputed from the facts.
     pub exercises: HashSet<(Uuid, String)>,
     pub weeks: HashSet<(Uuid, NaiveDate)>,
+    /// Every (client, local day) a change took effect on (before and after it): the
+    /// per-day results are recomputed from the facts.
+    pub days: HashSet<(Uuid, NaiveDate)>,
     /// Changes that took effect, by set id.
     pub set_ids: Vec<Uuid>,
     /// Changes at or below a revision already held (replays).
     pub stale: usize,
 }
 
-/// Monday of the ISO week of `at` (UTC), as the weekly plan truncates it.
-pub fn week_of(at: DateTime<Utc>) -> NaiveDate {
-    let day = at.date_naive();
+/// Monday of the ISO week of a local day, as the weekly plans truncate it.
+pub fn week_of(day: NaiveDate) -> NaiveDate {
     day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
 }
 
@@ -48,7 +110,7 @@ pub async fn apply_changes(
 ) -> Result<Applied, sqlx::Error> {
     let ids: Vec<Uuid> = changes.iter().map(|(_, c)| c.set.set_id).collect();
     let held: HashMap<Uuid, Held> = sqlx::query!(
-        "select set_id, client_id, exercise, performed_at, revision, deleted
+        "select set_id, client_id, exercise, performed_at, local_date, revision, deleted
          from set_facts where set_id = any($1) for update",
         &ids
     )
@@ -62,6 +124,7 @@ pub async fn apply_changes(
                 client_id: r.client_id,
                 exercise: r.exercise,
                 performed_at: r.performed_at,
+                local_date: r.local_date,
                 revision: r.revision,
                 deleted: r.deleted,
             },
@@ -85,18 +148,21 @@ pub async fn apply_changes(
                         .insert((old.client_id, old.exercise.clone()));
                     applied
                         .weeks
-                        .insert((old.client_id, week_of(old.performed_at)));
+                        .insert((old.client_id, week_of(old.local_date)));
+                    applied.days.insert((old.client_id, old.local_date));
                 }
                 if !change.deleted {
                     applied
                         .exercises
                         .insert((set.client_id, set.exercise.clone()));
-                    applied
-                        .weeks
-                        .insert((set.client_id, week_of(set.performed_at)));
+                    applied.weeks.insert((set.client_id, week_of(set.day())));
+                    applied.days.insert((set.client_id, set.day()));
                 }
             }
-            None if !change.deleted => applied.appended.push(set.clone()),
+            None if !change.deleted => {
+                applied.days.insert((set.client_id, set.day()));
+                applied.appended.push(set.clone());
+            }
             // Deleted before the job saw it: a tombstone, nothing was counted.
             None => {}
         }
@@ -107,6 +173,7 @@ pub async fn apply_changes(
             if let Some(old) = held.get(&set.set_id) {
                 values.exercise.clone_from(&old.exercise);
                 values.performed_at = old.performed_at;
+                values.local_date = Some(old.local_date);
             }
         }
         rows.push((*event_id, values, change.revision, change.deleted));
@@ -137,6 +204,11 @@ async fn write_facts(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut local, mut failed, mut workouts) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for (event_id, s, revision, gone) in rows {
         ids.push(s.set_id);
         clients.push(s.client_id);
@@ -148,17 +220,23 @@ async fn write_facts(
         events.push(*event_id);
         revisions.push(*revision);
         deleted.push(*gone);
+        local.push(s.day());
+        failed.push(s.failed);
+        workouts.push(s.workout_id);
     }
     sqlx::query!(
         "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, event_id,
-                                revision, deleted, counted_at)
+                                revision, deleted, local_date, failed, workout_id, counted_at)
          select *, clock_timestamp() from unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::float8[],
-                                                $6::int[], $7::timestamptz[], $8::uuid[], $9::int[], $10::bool[])
+                                                $6::int[], $7::timestamptz[], $8::uuid[], $9::int[], $10::bool[],
+                                                $11::date[], $12::bool[], $13::uuid[])
          on conflict (set_id) do update
          set exercise = excluded.exercise, reps = case when excluded.deleted then set_facts.reps else excluded.reps end,
              weight_kg = case when excluded.deleted then set_facts.weight_kg else excluded.weight_kg end,
              rir = case when excluded.deleted then set_facts.rir else excluded.rir end,
-             performed_at = excluded.performed_at, event_id = excluded.event_id,
+             failed = case when excluded.deleted then set_facts.failed else excluded.failed end,
+             workout_id = case when excluded.deleted then set_facts.workout_id else excluded.workout_id end,
+             performed_at = excluded.performed_at, local_date = excluded.local_date, event_id = excluded.event_id,
              revision = excluded.revision, deleted = excluded.deleted, counted_at = excluded.counted_at
          where excluded.revision > set_facts.revision",
         &ids,
@@ -170,7 +248,10 @@ async fn write_facts(
         &times,
         &events,
         &revisions,
-        &deleted
+        &deleted,
+        &local,
+        &failed,
+        &workouts as &[Option<Uuid>]
     )
     .execute(conn)
     .await?;
@@ -183,8 +264,10 @@ pub async fn facts_of_exercises(
     keys: &HashSet<(Uuid, String)>,
 ) -> Result<Vec<SetRow>, sqlx::Error> {
     let (clients, exercises): (Vec<Uuid>, Vec<String>) = keys.iter().cloned().unzip();
-    let rows = sqlx::query!(
-        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at
+    let rows = sqlx::query_as!(
+        Fact,
+        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at, f.local_date,
+                f.failed, f.workout_id
          from set_facts f join unnest($1::uuid[], $2::text[]) as k(c, e)
            on f.client_id = k.c and f.exercise = k.e
          where not f.deleted",
@@ -193,50 +276,49 @@ pub async fn facts_of_exercises(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| SetRow {
-            set_id: r.set_id.to_string(),
-            client_id: r.client_id.to_string(),
-            exercise: r.exercise,
-            reps: r.reps,
-            weight_kg: r.weight_kg,
-            rir: r.rir,
-            performed_at_ms: r.performed_at.timestamp_millis(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(SetRow::from).collect())
 }
 
-/// The counted sets of some (client, ISO week) pairs, for a recompute.
+/// The counted sets of some (client, local ISO week) pairs, for a recompute.
 pub async fn facts_of_weeks(
     conn: &mut PgConnection,
     keys: &HashSet<(Uuid, NaiveDate)>,
 ) -> Result<Vec<SetRow>, sqlx::Error> {
     let (clients, weeks): (Vec<Uuid>, Vec<NaiveDate>) = keys.iter().copied().unzip();
-    let rows = sqlx::query!(
-        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at
+    let rows = sqlx::query_as!(
+        Fact,
+        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at, f.local_date,
+                f.failed, f.workout_id
          from set_facts f join unnest($1::uuid[], $2::date[]) as k(c, w)
-           on f.client_id = k.c
-          and f.performed_at >= (k.w::timestamp at time zone 'UTC')
-          and f.performed_at < ((k.w + 7)::timestamp at time zone 'UTC')
+           on f.client_id = k.c and f.local_date >= k.w and f.local_date < k.w + 7
          where not f.deleted",
         &clients,
         &weeks
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| SetRow {
-            set_id: r.set_id.to_string(),
-            client_id: r.client_id.to_string(),
-            exercise: r.exercise,
-            reps: r.reps,
-            weight_kg: r.weight_kg,
-            rir: r.rir,
-            performed_at_ms: r.performed_at.timestamp_millis(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(SetRow::from).collect())
+}
+
+/// The counted sets of some (client, local day) pairs, for a recompute.
+pub async fn facts_of_days(
+    conn: &mut PgConnection,
+    keys: &HashSet<(Uuid, NaiveDate)>,
+) -> Result<Vec<SetRow>, sqlx::Error> {
+    let (clients, days): (Vec<Uuid>, Vec<NaiveDate>) = keys.iter().copied().unzip();
+    let rows = sqlx::query_as!(
+        Fact,
+        "select f.set_id, f.client_id, f.exercise, f.reps, f.weight_kg, f.rir, f.performed_at, f.local_date,
+                f.failed, f.workout_id
+         from set_facts f join unnest($1::uuid[], $2::date[]) as k(c, d)
+           on f.client_id = k.c and f.local_date = k.d
+         where not f.deleted",
+        &clients,
+        &days
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(SetRow::from).collect())
 }
 
 /// Replaces the results of the recomputed keys: what a recompute found, and nothing
@@ -270,13 +352,14 @@ pub async fn replace_results(
     add_volume(conn, volume).await
 }
 
-/// Keeps the newest revision of each exercise's definition.
+/// Keeps the newest revision of each exercise's definition; returns the slugs whose
+/// definition changed (their sets' muscles may have).
 pub async fn upsert_exercises(
     conn: &mut PgConnection,
     exercises: &[ExerciseDefined],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     if exercises.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = exercises.iter().map(|e| e.exercise_id).collect();
     let slugs: Vec<&str> = exercises.iter().map(|e| e.slug.as_str()).collect();
@@ -293,14 +376,15 @@ pub async fn upsert_exercises(
         .map(|e| muscles(&e.secondary_muscles))
         .collect();
     let revisions: Vec<i64> = exercises.iter().map(|e| e.revision).collect();
-    sqlx::query!(
+    sqlx::query_scalar!(
         "insert into exercise_catalog (exercise_id, slug, name, primary_muscles, secondary_muscles, revision)
          select i, s, n, array(select jsonb_array_elements_text(p)), array(select jsonb_array_elements_text(q)), r
          from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::bigint[]) as t(i, s, n, p, q, r)
          on conflict (exercise_id) do update
          set slug = excluded.slug, name = excluded.name, primary_muscles = excluded.primary_muscles,
              secondary_muscles = excluded.secondary_muscles, revision = excluded.revision, updated_at = now()
-         where excluded.revision > exercise_catalog.revision",
+         where excluded.revision > exercise_catalog.revision
+         returning slug",
         &ids,
         &slugs as &[&str],
         &names as &[&str],
@@ -308,9 +392,8 @@ pub async fn upsert_exercises(
         &secondary,
         &revisions
     )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_all(conn)
+    .await
 }
 
 /// Keeps the better estimate; on a tie the earlier set, so order never matters.
@@ -334,7 +417,9 @@ pub async fn upsert_e1rm(conn: &mut PgConnection, best: &[BestE1rm]) -> Result<(
          set e1rm_kg = excluded.e1rm_kg, e1rm_brzycki_kg = excluded.e1rm_brzycki_kg,
              set_id = excluded.set_id, achieved_at = excluded.achieved_at, updated_at = now()
          where excluded.e1rm_kg > exercise_e1rm.e1rm_kg
-            or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at < exercise_e1rm.achieved_at)",
+            or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at < exercise_e1rm.achieved_at)
+            or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at = exercise_e1rm.achieved_at
+                and excluded.set_id::text < exercise_e1rm.set_id::text)",
         &clients,
         &exercises as &[&str],
         &e1rm,
@@ -356,12 +441,8 @@ pub async fn add_volume(
     if weeks.is_empty() {
         return Ok(());
     }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let clients: Vec<Uuid> = weeks.iter().map(|w| parse_uuid(&w.client_id)).collect();
-    let starts: Vec<NaiveDate> = weeks
-        .iter()
-        .map(|w| epoch + chrono::Days::new(u64::try_from(w.week_start_days).unwrap_or(0)))
-        .collect();
+    let starts: Vec<NaiveDate> = weeks.iter().map(|w| date(w.week_start_days)).collect();
     let volume: Vec<f64> = weeks.iter().map(|w| w.volume_kg).collect();
     let sets: Vec<i32> = weeks
         .iter()
@@ -383,7 +464,7 @@ pub async fn add_volume(
     Ok(())
 }
 
-fn parse_uuid(s: &str) -> Uuid {
+pub(super) fn parse_uuid(s: &str) -> Uuid {
     // The frame was built from Uuid::to_string, so this cannot fail.
     Uuid::parse_str(s).unwrap_or_default()
 }
