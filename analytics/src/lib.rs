@@ -2,6 +2,7 @@
 //!
 //! Formulas and their sources are in `docs/analytics.md`.
 
+mod adherence;
 mod body;
 mod frame;
 mod nutrition;
@@ -9,6 +10,10 @@ mod strength;
 mod training;
 mod volume;
 
+pub use adherence::{
+    daily_adherence, risk, streaks, BookingRow, DailyAdherence, PlannedRow, RiskInput, RiskReason,
+    Streaks,
+};
 pub use body::{
     daily_metrics, weight_trend, DailyMetric, MeasurementRow, TrendPoint, TREND_SMOOTHING,
 };

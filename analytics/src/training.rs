@@ -222,6 +222,10 @@ pub struct Workload {
     pub chronic_kg: f64,
     /// acute ÷ chronic.
     pub ratio: f64,
+    /// The ratio is above `ACWR_FLAG` and the 21 days before the acute window had some
+    /// load: with none, the ratio is 4 whatever was done (a first week), which says
+    /// nothing of a spike.
+    pub flagged: bool,
 }
 
 /// A day's load of one client (`DailyTraining::volume_kg`).
@@ -294,6 +298,7 @@ pub fn workload(loads: &[DailyLoad], days: &[(String, i32, i32)]) -> PolarsResul
             sum_if(col("load_day").eq(col("day"))).alias("load_kg"),
             (sum_if(within(ACUTE_DAYS)) / lit(f64::from(ACUTE_DAYS))).alias("acute_kg"),
             (col("load").sum() / lit(f64::from(CHRONIC_DAYS))).alias("chronic_kg"),
+            sum_if(within(CHRONIC_DAYS).and(within(ACUTE_DAYS).not())).alias("before_kg"),
         ])
         .filter(col("chronic_kg").gt(lit(0.0)))
         .sort(["client_id", "day"], SortMultipleOptions::default())
@@ -303,6 +308,7 @@ pub fn workload(loads: &[DailyLoad], days: &[(String, i32, i32)]) -> PolarsResul
     let load = df.column("load_kg")?.f64()?;
     let acute = df.column("acute_kg")?.f64()?;
     let chronic = df.column("chronic_kg")?.f64()?;
+    let before = df.column("before_kg")?.f64()?;
     Ok((0..df.height())
         .map(|i| {
             let (a, c) = (
@@ -316,6 +322,7 @@ pub fn workload(loads: &[DailyLoad], days: &[(String, i32, i32)]) -> PolarsResul
                 acute_kg: a,
                 chronic_kg: c,
                 ratio: a / c,
+                flagged: a / c > ACWR_FLAG && before.get(i).unwrap_or_default() > 0.0,
             }
         })
         .collect())

@@ -233,10 +233,15 @@ fn workload_is_the_7_day_mean_over_the_28_day_mean() {
         assert!((w.load_kg - l).abs() < 1e-9 && (w.acute_kg - a).abs() < 1e-9);
         assert!((w.chronic_kg - c).abs() < 1e-9 && (w.ratio - a / c).abs() < 1e-9);
     }
-    // The spike is flagged; the steady weeks are not.
-    let on = |d: i32| out.iter().find(|w| w.day == d).unwrap().ratio;
-    assert!(on(MONDAY + 2) > fitsync_analytics::ACWR_FLAG);
-    assert!(on(MONDAY - 5) < fitsync_analytics::ACWR_FLAG);
+    // The spike is flagged; the steady weeks are not; nor is the first week, whose ratio
+    // is high only because nothing came before it.
+    let on = |d: i32| out.iter().find(|w| w.day == d).unwrap();
+    assert!(on(MONDAY + 2).ratio > fitsync_analytics::ACWR_FLAG && on(MONDAY + 2).flagged);
+    assert!(on(MONDAY - 5).ratio < fitsync_analytics::ACWR_FLAG && !on(MONDAY - 5).flagged);
+    let first = workload(&loads, &[("c1".into(), first, first + 3)]).unwrap();
+    assert!(first
+        .iter()
+        .all(|w| (w.ratio - 4.0).abs() < 1e-9 && !w.flagged));
     // 28 days after the last load nothing is in the window: no row.
     assert!(out.iter().all(|w| w.day < MONDAY + 2 + 28));
 }

@@ -39,6 +39,18 @@ pub enum Command {
         #[arg(long, default_value_t = 8)]
         weeks: u32,
     },
+    /// Rebuild every analytics table from the start of the topics into a database of its
+    /// own (created and migrated if missing; an interrupted backfill goes on), with a
+    /// progress bar on a terminal.
+    Backfill {
+        /// The database to rebuild into (default: the progress database's name with
+        /// `_backfill`).
+        #[arg(long)]
+        database: Option<String>,
+        /// Messages per batch.
+        #[arg(long, default_value_t = 20_000)]
+        batch: usize,
+    },
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`, or with

@@ -52,6 +52,13 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("{}", fitsync_platform::sealed::generate_key()?);
             Ok(())
         }
+        Command::Backfill { database, batch } => {
+            let database = database
+                .unwrap_or_else(|| format!("{}_backfill", settings.database.names.progress));
+            fitsync::backfill::run(&settings, &database, batch.max(1))
+                .await
+                .map(|_| ())
+        }
         Command::Config => {
             println!("{settings:#?}");
             Ok(())

@@ -78,7 +78,8 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
         let days = eat(&http, api, &trainer, &diet, &client, &mut rng).await?;
         let (past, upcoming) =
             bookings(&http, api, &trainer, &studio, &client, i, &mut rng).await?;
-        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating; a package, {past} past sessions, {upcoming} booked", client.id);
+        let weighed = body(&http, api, &trainer, &client, weeks, &mut rng).await?;
+        println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating; a package, {past} past sessions, {upcoming} booked; {weighed} weigh-ins, a weight goal, a health record", client.id);
     }
     println!("demo accounts use the password {DEMO_PASSWORD:?}");
     Ok(())
@@ -257,6 +258,24 @@ async fn follow(
         let week = planned["week"].as_u64().unwrap_or(1) as usize - 1;
         let day = planned["day"].as_u64().unwrap_or(1) as usize - 1;
         let at = date.and_hms_opt(17, 0, 0).unwrap_or_default().and_utc();
+        // The session that carries out the planned workout, finished an hour later.
+        let workout = send(
+            http,
+            reqwest::Method::POST,
+            format!("{api}/api/workouts"),
+            client,
+            Some(json!({"planned_workout_id": planned["id"], "started_at": at})),
+        )
+        .await?;
+        let workout_id = field(&workout, "id")?;
+        send(
+            http,
+            reqwest::Method::PUT,
+            format!("{api}/api/workouts/{workout_id}"),
+            client,
+            Some(json!({"started_at": at, "finished_at": at + Duration::hours(1)})),
+        )
+        .await?;
         for slot in document["weeks"][week]["days"][day]["slots"]
             .as_array()
             .into_iter()
@@ -268,6 +287,7 @@ async fn follow(
                 let body = json!({
                     "exercise": slot["exercise"], "reps": 5, "weight_kg": weight,
                     "rir": rng.gen_range(0..=3), "performed_at": at + Duration::minutes(set * 4),
+                    "workout_id": workout_id,
                 });
                 let logged: Value = http
                     .post(format!("{api}/api/workouts/sets"))
@@ -299,6 +319,69 @@ async fn follow(
             .error_for_status()?;
     }
     Ok(ids.len())
+}
+
+/// Body metrics: a morning weigh-in on about five days a week over the program's weeks,
+/// drifting down about 0.3 kg a week; the trainer measures the waist each Monday; a goal
+/// of 3 kg less in twelve weeks; a health record the trainer can read. Returns the
+/// weigh-ins.
+async fn body(
+    http: &Client,
+    api: &str,
+    trainer: &Demo,
+    client: &Demo,
+    weeks: u32,
+    rng: &mut StdRng,
+) -> anyhow::Result<usize> {
+    let post = reqwest::Method::POST;
+    let start: f64 = rng.gen_range(62.0..95.0);
+    let today = Utc::now().date_naive();
+    let days = i64::from(weeks.min(11)) * 7;
+    let mut weighed = 0;
+    for back in (0..=days).rev() {
+        let day = today - Duration::days(back);
+        let at = berlin(day, 7);
+        if at > Utc::now() {
+            continue;
+        }
+        let elapsed = (days - back) as f64;
+        if rng.gen_bool(5.0 / 7.0) {
+            let kg = start - 0.3 * elapsed / 7.0 + rng.gen_range(-0.8..0.8);
+            send(http, post.clone(), format!("{api}/api/metrics/{}/measurements", client.id), client,
+                Some(json!({"metric": "weight", "value": (kg * 10.0).round() / 10.0, "measured_at": at,
+                            "time_zone": "Europe/Berlin"}))).await?;
+            weighed += 1;
+        }
+        if day.weekday() == chrono::Weekday::Mon {
+            let waist = start * 1.05 - 0.25 * elapsed / 7.0;
+            // The progress service learns of the relationship from the change stream.
+            for attempt in 0..120 {
+                let sent = send(http, post.clone(), format!("{api}/api/metrics/{}/measurements", client.id), trainer,
+                    Some(json!({"metric": "waist", "value": (waist * 10.0).round() / 10.0, "measured_at": at + Duration::hours(3),
+                                "time_zone": "Europe/Berlin"}))).await;
+                match sent {
+                    Ok(_) => break,
+                    Err(e) if attempt == 119 => return Err(e),
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                }
+            }
+        }
+    }
+    send(
+        http,
+        post.clone(),
+        format!("{api}/api/metrics/{}/goals", client.id),
+        client,
+        Some(
+            json!({"kind": "weight", "target_kg": ((start - 3.0) * 10.0).round() / 10.0,
+                    "by": today + Duration::weeks(12)}),
+        ),
+    )
+    .await?;
+    send(http, post, format!("{api}/api/metrics/{}/health-records", client.id), client,
+        Some(json!({"kind": "injury", "title": "Lower back strain", "details": "Brace on heavy hinges",
+                    "started_on": today - Duration::days(200), "ended_on": today - Duration::days(150)}))).await?;
+    Ok(weighed)
 }
 
 /// Foods of the demo diet: name, kcal, protein, carbs, fat, fiber per 100 g (USDA

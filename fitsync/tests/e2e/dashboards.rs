@@ -84,9 +84,11 @@ async fn every_sql_panel_runs_on_a_seeded_database() {
     let env = TestEnv::new().await;
     let db = env.progress_db();
     sqlx::query(
-        "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, event_id, counted_at)
+        "insert into set_facts (set_id, client_id, exercise, reps, weight_kg, rir, performed_at, local_date, event_id,
+                                counted_at)
          select gen_random_uuid(), ('00000000-0000-4000-8000-00000000000' || (i % 3))::uuid, 'barbell-squat', 5, 100, 1,
-                now() - i * interval '1 day', gen_random_uuid(), now() - i * interval '1 day' + interval '80 milliseconds'
+                now() - i * interval '1 day', (now() - i * interval '1 day')::date, gen_random_uuid(),
+                now() - i * interval '1 day' + interval '80 milliseconds'
          from generate_series(1, 20) i",
     )
     .execute(&db)

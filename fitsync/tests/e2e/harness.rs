@@ -429,6 +429,7 @@ impl TestEnv {
             ("DATABASE__URL", s.database.url.expose_secret().to_owned()),
             ("DATABASE__NAMES__USERS", n.users.clone()),
             ("DATABASE__NAMES__TRAINING", n.training.clone()),
+            ("DATABASE__NAMES__SCHEDULE", n.schedule.clone()),
             ("DATABASE__NAMES__PROGRESS", n.progress.clone()),
             ("DATABASE__NAMES__NOTIFICATIONS", n.notifications.clone()),
             ("KAFKA__BROKERS", s.kafka.brokers.clone()),

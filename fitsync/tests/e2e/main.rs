@@ -8,8 +8,10 @@ mod metrics;
 
 mod abuse;
 mod access;
+mod adherence;
 mod api;
 mod auth;
+mod backfill;
 mod body;
 mod bookings;
 mod contract;

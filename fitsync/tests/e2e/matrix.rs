@@ -1360,6 +1360,24 @@ fn cases() -> Vec<Case> {
             None,
             client_data,
         ),
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/adherence",
+            "/api/progress/{client}/adherence",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/analytics/trainers/{trainer_id}/at-risk",
+            "/api/analytics/trainers/{trainer}/at-risk",
+            None,
+            |who| match who {
+                Who::Trainer | Who::Admin => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
         // Body metrics: the client and their current trainer record; those who may read
         // the client's data read; health records only the client, their trainer, admins.
         Case::new(

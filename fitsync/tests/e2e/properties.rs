@@ -155,36 +155,69 @@ impl Log {
     }
 }
 
-/// Every analytics table, rows of `clients` only, as sorted JSON text.
-async fn tables(pool: &PgPool, clients: &[Uuid]) -> BTreeMap<&'static str, Vec<String>> {
-    let queries: [(&str, &str); 9] = [
-        // A tombstone's values are whatever was known when it came: they count for nothing.
-        ("set_facts", "select set_id, client_id, revision, deleted, case when not deleted then json_build_array(exercise, reps, weight_kg, rir, performed_at, local_date, failed, workout_id) end as counted from set_facts"),
-        ("exercise_e1rm", "select client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at from exercise_e1rm"),
-        ("weekly_volume", "select client_id, week_start, volume_kg, sets from weekly_volume"),
-        ("daily_training", "select * from daily_training"),
-        ("daily_e1rm", "select * from daily_e1rm"),
-        ("session_volume", "select * from session_volume"),
-        ("rep_records", "select * from rep_records"),
-        ("muscle_weekly", "select * from muscle_weekly"),
-        ("daily_workload", "select client_id, day, round(load_kg::numeric, 6) as load, round(acute_kg::numeric, 6) as acute, round(chronic_kg::numeric, 6) as chronic, round(ratio::numeric, 9) as ratio from daily_workload"),
-    ];
+/// What the analytics job writes, table by table, as queries of what must not depend on
+/// when or in what batches it was written (no timestamps of the writing; a tombstone's
+/// values are whatever was known when it came and count for nothing; floating sums
+/// rounded).
+pub const TABLES: [(&str, &str); 21] = [
+    ("set_facts", "select set_id, client_id, revision, deleted, case when not deleted then json_build_array(exercise, reps, weight_kg, rir, performed_at, local_date, failed, workout_id) end as counted from set_facts"),
+    ("exercise_e1rm", "select client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at from exercise_e1rm"),
+    ("weekly_volume", "select client_id, week_start, volume_kg, sets from weekly_volume"),
+    ("daily_training", "select * from daily_training"),
+    ("daily_e1rm", "select * from daily_e1rm"),
+    ("session_volume", "select * from session_volume"),
+    ("rep_records", "select * from rep_records"),
+    ("muscle_weekly", "select * from muscle_weekly"),
+    ("daily_workload", "select client_id, day, round(load_kg::numeric, 6) as load, round(acute_kg::numeric, 6) as acute, round(chronic_kg::numeric, 6) as chronic, round(ratio::numeric, 9) as ratio, flagged from daily_workload"),
+    ("exercise_catalog", "select exercise_id, slug, name, primary_muscles, secondary_muscles, revision, null::uuid as client_id from exercise_catalog"),
+    ("food_facts", "select entry_id, client_id, revision, deleted, case when not deleted then json_build_array(date, grams, kcal, protein_g, carbs_g, fat_g, fiber_g) end as counted from food_facts"),
+    ("diet_targets", "select * from diet_targets"),
+    ("daily_nutrition", "select client_id, date, round(kcal::numeric, 6) as kcal, round(protein_g::numeric, 6) as protein, entries, target_kcal, round(adherence_percent::numeric, 6) as adherence from daily_nutrition"),
+    ("measurement_facts", "select measurement_id, client_id, revision, deleted, case when not deleted then json_build_array(metric, value, local_date, measured_at) end as counted from measurement_facts"),
+    ("daily_metrics", "select client_id, metric, day, round(value::numeric, 9) as value, measurements from daily_metrics"),
+    ("weight_trend", "select client_id, day, weight_kg, round(trend_kg::numeric, 9) as trend from weight_trend"),
+    ("plan_facts", "select * from plan_facts"),
+    ("planned_facts", "select * from planned_facts"),
+    ("workout_facts", "select * from workout_facts"),
+    ("booking_facts", "select * from booking_facts"),
+    ("daily_adherence", "select * from daily_adherence"),
+];
+
+/// The tables named, rows of `clients` only (all rows: `None`), as sorted JSON text.
+pub async fn tables(
+    pool: &PgPool,
+    names: &[&str],
+    clients: Option<&[Uuid]>,
+) -> BTreeMap<&'static str, Vec<String>> {
     let mut out = BTreeMap::new();
-    for (name, query) in queries {
+    for (name, query) in TABLES.iter().filter(|(n, _)| names.contains(n)) {
         let rows: Vec<String> = sqlx::query_scalar(&format!(
-            "select row_to_json(t)::text from ({query}) t where t.client_id = any($1) order by 1"
+            "select row_to_json(t)::text from ({query}) t where $1::uuid[] is null or t.client_id = any($1) order by 1"
         ))
         .bind(clients)
         .fetch_all(pool)
         .await
         .unwrap();
-        out.insert(name, rows);
+        out.insert(*name, rows);
     }
     out
 }
 
+/// The tables the training events write.
+const TRAINING_TABLES: [&str; 9] = [
+    "set_facts",
+    "exercise_e1rm",
+    "weekly_volume",
+    "daily_training",
+    "daily_e1rm",
+    "session_volume",
+    "rep_records",
+    "muscle_weekly",
+    "daily_workload",
+];
+
 /// A fresh progress database beside the test's, migrated.
-async fn fresh_progress_db(env: &TestEnv, suffix: &str) -> PgPool {
+pub async fn fresh_progress_db(env: &TestEnv, suffix: &str) -> PgPool {
     let name = format!("{}_{suffix}", env.settings.database.names.progress);
     let admin = env.pool("postgres");
     sqlx::query(&format!("create database \"{name}\""))
@@ -357,8 +390,8 @@ async fn streaming_equals_a_batch_recompute_under_random_orders_batches_duplicat
             .collect();
         job(&env, &batch_db).process(&all).await.unwrap();
 
-        let live = tables(&streamed, &clients).await;
-        let batch = tables(&batch_db, &clients).await;
+        let live = tables(&streamed, &TRAINING_TABLES, Some(&clients)).await;
+        let batch = tables(&batch_db, &TRAINING_TABLES, Some(&clients)).await;
         for (table, rows) in &batch {
             let only_live: Vec<&String> =
                 live[table].iter().filter(|r| !rows.contains(r)).collect();

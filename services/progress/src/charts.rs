@@ -34,6 +34,9 @@ pub enum Metric {
     Body,
     /// The smoothed body weight (kg): the trend on the bucket's last weighed day.
     WeightTrend,
+    /// Adherence (percent): planned workouts done and sessions attended over those
+    /// planned and resolved in the bucket.
+    Adherence,
 }
 
 impl Metric {
@@ -45,6 +48,7 @@ impl Metric {
             Metric::NutritionAdherence => "percent",
             Metric::Body => "",
             Metric::WeightTrend => "kg",
+            Metric::Adherence => "percent",
         }
     }
 }
@@ -195,6 +199,21 @@ pub async fn series(
                 .fetch_all(pool)
                 .await?
         }
+        (Metric::Adherence, None) => {
+            sqlx::query_as!(
+                Point,
+                r#"select date_trunc($3, day)::date as "start!",
+                          100.0 * sum(completed + attended)::float8 / sum(planned + sessions) as "value!"
+                   from daily_adherence where client_id = $1 and day between $2 and $4
+                   group by 1 having sum(planned + sessions) > 0 order by 1"#,
+                client_id,
+                from,
+                b,
+                to
+            )
+            .fetch_all(pool)
+            .await?
+        }
         (Metric::WeightTrend, None) => {
             sqlx::query_as!(
                 Point,
@@ -279,7 +298,7 @@ pub async fn series(
             .fetch_all(pool)
             .await?
         }
-        (metric, None) => {
+        (metric @ (Metric::Volume | Metric::Sets | Metric::HardSets), None) => {
             let column = match metric {
                 Metric::Volume => "volume",
                 Metric::Sets => "sets",
@@ -487,7 +506,7 @@ pub struct WorkloadDay {
     /// Mean daily load over the 28 days ending that day.
     chronic_kg: f64,
     ratio: f64,
-    /// The ratio is above 1.5.
+    /// The ratio is above 1.5, with some load in the 21 days before the 7 (docs/analytics.md).
     flagged: bool,
 }
 
@@ -520,12 +539,11 @@ pub async fn workload(
     }
     let days = sqlx::query_as!(
         WorkloadDay,
-        r#"select day, load_kg, acute_kg, chronic_kg, ratio, ratio > $3 as "flagged!" from (
+        r#"select day, load_kg, acute_kg, chronic_kg, ratio, flagged from (
              select * from daily_workload where client_id = $1 order by day desc limit $2
            ) recent order by day"#,
         client_id,
-        days,
-        fitsync_analytics::ACWR_FLAG
+        days
     )
     .fetch_all(&state.pool)
     .await?;

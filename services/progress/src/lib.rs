@@ -1,6 +1,7 @@
 //! The progress service: progress charts from the tables the analytics job writes
 //! (`/api/progress/*`; `/api/metrics/*` and `/api/analytics/*` join it). Database progressdb.
 
+pub mod adherence;
 pub mod charts;
 pub mod handlers;
 pub mod metrics;
@@ -30,6 +31,8 @@ pub fn router(state: ProgressState) -> OpenApiRouter {
         .routes(routes!(charts::records))
         .routes(routes!(charts::muscles))
         .routes(routes!(charts::workload))
+        .routes(routes!(adherence::adherence))
+        .routes(routes!(adherence::at_risk))
         .routes(routes!(metrics::types, metrics::define_type))
         .routes(routes!(metrics::record, metrics::measurements))
         .routes(routes!(metrics::delete_measurement))

@@ -285,7 +285,7 @@ pub async fn measurements(
     delete, path = "/api/metrics/measurements/{id}", tag = "metrics",
     summary = "Delete a measurement (the client or their trainer)",
     params(("id" = Uuid, Path, description = "The measurement")),
-    responses((status = 204, description = "Deleted")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such measurement the caller may see", body = fitsync_platform::Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
@@ -650,7 +650,7 @@ pub async fn goals(
     delete, path = "/api/metrics/goals/{id}", tag = "metrics",
     summary = "Delete a goal (the client or their trainer)",
     params(("id" = Uuid, Path, description = "The goal")),
-    responses((status = 204, description = "Deleted")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such goal the caller may see", body = fitsync_platform::Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
@@ -865,7 +865,7 @@ pub async fn health_records(
     delete, path = "/api/metrics/health-records/{id}", tag = "metrics",
     summary = "Delete a health record (the client or their trainer)",
     params(("id" = Uuid, Path, description = "The record")),
-    responses((status = 204, description = "Deleted")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such record the caller may see", body = fitsync_platform::Problem)),
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]

@@ -2,6 +2,10 @@
 //! not one.
 
 use fitsync_events::{
+    BookingChanged, PlanChanged, WorkoutChanged, BOOKING_CHANGED_V1, PLAN_CHANGED_V1,
+    WORKOUT_CHANGED_V1,
+};
+use fitsync_events::{
     CloudEvent, DietAssignmentChanged, ExerciseDefined, FoodDeleted, FoodLogged,
     MeasurementDeleted, MeasurementRecorded, SetCorrected, SetDeleted, SetLogged,
     DIET_ASSIGNMENT_CHANGED_V1, EXERCISE_DEFINED_V1, FOOD_DELETED_V1, FOOD_LOGGED_V1,
@@ -56,6 +60,9 @@ pub enum Decoded {
         event_id: Uuid,
         change: MeasurementChange,
     },
+    Plan(PlanChanged),
+    Workout(WorkoutChanged),
+    Booking(BookingChanged),
     /// A valid event of a type this job does not use.
     Other,
 }
@@ -231,6 +238,33 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                     recorded: None,
                 },
             });
+        }
+        PLAN_CHANGED_V1 => {
+            let p: PlanChanged = event.payload(PLAN_CHANGED_V1).map_err(|e| e.to_string())?;
+            if p.revision < 1 {
+                return Err(format!("invalid {PLAN_CHANGED_V1}: revision below 1"));
+            }
+            check_subject(&event, p.client_id)?;
+            return Ok(Decoded::Plan(p));
+        }
+        WORKOUT_CHANGED_V1 => {
+            let w: WorkoutChanged = event
+                .payload(WORKOUT_CHANGED_V1)
+                .map_err(|e| e.to_string())?;
+            if w.revision < 1 {
+                return Err(format!("invalid {WORKOUT_CHANGED_V1}: revision below 1"));
+            }
+            check_subject(&event, w.client_id)?;
+            return Ok(Decoded::Workout(w));
+        }
+        BOOKING_CHANGED_V1 => {
+            let b: BookingChanged = event
+                .payload(BOOKING_CHANGED_V1)
+                .map_err(|e| e.to_string())?;
+            if b.revision < 1 {
+                return Err(format!("invalid {BOOKING_CHANGED_V1}: revision below 1"));
+            }
+            return Ok(Decoded::Booking(b));
         }
         _ => return Ok(Decoded::Other),
     };

@@ -13,6 +13,8 @@
 //! only. The results are therefore always those of a fresh computation over the log as it
 //! now stands.
 
+mod adherence;
+pub mod backfill;
 mod body;
 mod decode;
 mod nutrition;
@@ -56,7 +58,12 @@ impl ProgressAnalytics {
                 &kafka,
                 &settings,
                 JOB,
-                &[Topic::Training, Topic::Exercises, Topic::Progress],
+                &[
+                    Topic::Training,
+                    Topic::Exercises,
+                    Topic::Progress,
+                    Topic::Schedule,
+                ],
             )?,
             pool,
         })
@@ -105,6 +112,11 @@ impl BatchJob for ProgressAnalytics {
         let mut foods: HashMap<uuid::Uuid, (uuid::Uuid, FoodChange)> = HashMap::new();
         let mut diets: HashMap<uuid::Uuid, fitsync_events::DietAssignmentChanged> = HashMap::new();
         let mut measurements: HashMap<uuid::Uuid, (uuid::Uuid, MeasurementChange)> = HashMap::new();
+        let mut plans: HashMap<uuid::Uuid, (i32, fitsync_events::PlanChanged)> = HashMap::new();
+        let mut workouts: HashMap<uuid::Uuid, (i32, fitsync_events::WorkoutChanged)> =
+            HashMap::new();
+        let mut bookings: HashMap<uuid::Uuid, (i32, fitsync_events::BookingChanged)> =
+            HashMap::new();
         let mut rejected = Vec::new();
         let mut times = HashMap::with_capacity(fresh.len());
         for m in &fresh {
@@ -169,6 +181,15 @@ impl BatchJob for ProgressAnalytics {
                     } else {
                         measurements.insert(change.measurement_id, (event_id, change));
                     }
+                }
+                Ok(Decoded::Plan(p)) => {
+                    newest_by(&mut plans, p.assignment_id, p.revision, p, &mut stats)
+                }
+                Ok(Decoded::Workout(w)) => {
+                    newest_by(&mut workouts, w.workout_id, w.revision, w, &mut stats)
+                }
+                Ok(Decoded::Booking(b)) => {
+                    newest_by(&mut bookings, b.booking_id, b.revision, b, &mut stats)
                 }
                 Ok(Decoded::Other) => stats.skipped += 1,
                 Err(reason) => rejected.push((*m, reason)),
@@ -262,6 +283,28 @@ impl BatchJob for ProgressAnalytics {
             body::replace_trends(&mut tx, &trends).await?;
         }
 
+        // Adherence: every (client, day) a plan, workout or booking touched.
+        let plans: Vec<_> = plans.into_values().map(|(_, p)| p).collect();
+        let workouts: Vec<_> = workouts.into_values().map(|(_, w)| w).collect();
+        let bookings: Vec<_> = bookings.into_values().map(|(_, b)| b).collect();
+        let changed = (plans.len() + workouts.len() + bookings.len()) as u64;
+        let (mut days, p) = adherence::apply_plans(&mut tx, &plans).await?;
+        let (w_days, w) = adherence::apply_workouts(&mut tx, &workouts).await?;
+        let (b_days, b) = adherence::apply_bookings(&mut tx, &bookings).await?;
+        days.extend(w_days);
+        days.extend(b_days);
+        let stale = (p + w + b) as u64;
+        stats.duplicates += stale;
+        stats.applied += changed - stale;
+        if !days.is_empty() {
+            let (planned, booked) = adherence::facts_of(&mut tx, &days).await?;
+            let rows = tokio::task::spawn_blocking(move || {
+                fitsync_analytics::daily_adherence(&planned, &booked)
+            })
+            .await??;
+            adherence::replace_days(&mut tx, &days, &rows).await?;
+        }
+
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
         offsets::save(&mut tx, &self.consumer.group, &next).await?;
         fault::point("analytics.before_commit");
@@ -276,6 +319,22 @@ impl BatchJob for ProgressAnalytics {
             .collect();
         fitsync_platform::stream::stats::freshness(JOB, &ages);
         Ok(stats)
+    }
+}
+
+/// Keeps the newest revision of each thing in a batch; an older or equal one is a
+/// duplicate.
+fn newest_by<T>(
+    held: &mut HashMap<uuid::Uuid, (i32, T)>,
+    id: uuid::Uuid,
+    revision: i32,
+    value: T,
+    stats: &mut JobStats,
+) {
+    if held.get(&id).is_some_and(|(r, _)| *r >= revision) {
+        stats.duplicates += 1;
+    } else {
+        held.insert(id, (revision, value));
     }
 }
 

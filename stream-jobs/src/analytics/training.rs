@@ -305,15 +305,18 @@ pub async fn replace_workload(
     let acute: Vec<f64> = rows.iter().map(|r| r.acute_kg).collect();
     let chronic: Vec<f64> = rows.iter().map(|r| r.chronic_kg).collect();
     let ratio: Vec<f64> = rows.iter().map(|r| r.ratio).collect();
+    let flagged: Vec<bool> = rows.iter().map(|r| r.flagged).collect();
     sqlx::query!(
-        "insert into daily_workload (client_id, day, load_kg, acute_kg, chronic_kg, ratio)
-         select * from unnest($1::uuid[], $2::date[], $3::float8[], $4::float8[], $5::float8[], $6::float8[])",
+        "insert into daily_workload (client_id, day, load_kg, acute_kg, chronic_kg, ratio, flagged)
+         select * from unnest($1::uuid[], $2::date[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],
+                              $7::bool[])",
         &clients,
         &dates,
         &load,
         &acute,
         &chronic,
-        &ratio
+        &ratio,
+        &flagged
     )
     .execute(conn)
     .await?;
