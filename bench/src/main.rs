@@ -3,7 +3,10 @@
 //!
 //! 1. relay: outbox rows → Kafka, events/s;
 //! 2. analytics job: Kafka → Polars → PostgreSQL, events/s, as a ratio to a raw rdkafka
-//!    consume-and-drop loop over the same topic;
+//!    consume-and-drop loop over the same topic; its compute path alone (decode + Polars,
+//!    no sink) against the same loop; the whole job against a bare binary `COPY` of the
+//!    rows it wrote into the same tables; a backfill of the same events (time, peak RSS of
+//!    `fitsync backfill`) against the same aggregations written as SQL;
 //! 3. freshness: write commit → analytics row, p50/p99 at a steady write rate against a
 //!    `fitsync run --target all` child process, with that process's peak RSS;
 //! 4. auth (`auth.rs`) and schedule (`schedule.rs`): see those modules.
@@ -109,14 +112,23 @@ async fn main() -> anyhow::Result<()> {
     let topic = format!("{}fitsync.training", settings.kafka.topic_prefix);
     let raw_rate = bench_raw_consume(&settings, &topic, args.events).await?;
     println!("raw consume      {raw_rate:>10.0} events/s  (rdkafka StreamConsumer, drop)");
+    let compute_rate = bench_compute(&settings, &topic, args.events).await?;
+    println!(
+        "compute path     {compute_rate:>10.0} events/s  (consume + decode + Polars, no sink)"
+    );
+    println!("compute / raw    {:>10.2}", compute_rate / raw_rate);
     let job_rate = bench_job(&settings, &progress, args.events).await?;
     println!("analytics job    {job_rate:>10.0} events/s  (Kafka → Polars → PostgreSQL)");
     println!("job / raw        {:>10.2}", job_rate / raw_rate);
+    let copy_rate = bench_copy(&settings, &progress, &id, args.events).await?;
+    println!("binary COPY      {copy_rate:>10.0} events/s  (the rows the job wrote, into the same tables)");
+    println!("job / COPY       {:>10.2}", job_rate / copy_rate);
 
     let binary = match args.fitsync {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("fitsync"),
     };
+    bench_backfill(&settings, &progress, &id, &binary, args.events).await?;
     bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await?;
     Ok(())
 }
@@ -215,6 +227,191 @@ async fn bench_job(settings: &Settings, progress: &PgPool, n: i64) -> anyhow::Re
     stop.cancel();
     task.await??;
     Ok(n as f64 / elapsed.as_secs_f64())
+}
+
+/// The compute path alone: the same consume loop, each 5 000 messages decoded and run
+/// through the per-set and per-day Polars plans (off the runtime, as the job does), no
+/// sink.
+async fn bench_compute(settings: &Settings, topic: &str, n: i64) -> anyhow::Result<f64> {
+    let consumer: StreamConsumer = fitsync_platform::kafka::client_config(&settings.kafka)
+        .set("group.id", format!("compute-{}", Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let started = Instant::now();
+    let (mut seen, mut sets) = (0i64, 0usize);
+    let mut batch = Vec::with_capacity(5000);
+    let mut stream = consumer.stream();
+    while seen < n {
+        match stream.next().await {
+            Some(Ok(m)) => {
+                seen += 1;
+                batch.push(m.detach());
+            }
+            Some(Err(e)) => anyhow::bail!("consume: {e}"),
+            None => break,
+        }
+        if batch.len() == 5000 || seen == n {
+            let full = std::mem::take(&mut batch);
+            sets +=
+                tokio::task::spawn_blocking(move || fitsync_stream_jobs::analytics::compute(&full))
+                    .await??;
+        }
+    }
+    anyhow::ensure!(sets as i64 == n, "decoded {sets} sets of {n}");
+    Ok(seen as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The job's tables, in the order a copy fills them.
+const JOB_TABLES: [&str; 8] = [
+    "set_facts",
+    "exercise_e1rm",
+    "weekly_volume",
+    "daily_training",
+    "daily_e1rm",
+    "session_volume",
+    "rep_records",
+    "daily_workload",
+];
+
+/// The baseline of the sink: the rows the job wrote, copied out, then timed as a bare
+/// binary `COPY` into the same (empty) tables of a fresh database.
+async fn bench_copy(
+    settings: &Settings,
+    progress: &PgPool,
+    id: &str,
+    n: i64,
+) -> anyhow::Result<f64> {
+    let name = format!("bench_{id}_copy");
+    create_database(settings, &name).await?;
+    let target = db::pool(&settings.database, &name)?;
+    db::migrate(
+        &target,
+        &fitsync_progress::MIGRATIONS,
+        Duration::from_secs(10),
+    )
+    .await?;
+    let mut data = Vec::new();
+    for table in JOB_TABLES {
+        let mut source = progress.acquire().await?;
+        let mut out = source
+            .copy_out_raw(&format!("copy {table} to stdout (format binary)"))
+            .await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = out.next().await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        data.push((table, bytes));
+    }
+    let started = Instant::now();
+    let mut conn = target.acquire().await?;
+    for (table, bytes) in &data {
+        let mut copy = conn
+            .copy_in_raw(&format!("copy {table} from stdin (format binary)"))
+            .await?;
+        copy.send(bytes.as_slice()).await?;
+        copy.finish().await?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A backfill of the topic the job read, as `fitsync backfill` (its time and peak RSS),
+/// against the same aggregations written as SQL over the facts the job stored.
+async fn bench_backfill(
+    settings: &Settings,
+    progress: &PgPool,
+    id: &str,
+    binary: &PathBuf,
+    n: i64,
+) -> anyhow::Result<()> {
+    let database = format!("bench_{id}_backfill");
+    let started = Instant::now();
+    let mut child = Child_(
+        Command::new(binary)
+            .args(["backfill", "--database", &database])
+            .env(
+                "FITSYNC__DATABASE__URL",
+                settings.database.url.expose_secret(),
+            )
+            .env(
+                "FITSYNC__DATABASE__NAMES__PROGRESS",
+                &settings.database.names.progress,
+            )
+            .env("FITSYNC__KAFKA__BROKERS", &settings.kafka.brokers)
+            .env("FITSYNC__KAFKA__TOPIC_PREFIX", &settings.kafka.topic_prefix)
+            .env("FITSYNC__TELEMETRY__LOG_LEVEL", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?,
+    );
+    let pid = child.0.id();
+    let mut peak = 0.0f64;
+    let status = loop {
+        peak = peak.max(rss_mib(pid).0);
+        if let Some(status) = child.0.try_wait()? {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    anyhow::ensure!(status.success(), "fitsync backfill failed: {status}");
+    let backfill = started.elapsed();
+
+    // The same aggregations as SQL, each into a table, over the same facts.
+    let sql = [
+        "create temp table q_daily as
+         select client_id, local_date, count(*) as sets,
+                count(*) filter (where failed or rir is null or rir <= 3) as hard_sets, sum(reps) as reps,
+                round(sum(weight_kg * reps)::numeric, 2) as volume
+         from set_facts where not deleted group by 1, 2",
+        "create temp table q_day_e1rm as
+         select distinct on (client_id, exercise, local_date) client_id, exercise, local_date, set_id,
+                case when reps + coalesce(rir, 0) <= 1 then weight_kg
+                     else weight_kg * (1 + (reps + coalesce(rir, 0)) / 30.0) end as e1rm
+         from set_facts where not deleted order by client_id, exercise, local_date, 5 desc, performed_at, set_id",
+        "create temp table q_best as
+         select distinct on (client_id, exercise) * from q_day_e1rm order by client_id, exercise, e1rm desc",
+        "create temp table q_records as
+         select distinct on (client_id, exercise, reps) client_id, exercise, reps, weight_kg, set_id
+         from set_facts where not deleted order by client_id, exercise, reps, weight_kg desc, performed_at, set_id",
+        "create temp table q_weeks as
+         select client_id, date_trunc('week', local_date)::date as week, round(sum(weight_kg * reps)::numeric, 2), count(*)
+         from set_facts where not deleted group by 1, 2",
+        "create temp table q_sessions as
+         select client_id, local_date, coalesce(workout_id, '00000000-0000-0000-0000-000000000000'::uuid),
+                round(sum(weight_kg * reps)::numeric, 2), count(*)
+         from set_facts where not deleted group by 1, 2, 3",
+        "create temp table q_workload as
+         select d.client_id, d.day, sum(q.volume) filter (where q.local_date > d.day - 7) / 7 as acute,
+                sum(q.volume) / 28 as chronic
+         from (select distinct client_id, generate_series(min(local_date), max(local_date) + 27, '1 day')::date as day
+               from q_daily group by client_id) d
+         join q_daily q on q.client_id = d.client_id and q.local_date > d.day - 28 and q.local_date <= d.day
+         group by 1, 2",
+    ];
+    let mut conn = progress.acquire().await?;
+    let started = Instant::now();
+    for q in sql {
+        sqlx::query(q).execute(&mut *conn).await?;
+    }
+    let in_sql = started.elapsed();
+    println!(
+        "backfill         {:>10.0} events/s  ({n} events in {:.1} s, `fitsync backfill` peak RSS {peak:.0} MiB)",
+        n as f64 / backfill.as_secs_f64(),
+        backfill.as_secs_f64()
+    );
+    println!(
+        "same in SQL      {:>10.0} events/s  ({:.1} s over the stored facts)",
+        n as f64 / in_sql.as_secs_f64(),
+        in_sql.as_secs_f64()
+    );
+    println!(
+        "backfill / SQL   {:>10.2}",
+        in_sql.as_secs_f64() / backfill.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Peak and current resident memory of a process, in MiB.

@@ -322,6 +322,26 @@ impl BatchJob for ProgressAnalytics {
     }
 }
 
+/// The job's compute path without its sink, for the benchmarks: decodes a batch and runs
+/// the per-set plans (e1RM, weekly volume, records) and the per-day plans (load, hard
+/// sets, the day's best e1RM, sessions) over the sets in it, as a batch of sets seen for
+/// the first time costs before PostgreSQL. Returns the sets. CPU-bound: call it off the
+/// async runtime.
+pub fn compute(batch: &[OwnedMessage]) -> anyhow::Result<usize> {
+    let rows: Vec<SetRow> = batch
+        .iter()
+        .filter_map(|m| match decode(m) {
+            Ok(Decoded::Set { change, .. }) if !change.deleted => Some(sink::set_row(&change.set)),
+            _ => None,
+        })
+        .collect();
+    let frame = sets_frame(&rows)?;
+    summarize(&rows)?;
+    fitsync_analytics::records(&frame)?;
+    fitsync_analytics::day_analytics(&frame)?;
+    Ok(rows.len())
+}
+
 /// Keeps the newest revision of each thing in a batch; an older or equal one is a
 /// duplicate.
 fn newest_by<T>(
