@@ -61,6 +61,7 @@ pub struct DailyE1rm {
     pub day: i32,
     pub e1rm_kg: f64,
     pub set_id: String,
+    pub performed_at_ms: i64,
 }
 
 /// Order for "the best set": higher value first, then the earlier set, then the lower
@@ -82,7 +83,14 @@ pub fn daily_e1rm(sets: LazyFrame) -> LazyFrame {
             col("exercise"),
             col("local_day").alias("day"),
         ])
-        .agg([col("e1rm_kg").first(), col("set_id").first()])
+        .agg([
+            col("e1rm_kg").first(),
+            col("set_id").first(),
+            col("performed_at")
+                .first()
+                .cast(DataType::Int64)
+                .alias("performed_at_ms"),
+        ])
         .sort(
             ["client_id", "exercise", "day"],
             SortMultipleOptions::default(),
@@ -369,6 +377,7 @@ pub fn day_analytics(sets: &DataFrame) -> PolarsResult<DayAnalytics> {
     let (c, x) = (str_col(&e1rm, "client_id")?, str_col(&e1rm, "exercise")?);
     let (d, v) = (e1rm.column("day")?.i32()?, e1rm.column("e1rm_kg")?.f64()?);
     let id = str_col(&e1rm, "set_id")?;
+    let at = e1rm.column("performed_at_ms")?.i64()?;
     let e1rm = (0..e1rm.height())
         .map(|i| DailyE1rm {
             client_id: c.get(i).unwrap_or_default().to_owned(),
@@ -376,6 +385,7 @@ pub fn day_analytics(sets: &DataFrame) -> PolarsResult<DayAnalytics> {
             day: d.get(i).unwrap_or_default(),
             e1rm_kg: v.get(i).unwrap_or_default(),
             set_id: id.get(i).unwrap_or_default().to_owned(),
+            performed_at_ms: at.get(i).unwrap_or_default(),
         })
         .collect();
 

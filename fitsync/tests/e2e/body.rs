@@ -258,6 +258,57 @@ async fn weights_become_a_trend_a_goal_measures_against_and_a_deleted_weight_ret
     assert!((p["required_weekly_rate_kg"].as_f64().unwrap() - required).abs() < 1e-9);
     assert_eq!(p["achieved"], false);
 
+    // A lift goal names the library's slug (an alias is refused: sets are counted under
+    // the slug); its progress is the best e1RM, 100 kg for a single of 100 kg.
+    let (status, body) = send(
+        &app,
+        &client,
+        Method::POST,
+        &format!("/api/metrics/{}/goals", client.id),
+        json!({"kind": "lift", "exercise": "back-squat", "target_kg": 120.0, "by": by}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let logged = app
+        .log_set(
+            &client,
+            json!({"exercise": "back-squat", "reps": 1, "weight_kg": 100.0}),
+        )
+        .await;
+    assert_eq!(logged.status(), 201);
+    for (target, achieved) in [(120.0, false), (95.0, true)] {
+        let (status, goal) = send(
+            &app,
+            &client,
+            Method::POST,
+            &format!("/api/metrics/{}/goals", client.id),
+            json!({"kind": "lift", "exercise": "barbell-squat", "target_kg": target, "by": by}),
+        )
+        .await;
+        assert_eq!(status, 201, "{goal}");
+        let id = goal["id"].as_str().unwrap().to_owned();
+        eventually(60, "the lift goal's progress", || async {
+            let (_, goals) = send(
+                &app,
+                &client,
+                Method::GET,
+                &format!("/api/metrics/{}/goals", client.id),
+                Value::Null,
+            )
+            .await;
+            let g = goals
+                .as_array()?
+                .iter()
+                .find(|g| g["id"] == json!(id))?
+                .clone();
+            (g["progress"]["current_kg"] == json!(100.0)
+                && g["progress"]["achieved"] == json!(achieved)
+                && g["progress"]["on_track"] == json!(achieved))
+            .then_some(())
+        })
+        .await;
+    }
+
     // A weight deleted: its day leaves the trend and every later day moves.
     let (day, id) = ids[3].clone();
     let (status, _) = send(

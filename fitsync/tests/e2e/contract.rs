@@ -337,7 +337,7 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         .http
         .post(app.url(&format!("/api/metrics/{}/goals", ana.id)))
         .bearer_auth(&ana.token)
-        .json(&json!({"kind": "lift", "exercise": "back-squat", "target_kg": 100.0, "by": by}))
+        .json(&json!({"kind": "lift", "exercise": "barbell-squat", "target_kg": 100.0, "by": by}))
         .send()
         .await
         .unwrap()

@@ -449,8 +449,8 @@ async fn streaming_equals_a_batch_recompute_under_random_orders_batches_duplicat
     }
     // The interruptions the test is about did happen.
     assert!(
-        restarts > 0 && redelivered > 0,
-        "restarts {restarts}, redeliveries {redelivered}; seed {seed}"
+        interrupted > 0 && restarts > 0 && redelivered > 0,
+        "interruptions {interrupted}, restarts {restarts}, redeliveries {redelivered}; seed {seed}"
     );
     eprintln!("seed {seed}: {interrupted} interrupted batches, {restarts} restarts, {redelivered} redeliveries");
 }

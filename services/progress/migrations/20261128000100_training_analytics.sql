@@ -1,6 +1,7 @@
 -- A client's training by their local day and week (docs/analytics.md), written only by the
--- analytics job. Every table here is a function of the counted facts: the job recomputes
--- the rows of each day, week or (client, exercise) a change touched.
+-- analytics job. Every table here is a function of the counted facts: sets seen for the
+-- first time add to (or merge into) their rows; the job recomputes from the facts the rows
+-- of each day, week or (client, exercise) a correction or deletion touched.
 
 -- Each set's day in the client's time zone (the event's local_date; the UTC date for sets
 -- counted before it existed), whether it failed, and its workout session.
@@ -30,6 +31,7 @@ create table daily_e1rm (
     day date not null,
     e1rm_kg double precision not null,
     set_id uuid not null,
+    achieved_at timestamptz not null,
     primary key (client_id, exercise, day)
 );
 

@@ -491,7 +491,8 @@ pub async fn muscles(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DaysQuery {
-    /// Number of most recent days with a workload (default 28).
+    /// Number of most recent days with a workload, up to tomorrow (UTC: a client ahead of
+    /// UTC may be in it) (default 28).
     #[param(minimum = 1, maximum = 366)]
     days: Option<i64>,
 }
@@ -540,10 +541,11 @@ pub async fn workload(
     let days = sqlx::query_as!(
         WorkloadDay,
         r#"select day, load_kg, acute_kg, chronic_kg, ratio, flagged from (
-             select * from daily_workload where client_id = $1 order by day desc limit $2
+             select * from daily_workload where client_id = $1 and day <= $3 order by day desc limit $2
            ) recent order by day"#,
         client_id,
-        days
+        days,
+        Utc::now().date_naive() + Duration::days(1)
     )
     .fetch_all(&state.pool)
     .await?;

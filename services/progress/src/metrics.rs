@@ -449,6 +449,22 @@ pub async fn set_goal(
     };
     let id = Uuid::now_v7();
     let mut tx = state.pool.begin().await?;
+    if let Some(slug) = &exercise {
+        // Sets are counted under the library's slug (`barbell-squat`, not the alias
+        // `back-squat`): a goal names the same, or its e1RM would never be found.
+        let known = sqlx::query_scalar!(
+            r#"select exists (select 1 from exercise_catalog where slug = $1) as "known!""#,
+            slug
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !known {
+            return Err(ApiError::field(
+                "exercise",
+                "an exercise's slug in the library (GET /api/exercises), e.g. barbell-squat",
+            ));
+        }
+    }
     let created_at = sqlx::query_scalar!(
         "insert into goals (id, client_id, kind, exercise, target_kg, by_date, created_by)
          values ($1, $2, $3, $4, $5, $6, $7) returning created_at",

@@ -23,7 +23,6 @@ mod training;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::NaiveDate;
 use fitsync_analytics::{sets_frame, summarize, SetRow};
 use fitsync_events::Topic;
 use fitsync_platform::{
@@ -239,7 +238,7 @@ impl BatchJob for ProgressAnalytics {
         }
 
         // Per local day and week, and the workload after them, from the facts.
-        self.recompute_training(&mut tx, &applied.days, &redefined)
+        self.recompute_training(&mut tx, &applied, &redefined)
             .await?;
 
         // Nutrition: every day a food entry or a diet's targets touched, from the facts.
@@ -359,15 +358,33 @@ fn newest_by<T>(
 }
 
 impl ProgressAnalytics {
-    /// Recomputes from the facts the days `days` (sets, load, the day's best e1RM,
-    /// sessions), the weeks of those days and of every set of a `redefined` exercise (sets
-    /// per muscle group), and the workload of the 28 days from each changed day.
+    /// The per-day and per-week results: sets seen for the first time add to their day
+    /// (sets, load, the day's best e1RM, sessions) and week (sets per muscle group); then
+    /// the days a correction or deletion touched, and the weeks of those days and of every
+    /// set of a `redefined` exercise, are recomputed from the facts (replacing what was
+    /// added); last, the workload of the 28 days from each changed day.
     async fn recompute_training(
         &self,
         conn: &mut sqlx::PgConnection,
-        days: &HashSet<(uuid::Uuid, NaiveDate)>,
+        applied: &sink::Applied,
         redefined: &[String],
     ) -> anyhow::Result<()> {
+        if !applied.appended.is_empty() {
+            let rows: Vec<SetRow> = applied.appended.iter().map(sink::set_row).collect();
+            let muscles = training::muscles_of(conn, &rows).await?;
+            let (days, weeks) = tokio::task::spawn_blocking(move || {
+                let frame = sets_frame(&rows)?;
+                Ok::<_, PolarsError>((
+                    fitsync_analytics::day_analytics(&frame)?,
+                    fitsync_analytics::muscle_weeks(&frame, &muscles)?,
+                ))
+            })
+            .await??;
+            training::add_days(conn, &days).await?;
+            training::add_muscle_weeks(conn, &weeks).await?;
+        }
+
+        let days = &applied.days;
         if !days.is_empty() {
             let sets = sink::facts_of_days(conn, days).await?;
             let out = tokio::task::spawn_blocking(move || {
@@ -389,7 +406,9 @@ impl ProgressAnalytics {
             training::replace_muscle_weeks(conn, &weeks, &rows).await?;
         }
 
-        let ranges = training::workload_days(days);
+        let mut days = days.clone();
+        days.extend(applied.appended.iter().map(|s| (s.client_id, s.day())));
+        let ranges = training::workload_days(&days);
         if !ranges.is_empty() {
             let loads = training::loads_for(conn, &ranges).await?;
             let spans = training::as_day_ranges(&ranges);

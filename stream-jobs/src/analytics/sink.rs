@@ -88,8 +88,8 @@ pub struct Applied {
     /// changed: recomputed from the facts.
     pub exercises: HashSet<(Uuid, String)>,
     pub weeks: HashSet<(Uuid, NaiveDate)>,
-    /// Every (client, local day) a change took effect on (before and after it): the
-    /// per-day results are recomputed from the facts.
+    /// Every (client, local day) a correction or deletion took effect on (before and
+    /// after it): the per-day results are recomputed from the facts.
     pub days: HashSet<(Uuid, NaiveDate)>,
     /// Changes that took effect, by set id.
     pub set_ids: Vec<Uuid>,
@@ -159,10 +159,7 @@ pub async fn apply_changes(
                     applied.days.insert((set.client_id, set.day()));
                 }
             }
-            None if !change.deleted => {
-                applied.days.insert((set.client_id, set.day()));
-                applied.appended.push(set.clone());
-            }
+            None if !change.deleted => applied.appended.push(set.clone()),
             // Deleted before the job saw it: a tombstone, nothing was counted.
             None => {}
         }

@@ -30,7 +30,13 @@ pub async fn replace_days(
     )
     .execute(&mut *conn)
     .await?;
+    add_days(conn, out).await
+}
 
+/// Adds per-day results to what is held (sets seen for the first time only add): sums
+/// and counts add up (volumes as `numeric`, so exactly); the day's best e1RM keeps the
+/// better set, on a tie the earlier, then the lower set id (as the plan orders them).
+pub async fn add_days(conn: &mut PgConnection, out: &DayAnalytics) -> Result<(), sqlx::Error> {
     let d = &out.daily;
     let clients: Vec<Uuid> = d.iter().map(|r| parse_uuid(&r.client_id)).collect();
     let dates: Vec<NaiveDate> = d.iter().map(|r| date(r.day)).collect();
@@ -41,7 +47,10 @@ pub async fn replace_days(
     sqlx::query!(
         "insert into daily_training (client_id, day, sets, hard_sets, reps, volume_kg)
          select c, d, s, h, r, round(v::numeric, 2)
-         from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::float8[]) as t(c, d, s, h, r, v)",
+         from unnest($1::uuid[], $2::date[], $3::int[], $4::int[], $5::bigint[], $6::float8[]) as t(c, d, s, h, r, v)
+         on conflict (client_id, day) do update
+         set sets = daily_training.sets + excluded.sets, hard_sets = daily_training.hard_sets + excluded.hard_sets,
+             reps = daily_training.reps + excluded.reps, volume_kg = daily_training.volume_kg + excluded.volume_kg",
         &clients,
         &dates,
         &sets,
@@ -58,14 +67,23 @@ pub async fn replace_days(
     let dates: Vec<NaiveDate> = e.iter().map(|r| date(r.day)).collect();
     let e1rm: Vec<f64> = e.iter().map(|r| r.e1rm_kg).collect();
     let set_ids: Vec<Uuid> = e.iter().map(|r| parse_uuid(&r.set_id)).collect();
+    let at: Vec<DateTime<Utc>> = e
+        .iter()
+        .map(|r| DateTime::from_timestamp_millis(r.performed_at_ms).unwrap_or_default())
+        .collect();
     sqlx::query!(
-        "insert into daily_e1rm (client_id, exercise, day, e1rm_kg, set_id)
-         select * from unnest($1::uuid[], $2::text[], $3::date[], $4::float8[], $5::uuid[])",
+        "insert into daily_e1rm (client_id, exercise, day, e1rm_kg, set_id, achieved_at)
+         select * from unnest($1::uuid[], $2::text[], $3::date[], $4::float8[], $5::uuid[], $6::timestamptz[])
+         on conflict (client_id, exercise, day) do update
+         set e1rm_kg = excluded.e1rm_kg, set_id = excluded.set_id, achieved_at = excluded.achieved_at
+         where (excluded.e1rm_kg, daily_e1rm.achieved_at, daily_e1rm.set_id::text)
+             > (daily_e1rm.e1rm_kg, excluded.achieved_at, excluded.set_id::text)",
         &clients,
         &exercises as &[&str],
         &dates,
         &e1rm,
-        &set_ids
+        &set_ids,
+        &at
     )
     .execute(&mut *conn)
     .await?;
@@ -82,7 +100,9 @@ pub async fn replace_days(
     sqlx::query!(
         "insert into session_volume (client_id, day, workout_id, volume_kg, sets)
          select c, d, w, round(v::numeric, 2), s
-         from unnest($1::uuid[], $2::date[], $3::uuid[], $4::float8[], $5::int[]) as t(c, d, w, v, s)",
+         from unnest($1::uuid[], $2::date[], $3::uuid[], $4::float8[], $5::int[]) as t(c, d, w, v, s)
+         on conflict (client_id, day, workout_id) do update
+         set volume_kg = session_volume.volume_kg + excluded.volume_kg, sets = session_volume.sets + excluded.sets",
         &clients,
         &dates,
         &workouts,
@@ -206,6 +226,14 @@ pub async fn replace_muscle_weeks(
     )
     .execute(&mut *conn)
     .await?;
+    add_muscle_weeks(conn, rows).await
+}
+
+/// Adds muscle weeks of sets seen for the first time to what is held.
+pub async fn add_muscle_weeks(
+    conn: &mut PgConnection,
+    rows: &[MuscleWeek],
+) -> Result<(), sqlx::Error> {
     let clients: Vec<Uuid> = rows.iter().map(|r| parse_uuid(&r.client_id)).collect();
     let weeks: Vec<NaiveDate> = rows.iter().map(|r| date(r.week_start)).collect();
     let muscles: Vec<&str> = rows.iter().map(|r| r.muscle.as_str()).collect();
@@ -215,7 +243,10 @@ pub async fn replace_muscle_weeks(
     sqlx::query!(
         "insert into muscle_weekly (client_id, week_start, muscle, sets, hard_sets, volume_kg)
          select c, w, m, s, h, round(v::numeric, 2)
-         from unnest($1::uuid[], $2::date[], $3::text[], $4::int[], $5::int[], $6::float8[]) as t(c, w, m, s, h, v)",
+         from unnest($1::uuid[], $2::date[], $3::text[], $4::int[], $5::int[], $6::float8[]) as t(c, w, m, s, h, v)
+         on conflict (client_id, week_start, muscle) do update
+         set sets = muscle_weekly.sets + excluded.sets, hard_sets = muscle_weekly.hard_sets + excluded.hard_sets,
+             volume_kg = muscle_weekly.volume_kg + excluded.volume_kg",
         &clients,
         &weeks,
         &muscles as &[&str],
