@@ -21,10 +21,10 @@ pub use frame::{sets_frame, week_start, SetRow};
 pub use nutrition::{adherence, daily_intake, DailyIntake, FoodRow};
 pub use strength::{best_e1rm, brzycki, epley, BestE1rm};
 pub use training::{
-    daily_e1rm, daily_training, day_analytics, muscle_weekly, muscle_weeks, muscles_frame, records,
-    rep_records, session_volume, workload, DailyE1rm, DailyLoad, DailyTraining, DayAnalytics,
-    MuscleWeek, RepRecord, SessionVolume, Workload, ACUTE_DAYS, ACWR_FLAG, CHRONIC_DAYS,
-    HARD_SET_MAX_RIR,
+    daily_e1rm, daily_training, day_analytics, muscle_weekly, muscle_weeks, muscles_frame,
+    plateaus, records, rep_records, session_volume, workload, DailyE1rm, DailyLoad, DailyTraining,
+    DayAnalytics, MuscleWeek, Plateau, RepRecord, SessionVolume, WeekBest, Workload, ACUTE_DAYS,
+    ACWR_FLAG, CHRONIC_DAYS, HARD_SET_MAX_RIR, PLATEAU_MIN_WEEKS,
 };
 pub use volume::{weekly_volume, WeeklyVolume};
 

@@ -464,3 +464,86 @@ pub fn muscle_weeks(
         })
         .collect())
 }
+
+/// Weeks of data a plateau needs.
+pub const PLATEAU_MIN_WEEKS: u32 = 3;
+
+/// The best e1RM of an exercise in one ISO week (its Monday, as days since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekBest {
+    pub exercise: String,
+    pub week_start: i32,
+    pub e1rm_kg: f64,
+}
+
+/// The trend of an exercise's weekly best e1RM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plateau {
+    pub exercise: String,
+    /// Weeks with data.
+    pub weeks: u32,
+    /// Slope of the least-squares line through (week, best e1RM), in kg per week.
+    pub slope_kg_per_week: f64,
+    /// No gain: the slope is 0 or below.
+    pub plateau: bool,
+}
+
+/// Per exercise with at least `PLATEAU_MIN_WEEKS` weeks of data: the least-squares slope
+/// `(n·Σxy − Σx·Σy) ÷ (n·Σx² − (Σx)²)` of the weekly best e1RM over the week number, and
+/// whether it is a plateau (slope ≤ 0).
+pub fn plateaus(rows: &[WeekBest]) -> PolarsResult<Vec<Plateau>> {
+    let Some(first) = rows.iter().map(|r| r.week_start).min() else {
+        return Ok(Vec::new());
+    };
+    let df = DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "exercise".into(),
+                rows.iter().map(|r| r.exercise.as_str()).collect::<Vec<_>>(),
+            ),
+            // Weeks from the earliest (the slope does not depend on where x starts, and
+            // small numbers keep the sums exact enough).
+            Column::new(
+                "x".into(),
+                rows.iter()
+                    .map(|r| f64::from(r.week_start - first) / 7.0)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "y".into(),
+                rows.iter().map(|r| r.e1rm_kg).collect::<Vec<_>>(),
+            ),
+        ],
+    )?
+    .lazy()
+    .group_by([col("exercise")])
+    .agg([
+        col("x").count().cast(DataType::Float64).alias("n"),
+        col("x").sum().alias("sx"),
+        col("y").sum().alias("sy"),
+        (col("x") * col("y")).sum().alias("sxy"),
+        (col("x") * col("x")).sum().alias("sxx"),
+    ])
+    .filter(col("n").gt_eq(lit(f64::from(PLATEAU_MIN_WEEKS))))
+    .with_column(
+        ((col("n") * col("sxy") - col("sx") * col("sy"))
+            / (col("n") * col("sxx") - col("sx") * col("sx")))
+        .alias("slope"),
+    )
+    .sort(["exercise"], SortMultipleOptions::default())
+    .collect()?;
+    let x = str_col(&df, "exercise")?;
+    let (n, slope) = (df.column("n")?.f64()?, df.column("slope")?.f64()?);
+    Ok((0..df.height())
+        .map(|i| {
+            let s = slope.get(i).unwrap_or_default();
+            Plateau {
+                exercise: x.get(i).unwrap_or_default().to_owned(),
+                weeks: n.get(i).unwrap_or_default() as u32,
+                slope_kg_per_week: s,
+                plateau: s <= 0.0,
+            }
+        })
+        .collect())
+}

@@ -294,3 +294,46 @@ mod body {
         assert!(weight_trend(&[]).is_empty());
     }
 }
+
+#[test]
+fn a_plateau_is_a_weekly_best_e1rm_whose_fitted_slope_is_not_positive() {
+    use fitsync_analytics::{plateaus, WeekBest};
+    let week = |exercise: &str, n: i32, kg: f64| WeekBest {
+        exercise: exercise.into(),
+        week_start: MONDAY + 7 * n,
+        e1rm_kg: kg,
+    };
+    let out = plateaus(&[
+        // Rising 2.5 kg a week.
+        week("squat", 0, 100.0),
+        week("squat", 1, 102.5),
+        week("squat", 2, 105.0),
+        // Up, down, flat: the fit through (0, 80), (1, 82), (2, 79), (3, 80).
+        week("bench", 0, 80.0),
+        week("bench", 1, 82.0),
+        week("bench", 2, 79.0),
+        week("bench", 3, 80.0),
+        // Two weeks are too few to call.
+        week("deadlift", 0, 150.0),
+        week("deadlift", 1, 140.0),
+    ])
+    .unwrap();
+    // The least-squares slope, by hand: x̄ = 1.5, ȳ = 80.25,
+    // Σ(x − x̄)(y − ȳ) = (−1.5)(−0.25) + (−0.5)(1.75) + (0.5)(−1.25) + (1.5)(−0.25) = −1.5,
+    // Σ(x − x̄)² = 5, so −0.3 kg a week.
+    let got: Vec<_> = out
+        .iter()
+        .map(|p| {
+            (
+                p.exercise.as_str(),
+                p.weeks,
+                (p.slope_kg_per_week * 1e9).round() / 1e9,
+                p.plateau,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![("bench", 4, -0.3, true), ("squat", 3, 2.5, false)]
+    );
+}

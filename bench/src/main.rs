@@ -265,7 +265,7 @@ async fn bench_compute(settings: &Settings, topic: &str, n: i64) -> anyhow::Resu
 }
 
 /// The job's tables, in the order a copy fills them.
-const JOB_TABLES: [&str; 8] = [
+const JOB_TABLES: [&str; 7] = [
     "set_facts",
     "exercise_e1rm",
     "weekly_volume",
@@ -273,7 +273,6 @@ const JOB_TABLES: [&str; 8] = [
     "daily_e1rm",
     "session_volume",
     "rep_records",
-    "daily_workload",
 ];
 
 /// The baseline of the sink: the rows the job wrote, copied out, then timed as a bare
@@ -383,13 +382,6 @@ async fn bench_backfill(
          select client_id, local_date, coalesce(workout_id, '00000000-0000-0000-0000-000000000000'::uuid),
                 round(sum(weight_kg * reps)::numeric, 2), count(*)
          from set_facts where not deleted group by 1, 2, 3",
-        "create temp table q_workload as
-         select d.client_id, d.day, sum(q.volume) filter (where q.local_date > d.day - 7) / 7 as acute,
-                sum(q.volume) / 28 as chronic
-         from (select distinct client_id, generate_series(min(local_date), max(local_date) + 27, '1 day')::date as day
-               from q_daily group by client_id) d
-         join q_daily q on q.client_id = d.client_id and q.local_date > d.day - 28 and q.local_date <= d.day
-         group by 1, 2",
     ];
     let mut conn = progress.acquire().await?;
     let started = Instant::now();

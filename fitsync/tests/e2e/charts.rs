@@ -215,6 +215,44 @@ async fn a_clients_charts_follow_their_local_days_and_equal_the_formulas() {
     for (w, v) in &best {
         assert!((got[w] - v).abs() < 1e-9, "{e1rm}");
     }
+    // The squat's trend over those weeks: the least-squares slope of its weekly bests,
+    // as the formula gives (weeks numbered from the first).
+    let plateaus = get(
+        &app,
+        &client,
+        &format!("/api/progress/{}/plateaus?weeks=6&to=2026-11-29", client.id),
+    )
+    .await;
+    let first = *best.keys().next().unwrap();
+    let pts: Vec<(f64, f64)> = best
+        .iter()
+        .map(|(w, v)| ((*w - first).num_days() as f64 / 7.0, *v))
+        .collect();
+    let n = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let slope = pts.iter().map(|(x, y)| (x - mx) * (y - my)).sum::<f64>()
+        / pts.iter().map(|(x, _)| (x - mx) * (x - mx)).sum::<f64>();
+    let squat_trend = plateaus["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["exercise"] == json!(squat))
+        .unwrap();
+    assert_eq!(squat_trend["weeks"], json!(pts.len()), "{plateaus}");
+    assert!(
+        (squat_trend["slope_kg_per_week"].as_f64().unwrap() - slope).abs() < 1e-6,
+        "{plateaus} {slope}"
+    );
+    assert_eq!(squat_trend["plateau"], json!(slope <= 0.0));
+    // The bench has one week of data: too few to judge.
+    assert!(plateaus["exercises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["exercise"] != json!(logged[2].exercise)));
     let records = get(
         &app,
         &client,

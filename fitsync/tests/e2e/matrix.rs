@@ -1362,6 +1362,13 @@ fn cases() -> Vec<Case> {
         ),
         Case::new(
             M::GET,
+            "/api/progress/{client_id}/plateaus",
+            "/api/progress/{client}/plateaus",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
             "/api/progress/{client_id}/adherence",
             "/api/progress/{client}/adherence",
             None,

@@ -159,7 +159,7 @@ impl Log {
 /// when or in what batches it was written (no timestamps of the writing; a tombstone's
 /// values are whatever was known when it came and count for nothing; floating sums
 /// rounded).
-pub const TABLES: [(&str, &str); 21] = [
+pub const TABLES: [(&str, &str); 20] = [
     ("set_facts", "select set_id, client_id, revision, deleted, case when not deleted then json_build_array(exercise, reps, weight_kg, rir, performed_at, local_date, failed, workout_id) end as counted from set_facts"),
     ("exercise_e1rm", "select client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at from exercise_e1rm"),
     ("weekly_volume", "select client_id, week_start, volume_kg, sets from weekly_volume"),
@@ -168,7 +168,6 @@ pub const TABLES: [(&str, &str); 21] = [
     ("session_volume", "select * from session_volume"),
     ("rep_records", "select * from rep_records"),
     ("muscle_weekly", "select * from muscle_weekly"),
-    ("daily_workload", "select client_id, day, round(load_kg::numeric, 6) as load, round(acute_kg::numeric, 6) as acute, round(chronic_kg::numeric, 6) as chronic, round(ratio::numeric, 9) as ratio, flagged from daily_workload"),
     ("exercise_catalog", "select exercise_id, slug, name, primary_muscles, secondary_muscles, revision, null::uuid as client_id from exercise_catalog"),
     ("food_facts", "select entry_id, client_id, revision, deleted, case when not deleted then json_build_array(date, grams, kcal, protein_g, carbs_g, fat_g, fiber_g) end as counted from food_facts"),
     ("diet_targets", "select * from diet_targets"),
@@ -204,7 +203,7 @@ pub async fn tables(
 }
 
 /// The tables the training events write.
-const TRAINING_TABLES: [&str; 9] = [
+const TRAINING_TABLES: [&str; 8] = [
     "set_facts",
     "exercise_e1rm",
     "weekly_volume",
@@ -213,7 +212,6 @@ const TRAINING_TABLES: [&str; 9] = [
     "session_volume",
     "rep_records",
     "muscle_weekly",
-    "daily_workload",
 ];
 
 /// A fresh progress database beside the test's, migrated.

@@ -69,17 +69,3 @@ create table muscle_weekly (
     volume_kg numeric(14, 2) not null,
     primary key (client_id, week_start, muscle)
 );
-
--- Acute:chronic workload ratio per client and local day (7-day over 28-day mean daily
--- volume load); a day with no load in its 28-day window has no row. Flagged: above 1.5
--- with some load in the 21 days before the acute window.
-create table daily_workload (
-    client_id uuid not null,
-    day date not null,
-    load_kg double precision not null,
-    acute_kg double precision not null,
-    chronic_kg double precision not null,
-    ratio double precision not null,
-    flagged boolean not null,
-    primary key (client_id, day)
-);

@@ -185,8 +185,6 @@ pub async fn at_risk(
                     ::bigint as days_since,
                   (select coalesce(sum(no_shows), 0) from daily_adherence a
                      where a.client_id = g.subject and a.day >= $2 - 30 and a.day < $2)::bigint as "no_shows!",
-                  exists (select 1 from daily_workload w where w.client_id = g.subject
-                            and w.day > $2 - 7 and w.day <= $2 and w.flagged) as "flagged!",
                   (select sum(completed + attended)::float8 / nullif(sum(planned + sessions), 0)
                      from daily_adherence a where a.client_id = g.subject and a.day >= $2 - 7 and a.day < $2)
                     as adherence_7,
@@ -200,15 +198,25 @@ pub async fn at_risk(
     )
     .fetch_all(&state.pool)
     .await?;
+    // Flagged workload in the last 7 days, computed on reading (charts::workload_of).
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.client_id).collect();
+    let flagged: std::collections::HashSet<String> =
+        crate::charts::workload_of(&state.pool, &ids, today - Duration::days(6), today)
+            .await?
+            .into_iter()
+            .filter(|w| w.flagged)
+            .map(|w| w.client_id)
+            .collect();
     let mut clients: Vec<AtRisk> = rows
         .into_iter()
         .map(|r| {
+            let workload_flagged = flagged.contains(&r.client_id.to_string());
             let input = RiskInput {
                 adherence_30: r.adherence_30,
                 adherence_7: r.adherence_7,
                 days_since_training: r.days_since,
                 no_shows_30: u32::try_from(r.no_shows).unwrap_or(u32::MAX),
-                workload_flagged: r.flagged,
+                workload_flagged,
             };
             let (score, reasons) = risk(&input);
             AtRisk {
@@ -219,7 +227,7 @@ pub async fn at_risk(
                 adherence_30_percent: r.adherence_30.map(|a| 100.0 * a),
                 days_since_training: r.days_since,
                 no_shows_30: r.no_shows,
-                workload_flagged: r.flagged,
+                workload_flagged,
             }
         })
         .collect();

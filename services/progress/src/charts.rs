@@ -64,6 +64,16 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// The first day of the bucket `day` is in.
+    fn start(self, day: NaiveDate) -> NaiveDate {
+        use chrono::Datelike;
+        match self {
+            Bucket::Day => day,
+            Bucket::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
+            Bucket::Month => day.with_day(1).unwrap_or(day),
+        }
+    }
+
     fn as_sql(self) -> &'static str {
         match self {
             Bucket::Day => "day",
@@ -137,6 +147,23 @@ pub async fn series(
     user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
         .await?;
     let bucket = q.bucket.unwrap_or(Bucket::Week);
+    for (field, value) in [
+        ("exercise", &q.exercise),
+        ("muscle", &q.muscle),
+        ("body_metric", &q.body_metric),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 64) {
+            return Err(ApiError::field(field, "at most 64 characters"));
+        }
+    }
+    for (field, value) in [("from", q.from), ("to", q.to)] {
+        if value.is_some_and(|d| !in_range(d)) {
+            return Err(ApiError::field(
+                field,
+                "a day from 2000-01-01 to 2100-12-31",
+            ));
+        }
+    }
     let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
     let from = q
         .from
@@ -270,18 +297,16 @@ pub async fn series(
             .await?
         }
         (Metric::WorkloadRatio, None) => {
-            sqlx::query_as!(
-                Point,
-                r#"select date_trunc($3, day)::date as "start!", max(ratio) as "value!"
-                   from daily_workload where client_id = $1 and day between $2 and $4
-                   group by 1 order by 1"#,
-                client_id,
-                from,
-                b,
-                to
-            )
-            .fetch_all(pool)
-            .await?
+            // The bucket's highest ratio, from the days' workloads computed on reading.
+            let mut best: std::collections::BTreeMap<NaiveDate, f64> = Default::default();
+            for w in workload_of(pool, &[client_id], from, to).await? {
+                let start = bucket.start(days_to_date(w.day));
+                let b = best.entry(start).or_insert(w.ratio);
+                *b = b.max(w.ratio);
+            }
+            best.into_iter()
+                .map(|(start, value)| Point { start, value })
+                .collect()
         }
         (Metric::NutritionAdherence, None) => {
             sqlx::query_as!(
@@ -487,17 +512,72 @@ pub async fn muscles(
     Ok(Json(Muscles { client_id, weeks }))
 }
 
+/// A day the charts take (the date arithmetic around it cannot overflow).
+fn in_range(day: NaiveDate) -> bool {
+    let (first, last) = (
+        NaiveDate::from_ymd_opt(2000, 1, 1).expect("a date"),
+        NaiveDate::from_ymd_opt(2100, 12, 31).expect("a date"),
+    );
+    (first..=last).contains(&day)
+}
+
+/// Days since the Unix epoch (the analytics frames' day column) as a date, and back.
+fn days_to_date(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date") + Duration::days(i64::from(days))
+}
+
+fn date_to_days(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+    i32::try_from((date - epoch).num_days()).unwrap_or(i32::MAX)
+}
+
+/// The workload of `clients` on every day from `from` to `to` that has some load in its
+/// 28-day window, computed when read (`fitsync_analytics::workload`, off the runtime)
+/// from their daily loads in `daily_training`: at most 55 rows a client.
+pub(crate) async fn workload_of(
+    pool: &sqlx::PgPool,
+    clients: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<fitsync_analytics::Workload>, ApiError> {
+    let window = i64::from(fitsync_analytics::CHRONIC_DAYS - 1);
+    let loads: Vec<fitsync_analytics::DailyLoad> = sqlx::query!(
+        r#"select client_id, day, volume_kg::float8 as "load!" from daily_training
+           where client_id = any($1) and day between $2 and $3 order by client_id, day"#,
+        clients,
+        from - Duration::days(window),
+        to
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| fitsync_analytics::DailyLoad {
+        client_id: r.client_id.to_string(),
+        day: date_to_days(r.day),
+        load_kg: r.load,
+    })
+    .collect();
+    let spans: Vec<(String, i32, i32)> = clients
+        .iter()
+        .map(|c| (c.to_string(), date_to_days(from), date_to_days(to)))
+        .collect();
+    tokio::task::spawn_blocking(move || fitsync_analytics::workload(&loads, &spans))
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))?
+        .map_err(|e| ApiError::Unexpected(e.into()))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DaysQuery {
-    /// Number of most recent days with a workload, up to tomorrow (UTC: a client ahead of
-    /// UTC may be in it) (default 28).
+    /// The days ending tomorrow (UTC: a client ahead of UTC may be in it) (default 28);
+    /// those with no load in their 28-day window have no row.
     #[param(minimum = 1, maximum = 366)]
     days: Option<i64>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WorkloadDay {
     day: NaiveDate,
     /// That day's volume load (kg).
@@ -538,16 +618,112 @@ pub async fn workload(
     if !(1..=366).contains(&days) {
         return Err(ApiError::field("days", "must be between 1 and 366"));
     }
-    let days = sqlx::query_as!(
-        WorkloadDay,
-        r#"select day, load_kg, acute_kg, chronic_kg, ratio, flagged from (
-             select * from daily_workload where client_id = $1 and day <= $3 order by day desc limit $2
-           ) recent order by day"#,
+    let to = Utc::now().date_naive() + Duration::days(1);
+    let days = workload_of(&state.pool, &[client_id], to - Duration::days(days - 1), to)
+        .await?
+        .into_iter()
+        .map(|w| WorkloadDay {
+            day: days_to_date(w.day),
+            load_kg: w.load_kg,
+            acute_kg: w.acute_kg,
+            chronic_kg: w.chronic_kg,
+            ratio: w.ratio,
+            flagged: w.flagged,
+        })
+        .collect();
+    Ok(Json(WorkloadResponse { client_id, days }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PlateauQuery {
+    /// ISO weeks to fit, ending with the week of `to` (default 6).
+    #[param(minimum = 3, maximum = 52)]
+    weeks: Option<i64>,
+    /// A day of the last week (default today, UTC).
+    to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExercisePlateau {
+    exercise: String,
+    /// Weeks with a set of it (at least 3 to be judged).
+    weeks: u32,
+    /// Slope of the least-squares line through the weekly best e1RMs, kg per week.
+    slope_kg_per_week: f64,
+    /// No gain: the slope is 0 or below.
+    plateau: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Plateaus {
+    client_id: Uuid,
+    /// The Monday of the first week fitted, and of the last.
+    from: NaiveDate,
+    to: NaiveDate,
+    exercises: Vec<ExercisePlateau>,
+}
+
+/// `GET /api/progress/{client_id}/plateaus?weeks=&to=`: which exercises stopped gaining.
+#[utoipa::path(
+    get, path = "/api/progress/{client_id}/plateaus", tag = "progress",
+    summary = "Exercises whose weekly best e1RM stopped rising (slope of a fit over N weeks ≤ 0)",
+    params(("client_id" = Uuid, Path, description = "The client"), PlateauQuery),
+    responses((status = 200, description = "Exercises", body = Plateaus)),
+    security(("bearer" = []))
+)]
+#[tracing::instrument(skip_all, fields(user = %user.id()), err(level = "debug"))]
+pub async fn plateaus(
+    State(state): State<ProgressState>,
+    user: AuthUser,
+    ApiPath(client_id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<PlateauQuery>,
+) -> Result<Json<Plateaus>, ApiError> {
+    user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
+        .await?;
+    let weeks = q.weeks.unwrap_or(6);
+    if !(3..=52).contains(&weeks) {
+        return Err(ApiError::field("weeks", "must be between 3 and 52"));
+    }
+    if q.to.is_some_and(|d| !in_range(d)) {
+        return Err(ApiError::field("to", "a day from 2000-01-01 to 2100-12-31"));
+    }
+    let to = Bucket::Week.start(q.to.unwrap_or_else(|| Utc::now().date_naive()));
+    let from = to - Duration::weeks(weeks - 1);
+    let rows: Vec<fitsync_analytics::WeekBest> = sqlx::query!(
+        r#"select exercise, date_trunc('week', day)::date as "week!", max(e1rm_kg) as "best!"
+           from daily_e1rm where client_id = $1 and day >= $2 and day < $3
+           group by 1, 2"#,
         client_id,
-        days,
-        Utc::now().date_naive() + Duration::days(1)
+        from,
+        to + Duration::days(7)
     )
     .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(WorkloadResponse { client_id, days }))
+    .await?
+    .into_iter()
+    .map(|r| fitsync_analytics::WeekBest {
+        exercise: r.exercise,
+        week_start: date_to_days(r.week),
+        e1rm_kg: r.best,
+    })
+    .collect();
+    let fitted = tokio::task::spawn_blocking(move || fitsync_analytics::plateaus(&rows))
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))?
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    Ok(Json(Plateaus {
+        client_id,
+        from,
+        to,
+        exercises: fitted
+            .into_iter()
+            .map(|p| ExercisePlateau {
+                exercise: p.exercise,
+                weeks: p.weeks,
+                slope_kg_per_week: p.slope_kg_per_week,
+                plateau: p.plateau,
+            })
+            .collect(),
+    }))
 }

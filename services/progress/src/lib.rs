@@ -31,6 +31,7 @@ pub fn router(state: ProgressState) -> OpenApiRouter {
         .routes(routes!(charts::records))
         .routes(routes!(charts::muscles))
         .routes(routes!(charts::workload))
+        .routes(routes!(charts::plateaus))
         .routes(routes!(adherence::adherence))
         .routes(routes!(adherence::at_risk))
         .routes(routes!(metrics::types, metrics::define_type))

@@ -263,6 +263,9 @@ pub async fn measurements(
 ) -> Result<Json<Vec<Measurement>>, ApiError> {
     user.may_read_client(client_id, &Grants::new(&state.pool, &state.auth))
         .await?;
+    if q.metric.as_ref().is_some_and(|m| m.chars().count() > 64) {
+        return Err(ApiError::field("metric", "at most 64 characters"));
+    }
     let rows = sqlx::query_as!(
         Measurement,
         "select m.id, m.client_id, m.metric, t.unit, m.value, m.measured_at, m.local_date, m.recorded_by

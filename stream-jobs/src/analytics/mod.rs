@@ -237,7 +237,7 @@ impl BatchJob for ProgressAnalytics {
             training::replace_records(&mut tx, &applied.exercises, &records).await?;
         }
 
-        // Per local day and week, and the workload after them, from the facts.
+        // Per local day and week.
         self.recompute_training(&mut tx, &applied, &redefined)
             .await?;
 
@@ -362,7 +362,7 @@ impl ProgressAnalytics {
     /// (sets, load, the day's best e1RM, sessions) and week (sets per muscle group); then
     /// the days a correction or deletion touched, and the weeks of those days and of every
     /// set of a `redefined` exercise, are recomputed from the facts (replacing what was
-    /// added); last, the workload of the 28 days from each changed day.
+    /// added). (The workload is computed when read, from `daily_training`.)
     async fn recompute_training(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -406,17 +406,6 @@ impl ProgressAnalytics {
             training::replace_muscle_weeks(conn, &weeks, &rows).await?;
         }
 
-        let mut days = days.clone();
-        days.extend(applied.appended.iter().map(|s| (s.client_id, s.day())));
-        let ranges = training::workload_days(&days);
-        if !ranges.is_empty() {
-            let loads = training::loads_for(conn, &ranges).await?;
-            let spans = training::as_day_ranges(&ranges);
-            let rows =
-                tokio::task::spawn_blocking(move || fitsync_analytics::workload(&loads, &spans))
-                    .await??;
-            training::replace_workload(conn, &ranges, &rows).await?;
-        }
         Ok(())
     }
 }

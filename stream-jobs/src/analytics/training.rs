@@ -1,16 +1,15 @@
-//! Sink of the per-day, per-week and per-exercise training results: each is replaced by
-//! a recompute from the facts of the keys a batch touched (a new record only merges).
+//! Sink of the per-day, per-week and per-exercise training results: first-seen sets add
+//! to (or merge into) their rows; the keys a correction or deletion touched are replaced
+//! by a recompute from the facts.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use fitsync_analytics::{
-    DailyLoad, DayAnalytics, MuscleWeek, RepRecord, SetRow, Workload, CHRONIC_DAYS,
-};
+use chrono::{DateTime, NaiveDate, Utc};
+use fitsync_analytics::{DayAnalytics, MuscleWeek, RepRecord, SetRow};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::sink::{date, days, parse_uuid, week_of};
+use super::sink::{date, parse_uuid, week_of};
 
 /// Replaces the per-day results of `keys` with `out` (a day no counted set has any more
 /// keeps no row).
@@ -262,102 +261,4 @@ pub async fn add_muscle_weeks(
 /// The weeks of some days.
 pub fn weeks_of(days: &HashSet<(Uuid, NaiveDate)>) -> HashSet<(Uuid, NaiveDate)> {
     days.iter().map(|(c, d)| (*c, week_of(*d))).collect()
-}
-
-/// A day's load changes the workload of that day and the 27 after it: per client, the
-/// days from the earliest changed day to 27 days after the latest.
-pub fn workload_days(days: &HashSet<(Uuid, NaiveDate)>) -> BTreeMap<Uuid, (NaiveDate, NaiveDate)> {
-    let mut out: BTreeMap<Uuid, (NaiveDate, NaiveDate)> = BTreeMap::new();
-    for (client, day) in days {
-        let end = *day + Duration::days(i64::from(CHRONIC_DAYS - 1));
-        out.entry(*client)
-            .and_modify(|(from, to)| {
-                *from = (*from).min(*day);
-                *to = (*to).max(end);
-            })
-            .or_insert((*day, end));
-    }
-    out
-}
-
-/// The daily loads the workload of `ranges` is computed from (27 days before each range on).
-pub async fn loads_for(
-    conn: &mut PgConnection,
-    ranges: &BTreeMap<Uuid, (NaiveDate, NaiveDate)>,
-) -> Result<Vec<DailyLoad>, sqlx::Error> {
-    let clients: Vec<Uuid> = ranges.keys().copied().collect();
-    let from: Vec<NaiveDate> = ranges
-        .values()
-        .map(|(f, _)| *f - Duration::days(i64::from(CHRONIC_DAYS - 1)))
-        .collect();
-    let to: Vec<NaiveDate> = ranges.values().map(|(_, t)| *t).collect();
-    let rows = sqlx::query!(
-        r#"select t.client_id, t.day, t.volume_kg::float8 as "load!"
-           from daily_training t join unnest($1::uuid[], $2::date[], $3::date[]) as k(c, f, l)
-             on t.client_id = k.c and t.day between k.f and k.l
-           order by t.client_id, t.day"#,
-        &clients,
-        &from,
-        &to
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| DailyLoad {
-            client_id: r.client_id.to_string(),
-            day: days(r.day),
-            load_kg: r.load,
-        })
-        .collect())
-}
-
-/// Replaces the workload of `ranges` with `rows`.
-pub async fn replace_workload(
-    conn: &mut PgConnection,
-    ranges: &BTreeMap<Uuid, (NaiveDate, NaiveDate)>,
-    rows: &[Workload],
-) -> Result<(), sqlx::Error> {
-    let clients: Vec<Uuid> = ranges.keys().copied().collect();
-    let from: Vec<NaiveDate> = ranges.values().map(|(f, _)| *f).collect();
-    let to: Vec<NaiveDate> = ranges.values().map(|(_, t)| *t).collect();
-    sqlx::query!(
-        "delete from daily_workload w using unnest($1::uuid[], $2::date[], $3::date[]) as k(c, f, l)
-         where w.client_id = k.c and w.day between k.f and k.l",
-        &clients,
-        &from,
-        &to
-    )
-    .execute(&mut *conn)
-    .await?;
-    let clients: Vec<Uuid> = rows.iter().map(|r| parse_uuid(&r.client_id)).collect();
-    let dates: Vec<NaiveDate> = rows.iter().map(|r| date(r.day)).collect();
-    let load: Vec<f64> = rows.iter().map(|r| r.load_kg).collect();
-    let acute: Vec<f64> = rows.iter().map(|r| r.acute_kg).collect();
-    let chronic: Vec<f64> = rows.iter().map(|r| r.chronic_kg).collect();
-    let ratio: Vec<f64> = rows.iter().map(|r| r.ratio).collect();
-    let flagged: Vec<bool> = rows.iter().map(|r| r.flagged).collect();
-    sqlx::query!(
-        "insert into daily_workload (client_id, day, load_kg, acute_kg, chronic_kg, ratio, flagged)
-         select * from unnest($1::uuid[], $2::date[], $3::float8[], $4::float8[], $5::float8[], $6::float8[],
-                              $7::bool[])",
-        &clients,
-        &dates,
-        &load,
-        &acute,
-        &chronic,
-        &ratio,
-        &flagged
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The ranges as the workload plan takes them.
-pub fn as_day_ranges(ranges: &BTreeMap<Uuid, (NaiveDate, NaiveDate)>) -> Vec<(String, i32, i32)> {
-    ranges
-        .iter()
-        .map(|(c, (f, t))| (c.to_string(), days(*f), days(*t)))
-        .collect()
 }
