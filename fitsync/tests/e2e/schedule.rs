@@ -159,7 +159,9 @@ async fn many_clients_race_for_one_slot_and_exactly_one_gets_it() {
     let pt = session_type(
         &app,
         &trainer,
-        json!({"name": "PT 60", "kind": "one_on_one", "duration_min": 60}),
+        // A one-hour cancellation window: cancelling tomorrow's slot is in time at any
+        // hour of today.
+        json!({"name": "PT 60", "kind": "one_on_one", "duration_min": 60, "cancel_window_hours": 1}),
     )
     .await;
     let other_pt = session_type(
