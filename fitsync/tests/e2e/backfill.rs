@@ -9,9 +9,11 @@ use fitsync::app::Target;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::bookings::{buy, env_with_gateway};
 use crate::harness::{eventually, outbox_drained, trains_in_training, Account, TestApp, TestEnv};
 use crate::matrix::train;
 use crate::properties::{fresh_progress_db, tables, TABLES};
+use crate::schedule::{every_day, join_gym, open_gym, projected, session_type, set_hours};
 
 async fn ok(app: &TestApp, who: &Account, method: Method, path: &str, body: Value) -> Value {
     let response = app
@@ -30,7 +32,7 @@ async fn ok(app: &TestApp, who: &Account, method: Method, path: &str, body: Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_rebuilds_what_the_live_job_built_and_an_interrupted_one_goes_on() {
-    let env = TestEnv::new().await;
+    let env = env_with_gateway(TestEnv::new().await);
     let app = env.start(&[Target::All]).await;
     let client = app.register("client").await;
     let trainer = app.register("trainer").await;
@@ -137,7 +139,72 @@ async fn a_backfill_rebuilds_what_the_live_job_built_and_an_interrupted_one_goes
         (r.status() == 201).then_some(())
     })
     .await;
-    for db in [env.training_db(), env.progress_db(), env.schedule_db()] {
+    // A gym the client and the trainer belong to, the trainer's hours, a class the
+    // client queues for and gets, a package the client buys.
+    let (owner, gym) = open_gym(&app, "Backfill Gym").await;
+    join_gym(&app, &owner, &gym, &client, "client").await;
+    join_gym(&app, &owner, &gym, &trainer, "trainer").await;
+    let gym_id: uuid::Uuid = gym.parse().unwrap();
+    projected(&env, "gym", gym_id, client.id).await;
+    projected(&env, "gym", gym_id, trainer.id).await;
+    set_hours(
+        &app,
+        &trainer,
+        trainer.id,
+        json!({"time_zone": "Europe/Paris", "weekly": every_day("07:00", "21:00")}),
+    )
+    .await;
+    let class_type = session_type(&app, &owner,
+        json!({"name": "Duo", "kind": "group", "duration_min": 45, "capacity": 1, "cancel_window_hours": 1})).await;
+    let class_at = (now + chrono::Duration::days(2))
+        .date_naive()
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc();
+    let class = ok(
+        &app,
+        &owner,
+        Method::POST,
+        "/api/sessions",
+        json!({"session_type_id": class_type, "trainer_id": trainer.id, "starts_at": class_at}),
+    )
+    .await;
+    let other = app.register("client").await;
+    join_gym(&app, &owner, &gym, &other, "client").await;
+    projected(&env, "gym", gym_id, other.id).await;
+    let first = ok(
+        &app,
+        &other,
+        Method::POST,
+        "/api/bookings",
+        json!({"session_id": class[0]["id"]}),
+    )
+    .await;
+    ok(
+        &app,
+        &client,
+        Method::POST,
+        "/api/bookings",
+        json!({"session_id": class[0]["id"]}),
+    )
+    .await;
+    ok(
+        &app,
+        &other,
+        Method::POST,
+        &format!("/api/bookings/{}/cancel", first["id"].as_str().unwrap()),
+        Value::Null,
+    )
+    .await;
+    let package = ok(&app, &owner, Method::POST, "/api/packages",
+        json!({"name": "Five", "sessions": 5, "validity_days": 30, "price_cents": 5000, "currency": "EUR"})).await;
+    buy(&app, &client, package["id"].as_str().unwrap(), "paid").await;
+    for db in [
+        env.training_db(),
+        env.progress_db(),
+        env.schedule_db(),
+        env.users_db(),
+    ] {
         outbox_drained(&db, 60, "every change published").await;
     }
 

@@ -23,7 +23,7 @@ use crate::{
 /// The webhook key the tests' gateway and the app share.
 const WEBHOOK_KEY: [u8; 32] = [7; 32];
 
-fn env_with_gateway(mut env: TestEnv) -> TestEnv {
+pub fn env_with_gateway(mut env: TestEnv) -> TestEnv {
     env.settings.schedule.webhook_secret = Some(
         base64::engine::general_purpose::STANDARD
             .encode(WEBHOOK_KEY)
@@ -60,7 +60,7 @@ async fn webhook(app: &TestApp, body: &Value, signature: Option<String>) -> (u16
 
 /// Buys a package: checkout, then the simulated gateway's hosted page "pays", which
 /// delivers the signed webhook. The gateway's event.
-async fn buy(app: &TestApp, client: &Account, package: &str, outcome: &str) -> Value {
+pub async fn buy(app: &TestApp, client: &Account, package: &str, outcome: &str) -> Value {
     let (status, checkout) = call(
         app,
         client,

@@ -14,6 +14,7 @@ mod auth;
 mod backfill;
 mod body;
 mod bookings;
+mod business;
 mod charts;
 mod contract;
 mod crash;

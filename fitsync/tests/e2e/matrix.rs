@@ -1385,6 +1385,33 @@ fn cases() -> Vec<Case> {
                 _ => 403,
             },
         ),
+        // Trainer and gym KPIs: the gym's owner and admins; the trainer, admins (and the
+        // owner of a gym the trainer belongs to: none here).
+        Case::new(
+            M::GET,
+            "/api/analytics/gyms/{gym_id}/kpis",
+            "/api/analytics/gyms/{gym}/kpis",
+            None,
+            gym_management(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/analytics/gyms/{gym_id}/series",
+            "/api/analytics/gyms/{gym}/series?metric=bookings",
+            None,
+            gym_management(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/analytics/trainers/{trainer_id}/kpis",
+            "/api/analytics/trainers/{trainer}/kpis",
+            None,
+            |who| match who {
+                Who::Trainer | Who::Admin => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
         // Body metrics: the client and their current trainer record; those who may read
         // the client's data read; health records only the client, their trainer, admins.
         Case::new(

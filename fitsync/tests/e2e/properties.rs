@@ -159,7 +159,7 @@ impl Log {
 /// when or in what batches it was written (no timestamps of the writing; a tombstone's
 /// values are whatever was known when it came and count for nothing; floating sums
 /// rounded).
-pub const TABLES: [(&str, &str); 20] = [
+pub const TABLES: [(&str, &str); 26] = [
     ("set_facts", "select set_id, client_id, revision, deleted, case when not deleted then json_build_array(exercise, reps, weight_kg, rir, performed_at, local_date, failed, workout_id) end as counted from set_facts"),
     ("exercise_e1rm", "select client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at from exercise_e1rm"),
     ("weekly_volume", "select client_id, week_start, volume_kg, sets from weekly_volume"),
@@ -180,6 +180,12 @@ pub const TABLES: [(&str, &str); 20] = [
     ("workout_facts", "select * from workout_facts"),
     ("booking_facts", "select * from booking_facts"),
     ("daily_adherence", "select * from daily_adherence"),
+    ("member_facts", "select *, user_id as client_id from member_facts"),
+    ("coaching_facts", "select * from coaching_facts"),
+    ("session_facts", "select *, null::uuid as client_id from session_facts"),
+    ("session_type_facts", "select *, null::uuid as client_id from session_type_facts"),
+    ("availability_facts", "select *, null::uuid as client_id from availability_facts"),
+    ("purchase_facts", "select * from purchase_facts"),
 ];
 
 /// The tables named, rows of `clients` only (all rows: `None`), as sorted JSON text.

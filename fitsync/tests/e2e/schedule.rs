@@ -345,7 +345,7 @@ async fn many_clients_race_for_one_slot_and_exactly_one_gets_it() {
 }
 
 /// The gym owner's refreshed account, and the gym's id.
-async fn open_gym(app: &TestApp, name: &str) -> (Account, String) {
+pub async fn open_gym(app: &TestApp, name: &str) -> (Account, String) {
     let owner = app.register("gym").await;
     let (status, gym) = call(
         app,
@@ -362,7 +362,7 @@ async fn open_gym(app: &TestApp, name: &str) -> (Account, String) {
     )
 }
 
-async fn join_gym(app: &TestApp, owner: &Account, gym: &str, who: &Account, role: &str) {
+pub async fn join_gym(app: &TestApp, owner: &Account, gym: &str, who: &Account, role: &str) {
     let (status, invitation) = call(
         app,
         owner,

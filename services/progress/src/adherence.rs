@@ -180,19 +180,8 @@ pub async fn at_risk(
     }
     let today = Utc::now().date_naive();
     let rows = sqlx::query!(
-        r#"select g.subject as "client_id!",
-                  (select today - max(t.day) from daily_training t where t.client_id = g.subject and t.day <= $2)
-                    ::bigint as days_since,
-                  (select coalesce(sum(no_shows), 0) from daily_adherence a
-                     where a.client_id = g.subject and a.day >= $2 - 30 and a.day < $2)::bigint as "no_shows!",
-                  (select sum(completed + attended)::float8 / nullif(sum(planned + sessions), 0)
-                     from daily_adherence a where a.client_id = g.subject and a.day >= $2 - 7 and a.day < $2)
-                    as adherence_7,
-                  (select sum(completed + attended)::float8 / nullif(sum(planned + sessions), 0)
-                     from daily_adherence a where a.client_id = g.subject and a.day >= $2 - 30 and a.day < $2)
-                    as adherence_30
-           from access_grants g cross join (select $2::date as today) d
-           where g.kind = 'trainer' and g.grantee = $1 and g.active"#,
+        r#"select client_id as "client_id!", days_since, no_shows_30 as "no_shows!", adherence_7, adherence_30
+           from risk_inputs($1, $2)"#,
         trainer_id,
         today
     )

@@ -74,7 +74,7 @@ impl Bucket {
         }
     }
 
-    fn as_sql(self) -> &'static str {
+    pub fn as_sql(self) -> &'static str {
         match self {
             Bucket::Day => "day",
             Bucket::Week => "week",
@@ -156,24 +156,7 @@ pub async fn series(
             return Err(ApiError::field(field, "at most 64 characters"));
         }
     }
-    for (field, value) in [("from", q.from), ("to", q.to)] {
-        if value.is_some_and(|d| !in_range(d)) {
-            return Err(ApiError::field(
-                field,
-                "a day from 2000-01-01 to 2100-12-31",
-            ));
-        }
-    }
-    let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
-    let from = q
-        .from
-        .unwrap_or(to - Duration::weeks(12) + Duration::days(1));
-    if from > to {
-        return Err(ApiError::field("from", "must not be after to"));
-    }
-    if (to - from).num_days() >= MAX_RANGE_DAYS {
-        return Err(ApiError::field("to", "at most three years after from"));
-    }
+    let (from, to) = range(q.from, q.to, Duration::weeks(12))?;
     match (q.metric, &q.exercise) {
         (Metric::E1rm, None) => {
             return Err(ApiError::field("exercise", "required by the e1rm metric"))
@@ -510,6 +493,32 @@ pub async fn muscles(
     .fetch_all(&state.pool)
     .await?;
     Ok(Json(Muscles { client_id, weeks }))
+}
+
+/// The days `[from, to]` a query asks for: `to` defaults to today (UTC), `from` to
+/// `default` before `to`; both within 2000–2100, in order, at most three years apart.
+pub fn range(
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    default: Duration,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    for (field, value) in [("from", from), ("to", to)] {
+        if value.is_some_and(|d| !in_range(d)) {
+            return Err(ApiError::field(
+                field,
+                "a day from 2000-01-01 to 2100-12-31",
+            ));
+        }
+    }
+    let to = to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = from.unwrap_or(to - default + Duration::days(1));
+    if from > to {
+        return Err(ApiError::field("from", "must not be after to"));
+    }
+    if (to - from).num_days() >= MAX_RANGE_DAYS {
+        return Err(ApiError::field("to", "at most three years after from"));
+    }
+    Ok((from, to))
 }
 
 /// A day the charts take (the date arithmetic around it cannot overflow).

@@ -2,6 +2,7 @@
 //! (`/api/progress/*`; `/api/metrics/*` and `/api/analytics/*` join it). Database progressdb.
 
 pub mod adherence;
+pub mod business;
 pub mod charts;
 pub mod handlers;
 pub mod metrics;
@@ -34,6 +35,9 @@ pub fn router(state: ProgressState) -> OpenApiRouter {
         .routes(routes!(charts::plateaus))
         .routes(routes!(adherence::adherence))
         .routes(routes!(adherence::at_risk))
+        .routes(routes!(business::gym_kpis))
+        .routes(routes!(business::gym_series))
+        .routes(routes!(business::trainer_kpis))
         .routes(routes!(metrics::types, metrics::define_type))
         .routes(routes!(metrics::record, metrics::measurements))
         .routes(routes!(metrics::delete_measurement))

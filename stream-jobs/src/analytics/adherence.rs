@@ -115,10 +115,22 @@ pub async fn apply_workouts(
     ))
 }
 
+/// Whether a booking's change shows it queued on a waitlist.
+pub fn waitlisted(b: &BookingChanged) -> bool {
+    b.status == "waitlisted"
+        || matches!(
+            b.change.as_str(),
+            "waitlisted" | "promoted" | "waitlist_closed"
+        )
+}
+
 /// Applies each booking's newest change; its session's day before and after is touched.
+/// `flags` (waitlisted, promoted) are what any revision of each booking in the batch
+/// showed: they are added to the booking's whether or not its revision is newer.
 pub async fn apply_bookings(
     conn: &mut PgConnection,
     bookings: &[BookingChanged],
+    flags: &HashMap<Uuid, (bool, bool)>,
 ) -> Result<(HashSet<ClientDay>, usize), sqlx::Error> {
     let ids: Vec<Uuid> = bookings.iter().map(|b| b.booking_id).collect();
     let held: HashMap<Uuid, (i32, NaiveDate)> = sqlx::query!(
@@ -147,11 +159,13 @@ pub async fn apply_bookings(
     }
     for b in fresh {
         sqlx::query!(
-            "insert into booking_facts (booking_id, client_id, trainer_id, session_id, starts_at, day, status, revision)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)
+            "insert into booking_facts (booking_id, client_id, trainer_id, session_id, starts_at, day, status, revision,
+                                        session_type_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              on conflict (booking_id) do update
              set trainer_id = excluded.trainer_id, session_id = excluded.session_id, starts_at = excluded.starts_at,
-                 day = excluded.day, status = excluded.status, revision = excluded.revision",
+                 day = excluded.day, status = excluded.status, revision = excluded.revision,
+                 session_type_id = excluded.session_type_id",
             b.booking_id,
             b.client_id,
             b.trainer_id,
@@ -159,7 +173,25 @@ pub async fn apply_bookings(
             b.starts_at,
             b.starts_at.date_naive(),
             b.status,
-            b.revision
+            b.revision,
+            b.session_type_id
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let (ids, (w, p)): (Vec<Uuid>, (Vec<bool>, Vec<bool>)) = flags
+        .iter()
+        .filter(|(_, (w, p))| *w || *p)
+        .map(|(id, (w, p))| (*id, (*w, *p)))
+        .unzip();
+    if !ids.is_empty() {
+        sqlx::query!(
+            "update booking_facts b set waitlisted = b.waitlisted or k.w, promoted = b.promoted or k.p
+             from unnest($1::uuid[], $2::bool[], $3::bool[]) as k(id, w, p)
+             where b.booking_id = k.id and ((k.w and not b.waitlisted) or (k.p and not b.promoted))",
+            &ids,
+            &w,
+            &p
         )
         .execute(&mut *conn)
         .await?;

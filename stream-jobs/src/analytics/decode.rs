@@ -2,8 +2,11 @@
 //! not one.
 
 use fitsync_events::{
-    BookingChanged, PlanChanged, WorkoutChanged, BOOKING_CHANGED_V1, PLAN_CHANGED_V1,
-    WORKOUT_CHANGED_V1,
+    AvailabilityChanged, BookingChanged, GymMembershipChanged, PackagePurchased, PlanChanged,
+    RelationshipChanged, SessionChanged, SessionTypeSaved, WorkoutChanged, AVAILABILITY_CHANGED_V1,
+    BOOKING_CHANGED_V1, GYM_MEMBER_JOINED_V1, GYM_MEMBER_LEFT_V1, PACKAGE_PURCHASED_V1,
+    PLAN_CHANGED_V1, RELATIONSHIP_ENDED_V1, RELATIONSHIP_STARTED_V1, SESSION_CHANGED_V1,
+    SESSION_TYPE_SAVED_V1, WORKOUT_CHANGED_V1,
 };
 use fitsync_events::{
     CloudEvent, DietAssignmentChanged, ExerciseDefined, FoodDeleted, FoodLogged,
@@ -63,6 +66,14 @@ pub enum Decoded {
     Plan(PlanChanged),
     Workout(WorkoutChanged),
     Booking(BookingChanged),
+    /// A gym membership began (`true`) or ended.
+    Member(GymMembershipChanged, bool),
+    /// A trainer–client relationship began (`true`) or ended.
+    Coaching(RelationshipChanged, bool),
+    Session(SessionChanged),
+    SessionType(SessionTypeSaved),
+    Availability(AvailabilityChanged),
+    Purchase(PackagePurchased),
     /// A valid event of a type this job does not use.
     Other,
 }
@@ -265,6 +276,70 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                 return Err(format!("invalid {BOOKING_CHANGED_V1}: revision below 1"));
             }
             return Ok(Decoded::Booking(b));
+        }
+        t @ (GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1) => {
+            let joined = t == GYM_MEMBER_JOINED_V1;
+            let m: GymMembershipChanged = event
+                .payload(if joined {
+                    GYM_MEMBER_JOINED_V1
+                } else {
+                    GYM_MEMBER_LEFT_V1
+                })
+                .map_err(|e| e.to_string())?;
+            return Ok(Decoded::Member(m, joined));
+        }
+        t @ (RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1) => {
+            let started = t == RELATIONSHIP_STARTED_V1;
+            let r: RelationshipChanged = event
+                .payload(if started {
+                    RELATIONSHIP_STARTED_V1
+                } else {
+                    RELATIONSHIP_ENDED_V1
+                })
+                .map_err(|e| e.to_string())?;
+            return Ok(Decoded::Coaching(r, started));
+        }
+        SESSION_CHANGED_V1 => {
+            let s: SessionChanged = event
+                .payload(SESSION_CHANGED_V1)
+                .map_err(|e| e.to_string())?;
+            if s.revision < 1 || s.ends_at < s.starts_at {
+                return Err(format!("invalid {SESSION_CHANGED_V1}: revision or times"));
+            }
+            return Ok(Decoded::Session(s));
+        }
+        SESSION_TYPE_SAVED_V1 => {
+            let t: SessionTypeSaved = event
+                .payload(SESSION_TYPE_SAVED_V1)
+                .map_err(|e| e.to_string())?;
+            return Ok(Decoded::SessionType(t));
+        }
+        AVAILABILITY_CHANGED_V1 => {
+            let a: AvailabilityChanged = event
+                .payload(AVAILABILITY_CHANGED_V1)
+                .map_err(|e| e.to_string())?;
+            a.time_zone
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("invalid {AVAILABILITY_CHANGED_V1}: time zone"))?;
+            let hhmm =
+                |t: &str| chrono::NaiveTime::parse_from_str(t, "%H:%M").is_ok() || t == "24:00";
+            let hours_ok = a.weekly.iter().all(|w| hhmm(&w.starts) && hhmm(&w.ends))
+                && a.exceptions.iter().all(|e| {
+                    e.starts.as_deref().is_none_or(hhmm) && e.ends.as_deref().is_none_or(hhmm)
+                });
+            if a.revision < 1 || !hours_ok {
+                return Err(format!(
+                    "invalid {AVAILABILITY_CHANGED_V1}: revision or hours"
+                ));
+            }
+            return Ok(Decoded::Availability(a));
+        }
+        PACKAGE_PURCHASED_V1 => {
+            let p: PackagePurchased = event
+                .payload(PACKAGE_PURCHASED_V1)
+                .map_err(|e| e.to_string())?;
+            check_subject(&event, p.client_id)?;
+            return Ok(Decoded::Purchase(p));
         }
         _ => return Ok(Decoded::Other),
     };

@@ -16,6 +16,7 @@
 mod adherence;
 pub mod backfill;
 mod body;
+mod business;
 mod decode;
 mod nutrition;
 mod sink;
@@ -62,6 +63,7 @@ impl ProgressAnalytics {
                     Topic::Exercises,
                     Topic::Progress,
                     Topic::Schedule,
+                    Topic::Users,
                 ],
             )?,
             pool,
@@ -115,6 +117,14 @@ impl BatchJob for ProgressAnalytics {
         let mut workouts: HashMap<uuid::Uuid, (i32, fitsync_events::WorkoutChanged)> =
             HashMap::new();
         let mut bookings: HashMap<uuid::Uuid, (i32, fitsync_events::BookingChanged)> =
+            HashMap::new();
+        // What each booking went through in the batch (waitlisted, promoted), whichever
+        // revision of it is applied.
+        let mut booking_flags: HashMap<uuid::Uuid, (bool, bool)> = HashMap::new();
+        let mut business = business::Changes::default();
+        let mut sessions: HashMap<uuid::Uuid, (i32, fitsync_events::SessionChanged)> =
+            HashMap::new();
+        let mut hours: HashMap<uuid::Uuid, (i32, fitsync_events::AvailabilityChanged)> =
             HashMap::new();
         let mut rejected = Vec::new();
         let mut times = HashMap::with_capacity(fresh.len());
@@ -188,8 +198,21 @@ impl BatchJob for ProgressAnalytics {
                     newest_by(&mut workouts, w.workout_id, w.revision, w, &mut stats)
                 }
                 Ok(Decoded::Booking(b)) => {
+                    let flags = booking_flags.entry(b.booking_id).or_default();
+                    flags.0 |= adherence::waitlisted(&b);
+                    flags.1 |= b.change == "promoted";
                     newest_by(&mut bookings, b.booking_id, b.revision, b, &mut stats)
                 }
+                Ok(Decoded::Member(m, joined)) => business.members.push((m, joined)),
+                Ok(Decoded::Coaching(r, started)) => business.coaching.push((r, started)),
+                Ok(Decoded::Session(s)) => {
+                    newest_by(&mut sessions, s.session_id, s.revision, s, &mut stats)
+                }
+                Ok(Decoded::SessionType(t)) => business.session_types.push(t),
+                Ok(Decoded::Availability(a)) => {
+                    newest_by(&mut hours, a.trainer_id, a.revision, a, &mut stats)
+                }
+                Ok(Decoded::Purchase(p)) => business.purchases.push(p),
                 Ok(Decoded::Other) => stats.skipped += 1,
                 Err(reason) => rejected.push((*m, reason)),
             }
@@ -289,7 +312,7 @@ impl BatchJob for ProgressAnalytics {
         let changed = (plans.len() + workouts.len() + bookings.len()) as u64;
         let (mut days, p) = adherence::apply_plans(&mut tx, &plans).await?;
         let (w_days, w) = adherence::apply_workouts(&mut tx, &workouts).await?;
-        let (b_days, b) = adherence::apply_bookings(&mut tx, &bookings).await?;
+        let (b_days, b) = adherence::apply_bookings(&mut tx, &bookings, &booking_flags).await?;
         days.extend(w_days);
         days.extend(b_days);
         let stale = (p + w + b) as u64;
@@ -302,6 +325,15 @@ impl BatchJob for ProgressAnalytics {
             })
             .await??;
             adherence::replace_days(&mut tx, &days, &rows).await?;
+        }
+
+        // Trainer and gym facts.
+        business.sessions = sessions.into_values().map(|(_, s)| s).collect();
+        business.availability = hours.into_values().map(|(_, a)| a).collect();
+        if business.len() > 0 {
+            let stale = business::apply(&mut tx, &business).await?;
+            stats.duplicates += stale as u64;
+            stats.applied += (business.len() - stale) as u64;
         }
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
