@@ -32,8 +32,10 @@ OS_CLASSES=$FITSYNC_CACHE/servers/opensearch/classes
 # Schemathesis (contract fuzzing from the OpenAPI document), in a virtualenv of its own.
 SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_VENV=$FITSYNC_CACHE/tools/schemathesis
-# The iCalendar parser the calendar-feed tests read feeds with, in the same virtualenv.
+# The iCalendar parser the calendar-feed tests read feeds with, and the Arrow reader the
+# export tests read Parquet and CSV with, in the same virtualenv.
 ICALENDAR_VERSION=7.3.2
+PYARROW_VERSION=22.0.0
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -117,6 +119,10 @@ install() {
   if ! "$SCHEMATHESIS_VENV/bin/python" -c "import icalendar, sys; sys.exit(icalendar.__version__ != '$ICALENDAR_VERSION')" 2>/dev/null; then
     log "installing icalendar $ICALENDAR_VERSION from PyPI into $SCHEMATHESIS_VENV"
     "$SCHEMATHESIS_VENV/bin/pip" install -q "icalendar==$ICALENDAR_VERSION" >&2
+  fi
+  if ! "$SCHEMATHESIS_VENV/bin/python" -c "import pyarrow, sys; sys.exit(pyarrow.__version__ != '$PYARROW_VERSION')" 2>/dev/null; then
+    log "installing pyarrow $PYARROW_VERSION from PyPI into $SCHEMATHESIS_VENV"
+    "$SCHEMATHESIS_VENV/bin/pip" install -q "pyarrow==$PYARROW_VERSION" >&2
   fi
 }
 

@@ -22,6 +22,7 @@ mod dashboards;
 mod dead_letter;
 mod diets;
 mod email;
+mod export;
 mod outage;
 mod pipeline;
 mod programs;

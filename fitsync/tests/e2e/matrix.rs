@@ -1412,6 +1412,32 @@ fn cases() -> Vec<Case> {
                 _ => 403,
             },
         ),
+        // Exports: whoever may read the data.
+        Case::new(
+            M::GET,
+            "/api/progress/{client_id}/export",
+            "/api/progress/{client}/export?dataset=sets&format=csv",
+            None,
+            client_data,
+        ),
+        Case::new(
+            M::GET,
+            "/api/analytics/gyms/{gym_id}/export",
+            "/api/analytics/gyms/{gym}/export?dataset=daily&format=parquet",
+            None,
+            gym_management(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/analytics/trainers/{trainer_id}/export",
+            "/api/analytics/trainers/{trainer}/export?dataset=clients&format=csv",
+            None,
+            |who| match who {
+                Who::Trainer | Who::Admin => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
         // Body metrics: the client and their current trainer record; those who may read
         // the client's data read; health records only the client, their trainer, admins.
         Case::new(

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// A gym's figures: its owner (a `gym` token naming it) and admins.
-fn may_read_gym(user: &AuthUser, gym: Uuid) -> Result<(), ApiError> {
+pub(crate) fn may_read_gym(user: &AuthUser, gym: Uuid) -> Result<(), ApiError> {
     match user.role() {
         Role::Admin => Ok(()),
         Role::Gym if user.claims().gym == Some(gym) => Ok(()),
@@ -29,7 +29,7 @@ fn may_read_gym(user: &AuthUser, gym: Uuid) -> Result<(), ApiError> {
 }
 
 /// A trainer's figures: the trainer, the owner of a gym they belong to, and admins.
-async fn may_read_trainer(
+pub(crate) async fn may_read_trainer(
     user: &AuthUser,
     trainer: Uuid,
     grants: &impl Relationships,

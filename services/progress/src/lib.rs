@@ -4,6 +4,7 @@
 pub mod adherence;
 pub mod business;
 pub mod charts;
+pub mod export;
 pub mod handlers;
 pub mod metrics;
 
@@ -38,6 +39,9 @@ pub fn router(state: ProgressState) -> OpenApiRouter {
         .routes(routes!(business::gym_kpis))
         .routes(routes!(business::gym_series))
         .routes(routes!(business::trainer_kpis))
+        .routes(routes!(export::client_export))
+        .routes(routes!(export::trainer_export))
+        .routes(routes!(export::gym_export))
         .routes(routes!(metrics::types, metrics::define_type))
         .routes(routes!(metrics::record, metrics::measurements))
         .routes(routes!(metrics::delete_measurement))
