@@ -527,7 +527,9 @@ pub enum ClientDataset {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ClientExportQuery {
+    #[param(inline)]
     dataset: ClientDataset,
+    #[param(inline)]
     format: Format,
     /// First local day (default: 364 days before `to`).
     from: Option<NaiveDate>,
@@ -580,7 +582,9 @@ pub enum TrainerDataset {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TrainerExportQuery {
+    #[param(inline)]
     dataset: TrainerDataset,
+    #[param(inline)]
     format: Format,
     /// First local day (default: 364 days before `to`).
     from: Option<NaiveDate>,
@@ -635,7 +639,9 @@ pub enum GymDataset {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GymExportQuery {
+    #[param(inline)]
     dataset: GymDataset,
+    #[param(inline)]
     format: Format,
     /// First local day (default: 364 days before `to`).
     from: Option<NaiveDate>,
