@@ -444,6 +444,10 @@ async fn bench_freshness(
         ("USERS", format!("bench_{id}_fu")),
         ("TRAINING", format!("bench_{id}_ft")),
         ("PROGRESS", format!("bench_{id}_fp")),
+        // Every service's database its own: the run's access projections must not
+        // write into the local platform's.
+        ("SCHEDULE", format!("bench_{id}_fs")),
+        ("NOTIFICATIONS", format!("bench_{id}_fn")),
     ];
     for (_, name) in &names {
         create_database(settings, name).await?;

@@ -56,6 +56,7 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
     let diet = diet(&http, api, &trainer).await?;
     let studio = studio(&http, api, &trainer).await?;
     let mut rng = StdRng::seed_from_u64(7);
+    let mut members = Vec::new();
     for i in 1..=clients {
         let email = format!("demo.client{i}@fitsync.dev");
         let client = account(&http, api, &email, &format!("Demo Client {i}"), "client").await?;
@@ -69,6 +70,7 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
             .await?;
         if existing.as_array().is_some_and(|a| !a.is_empty()) {
             println!("{email}: already has training, skipped");
+            members.push(client);
             continue;
         }
         verify(&http, api, &client).await?;
@@ -80,9 +82,94 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
             bookings(&http, api, &trainer, &studio, &client, i, &mut rng).await?;
         let weighed = body(&http, api, &trainer, &client, weeks, &mut rng).await?;
         println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating; a package, {past} past sessions, {upcoming} booked; {weighed} weigh-ins, a weight goal, a health record", client.id);
+        members.push(client);
     }
+    let joined = gym(&http, api, &trainer, &members).await?;
+    println!("demo.gym@fitsync.dev: the Demo Gym, with the demo trainer and clients ({joined} joined now, each buying its class pass)");
     println!("demo accounts use the password {DEMO_PASSWORD:?}");
     Ok(())
+}
+
+/// The demo gym: its owner (`demo.gym@fitsync.dev`) creates it once; the demo trainer
+/// and clients not yet in a gym join it (invited by email, accepting), and each client
+/// who joins buys its class pass. Returns how many joined.
+async fn gym(http: &Client, api: &str, trainer: &Demo, clients: &[Demo]) -> anyhow::Result<usize> {
+    let (get, post) = (reqwest::Method::GET, reqwest::Method::POST);
+    let owner = account(http, api, "demo.gym@fitsync.dev", "Demo Gym Owner", "gym").await?;
+    verify(http, api, &owner).await?;
+    let me = send(
+        http,
+        get.clone(),
+        format!("{api}/api/users/me"),
+        &owner,
+        None,
+    )
+    .await?;
+    let gym = match me["gym_id"].as_str() {
+        Some(id) => id.to_owned(),
+        None => field(
+            &send(
+                http,
+                post.clone(),
+                format!("{api}/api/gyms"),
+                &owner,
+                Some(json!({"name": "Demo Gym"})),
+            )
+            .await?,
+            "id",
+        )?,
+    };
+    // Signed in again, the owner's token names the gym.
+    let owner = account(http, api, "demo.gym@fitsync.dev", "Demo Gym Owner", "gym").await?;
+    let packages = send(
+        http,
+        get.clone(),
+        format!("{api}/api/packages?owner_id={gym}"),
+        &owner,
+        None,
+    )
+    .await?;
+    let package = match packages.as_array().and_then(|p| p.first()) {
+        Some(p) => field(p, "id")?,
+        None => field(
+            &send(http, post.clone(), format!("{api}/api/packages"), &owner,
+                Some(json!({"name": "Demo Gym: class pass", "sessions": 8, "validity_days": 60, "price_cents": 9600, "currency": "EUR"}))).await?,
+            "id",
+        )?,
+    };
+    let mut joined = 0;
+    for (who, role) in
+        std::iter::once((trainer, "trainer")).chain(clients.iter().map(|c| (c, "client")))
+    {
+        let me = send(http, get.clone(), format!("{api}/api/users/me"), who, None).await?;
+        if !me["gym_id"].is_null() {
+            continue;
+        }
+        let invitation = send(
+            http,
+            post.clone(),
+            format!("{api}/api/gyms/{gym}/invitations"),
+            &owner,
+            Some(json!({"email": who.email, "role": role})),
+        )
+        .await?;
+        send(
+            http,
+            post.clone(),
+            format!(
+                "{api}/api/gyms/invitations/{}/accept",
+                field(&invitation, "id")?
+            ),
+            who,
+            None,
+        )
+        .await?;
+        if role == "client" {
+            buy(http, api, who, &package).await?;
+        }
+        joined += 1;
+    }
+    Ok(joined)
 }
 
 /// The Maildir of the local SMTP server (`scripts/stack.sh`), where the demo's emails land.
@@ -698,8 +785,36 @@ async fn studio(http: &Client, api: &str, trainer: &Demo) -> anyhow::Result<Stud
     })
 }
 
-/// The `n`th demo client buys the package (checkout, then the simulated gateway's
-/// page pays and its signed webhook lands), has four weeks of past 1:1s on Thursdays
+/// The client buys a package: checkout, then the simulated gateway's page pays and its
+/// signed webhook lands. The schedule service learns of the relationship (or the gym
+/// membership) from the change stream: until then the checkout is refused.
+async fn buy(http: &Client, api: &str, client: &Demo, package: &str) -> anyhow::Result<()> {
+    let mut checkout = None;
+    for _ in 0..120 {
+        let url = format!("{api}/api/packages/{package}/checkout");
+        match send(http, reqwest::Method::POST, url, client, None).await {
+            Ok(c) => {
+                checkout = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+        }
+    }
+    let checkout = checkout.context("the schedule service never let the demo client buy")?;
+    let page = field(&checkout, "checkout_url")?;
+    let path = page
+        .find("/simulator/")
+        .map(|i| &page[i..])
+        .context("a simulated checkout page")?;
+    http.post(format!("{api}{path}/pay"))
+        .send()
+        .await?
+        .error_for_status()
+        .context("paying the demo package")?;
+    Ok(())
+}
+
+/// The `n`th demo client buys the trainer's package, has four weeks of past 1:1s on Thursdays
 /// recorded by the trainer (about one in ten a no-show, one in ten cancelled late),
 /// books next Thursday's and the next two classes. Returns (past, upcoming) counts.
 async fn bookings(
@@ -712,31 +827,7 @@ async fn bookings(
     rng: &mut StdRng,
 ) -> anyhow::Result<(usize, usize)> {
     let post = reqwest::Method::POST;
-    // The schedule service learns of the relationship from the change stream: until
-    // then the checkout is refused.
-    let mut checkout = None;
-    for _ in 0..120 {
-        let url = format!("{api}/api/packages/{}/checkout", studio.package);
-        match send(http, post.clone(), url, client, None).await {
-            Ok(c) => {
-                checkout = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
-        }
-    }
-    let checkout =
-        checkout.context("the schedule service never learnt of the demo relationship")?;
-    let page = field(&checkout, "checkout_url")?;
-    let path = page
-        .find("/simulator/")
-        .map(|i| &page[i..])
-        .context("a simulated checkout page")?;
-    http.post(format!("{api}{path}/pay"))
-        .send()
-        .await?
-        .error_for_status()
-        .context("paying the demo package")?;
+    buy(http, api, client, &studio.package).await?;
     // Two hours apart (a session and the trainer's buffer after it), 08:00 to 18:00.
     let hour = 8 + 2 * u32::try_from((n + 5) % 6).unwrap_or(0);
     let thursday = next(chrono::Weekday::Thu);

@@ -173,7 +173,7 @@ async fn a_gyms_and_a_trainers_kpis_are_what_happened_and_only_their_readers_see
     let booked_minutes = 3 * 60 + 45;
     let available_minutes = 16 * 60 * ((to - from).num_days() + 1);
     // Active: a (a set today, attended 3 days ago), b (attended 2 days ago); counted in
-    // the 7 and 30 days up to `to`.
+    // the 7 and 30 days up to `to` or today, whichever is earlier (today).
     let active_days: Vec<(usize, NaiveDate)> = vec![
         (0, today),
         (0, today - Duration::days(3)),
@@ -182,7 +182,7 @@ async fn a_gyms_and_a_trainers_kpis_are_what_happened_and_only_their_readers_see
     let active_within = |days: i64| {
         let mut who: Vec<usize> = active_days
             .iter()
-            .filter(|(_, d)| *d > to - Duration::days(days) && *d <= to)
+            .filter(|(_, d)| *d > to.min(today) - Duration::days(days) && *d <= to.min(today))
             .map(|(w, _)| *w)
             .collect();
         who.sort();

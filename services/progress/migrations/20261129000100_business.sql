@@ -189,7 +189,7 @@ begin atomic
 end;
 
 -- Per gym over local days [from_day, to_day]: members now; active members in the 7 and
--- 30 days to `to_day`; sign-ups; bookings (places taken), attendance, no-show rate
+-- 30 days to `to_day` (or today, if that is earlier); sign-ups; bookings (places taken), attendance, no-show rate
 -- (no-shows ÷ resolved), waitlist conversion (promoted ÷ waitlisted) and its trainers'
 -- utilisation (booked ÷ available minutes).
 create function gym_kpis(gym uuid, from_day date, to_day date)
@@ -213,9 +213,9 @@ begin atomic
     select
         (select count(*) from clients where active),
         (select count(distinct c.user_id) from clients c join client_activity x on x.client_id = c.user_id
-          where c.active and x.day between to_day - 6 and to_day),
+          where c.active and x.day between least(to_day, current_date) - 6 and least(to_day, current_date)),
         (select count(distinct c.user_id) from clients c join client_activity x on x.client_id = c.user_id
-          where c.active and x.day between to_day - 29 and to_day),
+          where c.active and x.day between least(to_day, current_date) - 29 and least(to_day, current_date)),
         (select count(*) from clients where first_joined_at >= from_day and first_joined_at < to_day + 1),
         b.taken, b.attended, b.no_shows,
         b.no_shows::float8 / nullif(b.attended + b.no_shows, 0),

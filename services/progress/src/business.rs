@@ -64,7 +64,8 @@ pub struct RangeQuery {
 pub struct GymFigures {
     /// Clients who are members now.
     members: i64,
-    /// Members active (a training day or an attended session) in the 7 and 30 days to `to`.
+    /// Members active (a training day or an attended session) in the 7 and 30 days to `to`
+    /// (or today, if that is earlier).
     active_7: i64,
     active_30: i64,
     /// Clients who first joined in the range.
