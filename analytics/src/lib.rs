@@ -39,13 +39,18 @@ pub struct BatchAnalytics {
 
 /// Runs both plans over one batch of sets.
 pub fn summarize(rows: &[SetRow]) -> PolarsResult<BatchAnalytics> {
-    if rows.is_empty() {
+    summarize_frame(&sets_frame(rows)?)
+}
+
+/// `summarize` over a frame of sets already built (`sets_frame`).
+pub fn summarize_frame(frame: &DataFrame) -> PolarsResult<BatchAnalytics> {
+    if frame.height() == 0 {
         return Ok(BatchAnalytics {
             best_e1rm: Vec::new(),
             weekly_volume: Vec::new(),
         });
     }
-    let sets = sets_frame(rows)?.lazy().cache();
+    let sets = frame.clone().lazy().cache();
     let best = best_e1rm(sets.clone()).collect()?;
     let volume = weekly_volume(sets).collect()?;
     Ok(BatchAnalytics {

@@ -51,7 +51,8 @@ struct Args {
     /// The fitsync binary for the freshness run (default: beside this one).
     #[arg(long)]
     fitsync: Option<PathBuf>,
-    /// Which benchmarks: `pipeline`, `auth`, `schedule` or `all`.
+    /// Which benchmarks: `pipeline` (with backfill and freshness), `freshness` alone,
+    /// `auth`, `schedule` or `all`.
     #[arg(long, default_value = "all")]
     suite: String,
 }
@@ -103,6 +104,13 @@ async fn main() -> anyhow::Result<()> {
     if args.suite == "auth" || args.suite == "schedule" {
         return Ok(());
     }
+    let binary = match args.fitsync {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("fitsync"),
+    };
+    if args.suite == "freshness" {
+        return bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await;
+    }
     let relay_rate = bench_relay(&settings, &training, args.events).await?;
     println!(
         "relay            {relay_rate:>10.0} events/s  (outbox → Kafka, {} events)",
@@ -124,10 +132,6 @@ async fn main() -> anyhow::Result<()> {
     println!("binary COPY      {copy_rate:>10.0} events/s  (the rows the job wrote, into the same tables)");
     println!("job / COPY       {:>10.2}", job_rate / copy_rate);
 
-    let binary = match args.fitsync {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("fitsync"),
-    };
     bench_backfill(&settings, &progress, &id, &binary, args.events).await?;
     bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await?;
     Ok(())

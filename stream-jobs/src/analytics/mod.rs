@@ -24,7 +24,7 @@ mod training;
 
 use std::collections::{HashMap, HashSet};
 
-use fitsync_analytics::{sets_frame, summarize, SetRow};
+use fitsync_analytics::{sets_frame, summarize, summarize_frame, SetRow};
 use fitsync_events::Topic;
 use fitsync_platform::{
     config::{JobSettings, KafkaSettings},
@@ -227,20 +227,35 @@ impl BatchJob for ProgressAnalytics {
         stats.applied += exercises.len() as u64;
 
         let changes: Vec<(uuid::Uuid, SetChange)> = newest.into_values().collect();
-        let applied = sink::apply_changes(&mut tx, &changes).await?;
+        let applied = if changes.is_empty() {
+            sink::Applied::default()
+        } else {
+            sink::apply_changes(&mut tx, &changes).await?
+        };
         stats.duplicates += applied.stale as u64;
         stats.applied += applied.set_ids.len() as u64;
 
-        // Sets seen for the first time only add: aggregated alone.
-        let appended: Vec<SetRow> = applied.appended.iter().map(sink::set_row).collect();
-        let (results, records) = tokio::task::spawn_blocking(move || {
-            let records = fitsync_analytics::records(&sets_frame(&appended)?)?;
-            Ok::<_, PolarsError>((summarize(&appended)?, records))
-        })
-        .await??;
-        sink::upsert_e1rm(&mut tx, &results.best_e1rm).await?;
-        sink::add_volume(&mut tx, &results.weekly_volume).await?;
-        training::merge_records(&mut tx, &records).await?;
+        // Sets seen for the first time only add: aggregated alone, every plan over one
+        // frame in one call on the blocking pool.
+        if !applied.appended.is_empty() {
+            let rows: Vec<SetRow> = applied.appended.iter().map(sink::set_row).collect();
+            let muscles = training::muscles_of(&mut tx, &rows).await?;
+            let (results, records, days, weeks) = tokio::task::spawn_blocking(move || {
+                let frame = sets_frame(&rows)?;
+                Ok::<_, PolarsError>((
+                    summarize_frame(&frame)?,
+                    fitsync_analytics::records(&frame)?,
+                    fitsync_analytics::day_analytics(&frame)?,
+                    fitsync_analytics::muscle_weeks(&frame, &muscles)?,
+                ))
+            })
+            .await??;
+            sink::upsert_e1rm(&mut tx, &results.best_e1rm).await?;
+            sink::add_volume(&mut tx, &results.weekly_volume).await?;
+            training::merge_records(&mut tx, &records).await?;
+            training::add_days(&mut tx, &days).await?;
+            training::add_muscle_weeks(&mut tx, &weeks).await?;
+        }
 
         // What a correction or deletion touched is recomputed from the facts.
         if !applied.exercises.is_empty() || !applied.weeks.is_empty() {
@@ -282,7 +297,11 @@ impl BatchJob for ProgressAnalytics {
 
         // Body measurements: every touched day's mean, and the weight trends it moved.
         let measurements: Vec<_> = measurements.into_values().collect();
-        let (metric_days, stale) = body::apply(&mut tx, &measurements).await?;
+        let (metric_days, stale) = if measurements.is_empty() {
+            Default::default()
+        } else {
+            body::apply(&mut tx, &measurements).await?
+        };
         stats.duplicates += stale as u64;
         stats.applied += (measurements.len() - stale) as u64;
         if !metric_days.is_empty() {
@@ -311,11 +330,18 @@ impl BatchJob for ProgressAnalytics {
         let bookings: Vec<_> = bookings.into_values().map(|(_, b)| b).collect();
         let changed = (plans.len() + workouts.len() + bookings.len()) as u64;
         let (mut days, p) = adherence::apply_plans(&mut tx, &plans).await?;
-        let (w_days, w) = adherence::apply_workouts(&mut tx, &workouts).await?;
-        let (b_days, b) = adherence::apply_bookings(&mut tx, &bookings, &booking_flags).await?;
-        days.extend(w_days);
-        days.extend(b_days);
-        let stale = (p + w + b) as u64;
+        let mut stale = p;
+        if !workouts.is_empty() {
+            let (w_days, w) = adherence::apply_workouts(&mut tx, &workouts).await?;
+            days.extend(w_days);
+            stale += w;
+        }
+        if !bookings.is_empty() {
+            let (b_days, b) = adherence::apply_bookings(&mut tx, &bookings, &booking_flags).await?;
+            days.extend(b_days);
+            stale += b;
+        }
+        let stale = stale as u64;
         stats.duplicates += stale;
         stats.applied += changed - stale;
         if !days.is_empty() {
@@ -367,7 +393,7 @@ pub fn compute(batch: &[OwnedMessage]) -> anyhow::Result<usize> {
         })
         .collect();
     let frame = sets_frame(&rows)?;
-    summarize(&rows)?;
+    summarize_frame(&frame)?;
     fitsync_analytics::records(&frame)?;
     fitsync_analytics::day_analytics(&frame)?;
     Ok(rows.len())
@@ -390,32 +416,17 @@ fn newest_by<T>(
 }
 
 impl ProgressAnalytics {
-    /// The per-day and per-week results: sets seen for the first time add to their day
-    /// (sets, load, the day's best e1RM, sessions) and week (sets per muscle group); then
-    /// the days a correction or deletion touched, and the weeks of those days and of every
-    /// set of a `redefined` exercise, are recomputed from the facts (replacing what was
-    /// added). (The workload is computed when read, from `daily_training`.)
+    /// The per-day and per-week results of corrections (sets seen for the first time
+    /// were added to their day and week in `process`): the days a correction or deletion
+    /// touched, and the weeks of those days and of every set of a `redefined` exercise,
+    /// are recomputed from the facts. (The workload is computed when read, from
+    /// `daily_training`.)
     async fn recompute_training(
         &self,
         conn: &mut sqlx::PgConnection,
         applied: &sink::Applied,
         redefined: &[String],
     ) -> anyhow::Result<()> {
-        if !applied.appended.is_empty() {
-            let rows: Vec<SetRow> = applied.appended.iter().map(sink::set_row).collect();
-            let muscles = training::muscles_of(conn, &rows).await?;
-            let (days, weeks) = tokio::task::spawn_blocking(move || {
-                let frame = sets_frame(&rows)?;
-                Ok::<_, PolarsError>((
-                    fitsync_analytics::day_analytics(&frame)?,
-                    fitsync_analytics::muscle_weeks(&frame, &muscles)?,
-                ))
-            })
-            .await??;
-            training::add_days(conn, &days).await?;
-            training::add_muscle_weeks(conn, &weeks).await?;
-        }
-
         let days = &applied.days;
         if !days.is_empty() {
             let sets = sink::facts_of_days(conn, days).await?;
