@@ -190,7 +190,8 @@ async fn a_gyms_and_a_trainers_kpis_are_what_happened_and_only_their_readers_see
         who.len() as i64
     };
     let figures = json!({
-        "members": 3, "active_7": active_within(7), "active_30": active_within(30), "signups": 3,
+        "members": clients.len(), "active_7": active_within(7), "active_30": active_within(30),
+        "signups": clients.len(),
         "bookings": taken.len(), "attended": attended, "no_shows": no_shows,
         "no_show_rate": no_shows as f64 / (attended + no_shows) as f64,
         "waitlisted": 1, "promoted": 1, "waitlist_conversion": 1.0,

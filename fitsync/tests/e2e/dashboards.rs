@@ -372,6 +372,16 @@ async fn business_dashboards_show_the_seeded_figures_through_a_select_only_role(
         Some("42501"),
         "the dashboards' role may not write: {denied}"
     );
+    // Nor read health records (read through the API only, every read audited).
+    let denied = sqlx::query("select count(*) from health_records")
+        .fetch_one(&db)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        denied.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("42501"),
+        "the dashboards' role may not read health records: {denied}"
+    );
 
     let now = Utc::now();
     let today = now.date_naive();

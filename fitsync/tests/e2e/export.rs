@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::{
     harness::{eventually, Account, TestApp, TestEnv},
     matrix::train,
-    schedule::{join_gym, open_gym},
+    schedule::{join_gym, open_gym, projected},
 };
 
 /// Downloads an export: its status, content type and bytes.
@@ -220,6 +220,14 @@ async fn exports_read_back_with_pyarrow_equal_the_data_and_stream_past_one_chunk
     let (owner, gym) = open_gym(&app, "Export Gym").await;
     let (other_owner, _) = open_gym(&app, "Other Export Gym").await;
     join_gym(&app, &owner, &gym, &client, "client").await;
+    // The trainer joins the gym too: its owner reads the trainer's revenue, not the
+    // trainer's per-client rows.
+    join_gym(&app, &owner, &gym, &trainer, "trainer").await;
+    projected(&env, "gym", gym.parse().unwrap(), trainer.id).await;
+    let revenue = format!(
+        "/api/analytics/trainers/{}/export?dataset=revenue&format=csv",
+        trainer.id
+    );
     let daily = format!("/api/analytics/gyms/{gym}/export?dataset=daily&format=parquet");
     let read = eventually(60, "the sign-up exported", || async {
         let (status, _, bytes) = download(&app, &owner, &daily).await;
@@ -264,6 +272,14 @@ async fn exports_read_back_with_pyarrow_equal_the_data_and_stream_past_one_chunk
         (&other_trainer, clients.clone(), 403),
         (&client, clients.clone(), 403),
         (&admin, clients.clone(), 200),
+        (&owner, clients.clone(), 403),
+        (
+            &owner,
+            clients.replace("=clients&", "=clients_adherence&"),
+            403,
+        ),
+        (&owner, revenue.clone(), 200),
+        (&other_owner, revenue.clone(), 403),
         (&other_owner, daily.clone(), 403),
         (&trainer, daily.clone(), 403),
         (&admin, daily.clone(), 200),

@@ -144,7 +144,8 @@ begin atomic
       and exists (select 1 from booking_facts b where b.session_id = s.session_id and took_place(b.status));
 end;
 
--- Per trainer over local days [from_day, to_day]; clients are those of `to_day`.
+-- Per trainer over days [from_day, to_day]: sessions and minutes on the trainer's local
+-- days, relationships on UTC days; clients are those of `to_day`.
 create function trainer_kpis(trainer uuid, from_day date, to_day date)
 returns table (
     clients bigint, new_clients bigint, ended_clients bigint, active_clients bigint,
@@ -175,9 +176,9 @@ begin atomic
           where trainer_id = trainer and ended_at >= from_day and ended_at < to_day + 1),
         (select count(distinct c.client_id) from current_clients c
           join client_activity x on x.client_id = c.client_id and x.day between from_day and to_day),
-        (select count(*) from session_facts s
-          where s.trainer_id = trainer and s.status = 'scheduled' and s.starts_at >= from_day
-            and s.starts_at < to_day + 1 and s.ends_at <= now()
+        (select count(*) from session_facts s left join availability_facts a on a.trainer_id = s.trainer_id
+          where s.trainer_id = trainer and s.status = 'scheduled' and s.ends_at <= now()
+            and (s.starts_at at time zone coalesce(a.time_zone, 'UTC'))::date between from_day and to_day
             and exists (select 1 from booking_facts b where b.session_id = s.session_id
                         and b.status in ('attended', 'checked_in'))),
         m.booked, m.available,
@@ -188,10 +189,12 @@ begin atomic
     from minutes m;
 end;
 
--- Per gym over local days [from_day, to_day]: members now; active members in the 7 and
--- 30 days to `to_day` (or today, if that is earlier); sign-ups; bookings (places taken), attendance, no-show rate
--- (no-shows ÷ resolved), waitlist conversion (promoted ÷ waitlisted) and its trainers'
--- utilisation (booked ÷ available minutes).
+-- Per gym over days [from_day, to_day]: members now; active members in the 7 and 30
+-- days to `to_day` (or today, if that is earlier); sign-ups (UTC days); bookings (places
+-- taken, the trainer's local days), attendance, no-show rate (no-shows ÷ (attended +
+-- checked in + no-shows)), waitlist conversion (promoted ÷ waitlisted) and its current
+-- trainers' utilisation (minutes of all their sessions with a place taken ÷ their
+-- available minutes).
 create function gym_kpis(gym uuid, from_day date, to_day date)
 returns table (
     members bigint, active_7 bigint, active_30 bigint, signups bigint,
@@ -240,9 +243,9 @@ begin atomic
     group by 1, 2 order by 1, 2;
 end;
 
--- Monthly retention cohorts of a gym's clients: for each month clients first joined in
--- [from_day, to_day], and each month since up to `to_day`'s, how many of them were
--- active in it (a training day or an attended session).
+-- Monthly retention cohorts of a gym's clients: for each month clients first joined in,
+-- from the month `from_day` falls in to `to_day`, and each month since up to `to_day`'s,
+-- how many of them were active in it (a training day or an attended session).
 create function gym_cohorts(gym uuid, from_day date, to_day date)
 returns table (cohort date, month_offset int, members bigint, retained bigint)
 language sql stable
@@ -340,3 +343,5 @@ $$;
 grant usage on schema public to fitsync_dashboards;
 grant select on all tables in schema public to fitsync_dashboards;
 alter default privileges in schema public grant select on tables to fitsync_dashboards;
+-- Health records are read through the API only, where every read is audited.
+revoke select on health_records from fitsync_dashboards;

@@ -68,7 +68,7 @@ pub struct GymFigures {
     /// (or today, if that is earlier).
     active_7: i64,
     active_30: i64,
-    /// Clients who first joined in the range.
+    /// Clients who first joined in the range (UTC days).
     signups: i64,
     /// Places taken on the gym's sessions in the range (booked, attended, no-show or
     /// cancelled late).
@@ -125,7 +125,8 @@ pub struct GymKpis {
     figures: GymFigures,
     /// Places taken by local weekday and hour; hours without any are left out.
     bookings_by_hour: Vec<HourCount>,
-    /// Monthly retention cohorts of the clients who joined in the range.
+    /// Monthly retention cohorts of the clients who first joined from the month `from`
+    /// falls in to `to`.
     cohorts: Vec<Cohort>,
     /// Packages the gym sold, per month and currency.
     revenue: Vec<Revenue>,

@@ -2,7 +2,8 @@
 //! built with the `arrow` and `parquet` crates and streamed: rows are read from
 //! PostgreSQL a chunk at a time, each chunk becomes an Arrow record batch (a CSV block, or
 //! a Parquet row group) encoded off the async runtime and sent as it is ready, so an
-//! export's memory is one chunk whatever its size. Who may export is who may read
+//! export's memory is about one chunk of rows and its encoding, whatever its size (a
+//! download holds a database connection until it ends). Who may export is who may read
 //! (`may_read_client`, the trainer's and the gym's readers).
 
 use std::{
@@ -26,7 +27,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use fitsync_platform::{auth::Grants, ApiError, ApiPath, ApiQuery, AuthUser};
+use fitsync_platform::{
+    auth::{Grants, Role},
+    ApiError, ApiPath, ApiQuery, AuthUser,
+};
 use futures::TryStreamExt;
 use parquet::{arrow::ArrowWriter, basic::Compression, file::properties::WriterProperties};
 use serde::{Deserialize, Serialize};
@@ -593,7 +597,7 @@ pub struct TrainerExportQuery {
 }
 
 /// `GET /api/analytics/trainers/{trainer_id}/export`: a trainer's analytics as CSV or
-/// Parquet.
+/// Parquet (revenue: the trainer's readers; per-client rows: the trainer and admins).
 #[utoipa::path(
     get, path = "/api/analytics/trainers/{trainer_id}/export", tag = "analytics",
     summary = "A trainer's analytics (clients' risk inputs, clients' adherence, revenue) as CSV or Parquet, streamed",
@@ -610,6 +614,15 @@ pub async fn trainer_export(
     ApiQuery(q): ApiQuery<TrainerExportQuery>,
 ) -> Result<Response, ApiError> {
     business::may_read_trainer(&user, trainer_id, &Grants::new(&state.pool, &state.auth)).await?;
+    // Per-client rows are the trainer's and admins' only (as the at-risk list is): a
+    // gym's owner sees the trainer's totals, not clients who may not belong to the gym.
+    if matches!(
+        q.dataset,
+        TrainerDataset::Clients | TrainerDataset::ClientsAdherence
+    ) && !(user.role() == Role::Admin || user.id() == trainer_id)
+    {
+        return Err(ApiError::Forbidden);
+    }
     let (from, to) = range(q.from, q.to, Duration::days(365))?;
     let dataset = match q.dataset {
         TrainerDataset::Clients => &TRAINER_CLIENTS,

@@ -286,6 +286,7 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                     GYM_MEMBER_LEFT_V1
                 })
                 .map_err(|e| e.to_string())?;
+            check_subject(&event, m.user_id)?;
             return Ok(Decoded::Member(m, joined));
         }
         t @ (RELATIONSHIP_STARTED_V1 | RELATIONSHIP_ENDED_V1) => {
@@ -297,6 +298,7 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
                     RELATIONSHIP_ENDED_V1
                 })
                 .map_err(|e| e.to_string())?;
+            check_subject(&event, r.client_id)?;
             return Ok(Decoded::Coaching(r, started));
         }
         SESSION_CHANGED_V1 => {
@@ -321,11 +323,15 @@ pub fn decode(message: &OwnedMessage) -> Result<Decoded, String> {
             a.time_zone
                 .parse::<chrono_tz::Tz>()
                 .map_err(|_| format!("invalid {AVAILABILITY_CHANGED_V1}: time zone"))?;
+            // `HH:MM` (or `24:00`), in order (such times compare as text).
             let hhmm =
                 |t: &str| chrono::NaiveTime::parse_from_str(t, "%H:%M").is_ok() || t == "24:00";
-            let hours_ok = a.weekly.iter().all(|w| hhmm(&w.starts) && hhmm(&w.ends))
-                && a.exceptions.iter().all(|e| {
-                    e.starts.as_deref().is_none_or(hhmm) && e.ends.as_deref().is_none_or(hhmm)
+            let span = |starts: &str, ends: &str| hhmm(starts) && hhmm(ends) && starts < ends;
+            let hours_ok = a.weekly.iter().all(|w| span(&w.starts, &w.ends))
+                && a.exceptions.iter().all(|e| match (&e.starts, &e.ends) {
+                    (Some(s), Some(t)) => span(s, t),
+                    (None, None) => true,
+                    _ => false,
                 });
             if a.revision < 1 || !hours_ok {
                 return Err(format!(
