@@ -1,7 +1,9 @@
 //! The progress analytics job: set changes (logged, corrected, deleted) → Polars (e1RM,
 //! weekly volume) → progressdb, effectively once; exercise definitions → the muscles of
 //! each exercise; food entries and diet targets → what each client ate per day and the
-//! adherence to that day's targets.
+//! adherence to that day's targets; measurements, plans, workouts and bookings → body
+//! metrics and adherence; gym memberships, relationships, sessions, session types, hours
+//! and purchases → the facts the trainer and gym figures are computed from when read.
 //!
 //! Per micro-batch, in one PostgreSQL transaction: lock this group's offsets and drop
 //! messages already applied; dead-letter what cannot be decoded (acknowledged by Kafka
