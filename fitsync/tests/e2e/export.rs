@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use fitsync::Target;
-use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -16,13 +15,7 @@ use crate::{
 
 /// Downloads an export: its status, content type and bytes.
 async fn download(app: &TestApp, who: &Account, path: &str) -> (u16, String, Vec<u8>) {
-    let response = app
-        .http
-        .request(Method::GET, app.url(path))
-        .bearer_auth(&who.token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(who, path).await;
     let status = response.status().as_u16();
     let kind = response
         .headers()
