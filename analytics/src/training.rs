@@ -234,6 +234,8 @@ pub struct Workload {
     /// load: with none, the ratio is 4 whatever was done (a first week), which says
     /// nothing of a spike.
     pub flagged: bool,
+    /// The 21 days before the acute window had some load (without, no ratio means much).
+    pub has_history: bool,
 }
 
 /// A day's load of one client (`DailyTraining::volume_kg`).
@@ -323,6 +325,7 @@ pub fn workload(loads: &[DailyLoad], days: &[(String, i32, i32)]) -> PolarsResul
                 acute.get(i).unwrap_or_default(),
                 chronic.get(i).unwrap_or_default(),
             );
+            let has_history = before.get(i).unwrap_or_default() > 0.0;
             Workload {
                 client_id: client.get(i).unwrap_or_default().to_owned(),
                 day: day.get(i).unwrap_or_default(),
@@ -330,7 +333,8 @@ pub fn workload(loads: &[DailyLoad], days: &[(String, i32, i32)]) -> PolarsResul
                 acute_kg: a,
                 chronic_kg: c,
                 ratio: a / c,
-                flagged: a / c > ACWR_FLAG && before.get(i).unwrap_or_default() > 0.0,
+                flagged: a / c > ACWR_FLAG && has_history,
+                has_history,
             }
         })
         .collect())

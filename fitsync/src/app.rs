@@ -9,7 +9,7 @@ use fitsync_platform::{
     sealed::Sealer,
     server, Settings,
 };
-use fitsync_stream_jobs::{AccessProjector, EventIndexer, ProgressAnalytics};
+use fitsync_stream_jobs::{AccessProjector, AlertsJob, EventIndexer, ProgressAnalytics};
 use sqlx::{migrate::Migrator, PgPool};
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -24,10 +24,12 @@ pub enum Target {
     Progress,
     Relay,
     Analytics,
+    /// The alerts job: trigger rules → in-app alerts in notificationdb.
+    Alerts,
     Indexer,
     /// Access projections (who may see whose data) for the training and progress databases.
     Projector,
-    /// The notifications service: its API, its email sender and its inbox writer.
+    /// The notifications service: its API (inbox, live stream) and its email sender.
     Notifications,
     /// The schedule service: availability, sessions and classes, bookings.
     Schedule,
@@ -327,10 +329,12 @@ pub async fn start(
     }
     if targets.runs(Target::Notifications) {
         let pool = pool_of("notifications")?;
+        let hub = fitsync_notifications::Hub::start(pool.clone(), shutdown.clone());
         api = api.merge(fitsync_notifications::router(
             fitsync_notifications::NotificationsState {
                 pool: pool.clone(),
                 auth: auth_of(),
+                hub: hub.clone(),
             },
         ));
         checks.push(Check::postgres("notifications", pool.clone()));
@@ -343,12 +347,14 @@ pub async fn start(
         ));
         let mailer =
             fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
-        let inbox = fitsync_notifications::InboxWriter::new(
+        // Alert email: its own worker, so a slow channel holds up only itself.
+        let worker = fitsync_notifications::EmailWorker::new(
             pool.clone(),
-            settings.kafka.clone(),
-            settings.jobs.clone(),
-        )?;
-        tasks.spawn(inbox.run(shutdown.clone()));
+            mailer.clone(),
+            hub,
+            settings.delivery.clone(),
+        );
+        tasks.spawn(worker.run(shutdown.clone()));
         let sender = fitsync_notifications::EmailSender::new(
             pool,
             mailer,
@@ -386,6 +392,15 @@ pub async fn start(
             checks.push(Check::postgres("progress", pool.clone()));
         }
         let job = ProgressAnalytics::new(pool, settings.kafka.clone(), settings.jobs.clone())?;
+        tasks.spawn(job.run(shutdown.clone()));
+        uses_kafka = true;
+    }
+    if targets.runs(Target::Alerts) {
+        let pool = pool_of("notifications")?;
+        if !serves_api {
+            checks.push(Check::postgres("notifications", pool.clone()));
+        }
+        let job = AlertsJob::new(pool, settings.kafka.clone(), settings.jobs.clone())?;
         tasks.spawn(job.run(shutdown.clone()));
         uses_kafka = true;
     }

@@ -81,6 +81,10 @@ pub async fn run(api: &str, clients: usize, weeks: u32) -> anyhow::Result<()> {
         let (past, upcoming) =
             bookings(&http, api, &trainer, &studio, &client, i, &mut rng).await?;
         let weighed = body(&http, api, &trainer, &client, weeks, &mut rng).await?;
+        if i == 1 {
+            let (sets, kg) = surge(&http, api, &client).await?;
+            println!("{email}: {sets} sets of squats at {kg} kg today, a record and a workload spike for the trainer's alerts");
+        }
         println!("{email} ({}): {logged} sets of the assigned program over {weeks} weeks, one corrected, one deleted; {days} days of eating; a package, {past} past sessions, {upcoming} booked; {weighed} weigh-ins, a weight goal, a health record", client.id);
         members.push(client);
     }
@@ -406,6 +410,43 @@ async fn follow(
             .error_for_status()?;
     }
     Ok(ids.len())
+}
+
+/// Today the client squats far more than usual, heavier than ever: 20 sets of 5 at 10 kg
+/// over the heaviest squat logged so far. The analytics job sees a new best e1RM and an
+/// acute:chronic workload ratio well above 1.5, and the trainer's inbox gets both alerts.
+async fn surge(http: &Client, api: &str, client: &Demo) -> anyhow::Result<(usize, f64)> {
+    let sets = send(
+        http,
+        reqwest::Method::GET,
+        format!("{api}/api/workouts/sets?limit=1000"),
+        client,
+        None,
+    )
+    .await?;
+    let heaviest = sets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["exercise"] == "barbell-squat")
+        .filter_map(|s| s["weight_kg"].as_f64())
+        .fold(60.0, f64::max);
+    let kg = heaviest + 10.0;
+    let start = Utc::now() - Duration::minutes(90);
+    for n in 0..20 {
+        send(
+            http,
+            reqwest::Method::POST,
+            format!("{api}/api/workouts/sets"),
+            client,
+            Some(
+                json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": kg,
+                        "performed_at": start + Duration::minutes(4 * n)}),
+            ),
+        )
+        .await?;
+    }
+    Ok((20, kg))
 }
 
 /// Body metrics: a morning weigh-in on about five days a week over the program's weeks,
@@ -838,7 +879,9 @@ async fn bookings(
         if past == 4 || starts_at + Duration::hours(1) > Utc::now() {
             continue;
         }
+        // The first demo client missed their most recent session: an alert waiting.
         let outcome = match rng.gen_range(0..10) {
+            _ if n == 1 && past == 0 => "no_show",
             0 => "no_show",
             1 => "late_cancelled",
             _ => "attended",

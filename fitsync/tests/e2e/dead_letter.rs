@@ -77,8 +77,8 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
     })
     .await;
 
-    // Analytics rejects all four; the indexer and the notifications inbox (which reads
-    // the training topic for comments) only what is not an envelope.
+    // Analytics rejects all four; the indexer and the alerts job (which reads the
+    // training topic for comments) only what is not an envelope.
     let dead = env.read_topic(&env.topic("fitsync.deadletter"), 6).await;
     let analytics: Vec<_> = dead
         .iter()
@@ -90,7 +90,7 @@ async fn malformed_events_are_dead_lettered_and_the_job_goes_on() {
         .collect();
     let inbox = dead
         .iter()
-        .filter(|m| header(m, "fitsync.dlq.job").as_deref() == Some("notifications-inbox"))
+        .filter(|m| header(m, "fitsync.dlq.job").as_deref() == Some("alerts"))
         .count();
     assert_eq!(
         (analytics.len(), indexer.len(), inbox),

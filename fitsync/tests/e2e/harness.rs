@@ -505,6 +505,25 @@ impl TestEnv {
         (process, app)
     }
 
+    /// Publishes `message` again, as it was (key and payload), to `topic`: a duplicate
+    /// a re-publishing producer would make.
+    pub async fn produce(&self, topic: &str, message: &OwnedMessage) {
+        let producer: rdkafka::producer::FutureProducer =
+            fitsync_platform::kafka::producer_config(&self.settings.kafka)
+                .create()
+                .unwrap();
+        let mut record = rdkafka::producer::FutureRecord::<[u8], [u8]>::to(topic)
+            .payload(message.payload().unwrap());
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+
     /// Reads every message of `topic` from the beginning, until `expected` arrived.
     pub async fn read_topic(&self, topic: &str, expected: usize) -> Vec<OwnedMessage> {
         let brokers = self.settings.kafka.brokers.clone();
@@ -615,6 +634,24 @@ impl TestApp {
             .execute(&self.users_db)
             .await
             .unwrap();
+        account
+    }
+
+    /// Registers and verifies the address the way a person does: the emailed link's token
+    /// posted back (the users service then tells the notifications service the address).
+    pub async fn register_verified_by_email(&self, role: &str) -> Account {
+        let account = self.register_unverified(role).await;
+        let email = TestEnv::email_to(&account.email, "Confirm your FitSync email").await;
+        let token = token_in(&email, "/verify-email");
+        let r = self
+            .http
+            .post(self.url("/api/auth/verify-email"))
+            .bearer_auth(&account.token)
+            .json(&json!({ "token": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
         account
     }
 

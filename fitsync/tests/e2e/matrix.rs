@@ -1203,6 +1203,72 @@ fn cases() -> Vec<Case> {
             None,
             signed_in(200),
         ),
+        // The inbox, its count and its stream are the caller's own: no parameter names
+        // another user; another's notification is not found (alerts.rs reads one).
+        Case::new(
+            M::GET,
+            "/api/notifications/inbox/unread",
+            "/api/notifications/inbox/unread",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/notifications/stream",
+            "/api/notifications/stream",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/notifications/inbox/read",
+            "/api/notifications/inbox/read",
+            Some("{}"),
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/notifications/inbox/{notification_id}/read",
+            "/api/notifications/inbox/{random}/read",
+            None,
+            signed_in(404),
+        ),
+        // Preferences are the caller's own; deliveries one's own or, for admins, anyone's;
+        // replaying a dead one is an admin's.
+        Case::new(
+            M::GET,
+            "/api/notifications/preferences",
+            "/api/notifications/preferences",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::PUT,
+            "/api/notifications/preferences",
+            "/api/notifications/preferences",
+            Some(
+                r#"{"email": {"progress": true, "attendance": true, "bookings": false, "feedback": true}, "quiet_hours": {"time_zone": "Europe/Berlin", "starts": "22:00", "ends": "07:00"}}"#,
+            ),
+            signed_in(200),
+        ),
+        Case::new(
+            M::GET,
+            "/api/notifications/alert-deliveries",
+            "/api/notifications/alert-deliveries?user_id={client}",
+            None,
+            |who| match who {
+                Who::Owner | Who::Admin => 200,
+                Who::Anonymous => 401,
+                _ => 403,
+            },
+        ),
+        Case::new(
+            M::POST,
+            "/api/notifications/alert-deliveries/{id}/replay",
+            "/api/notifications/alert-deliveries/{random}/replay",
+            None,
+            admins_only(404),
+        ),
         // Diets: written by trainers and gyms, seen by their owner (and admins, services);
         // assigned by who coaches the client; the food log is the client's to write.
         Case::new(

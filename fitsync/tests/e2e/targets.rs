@@ -48,7 +48,7 @@ async fn every_target_runs_alone_serves_and_is_ready() {
     // Outside `all`, the schedule service needs the payment gateway's webhook key.
     env.settings.schedule.webhook_secret =
         Some(fitsync_platform::sealed::generate_key().unwrap().into());
-    let expected: [(Target, &[&str], Option<String>); 8] = [
+    let expected: [(Target, &[&str], Option<String>); 9] = [
         (
             Target::Training,
             &[
@@ -103,6 +103,7 @@ async fn every_target_runs_alone_serves_and_is_ready() {
             None,
         ),
         (Target::Analytics, &["kafka", "postgres.progress"], None),
+        (Target::Alerts, &["kafka", "postgres.notifications"], None),
         (
             Target::Projector,
             &[

@@ -3,6 +3,7 @@
 //! `schemas/` beside this crate; tests validate every producer against them.
 
 mod access;
+mod alerts;
 mod diet;
 mod envelope;
 mod exercises;
@@ -18,6 +19,9 @@ pub use access::{
     GYM_MEMBER_LEFT_V1, HEALTH_DATA_READ_V1, HEARTBEAT_V1, RELATIONSHIP_ENDED_V1,
     RELATIONSHIP_STARTED_V1,
 };
+pub use alerts::{
+    PersonalRecord, WorkloadSpike, PERSONAL_RECORD_V1, WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1,
+};
 pub use diet::{
     DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,
     DIET_ASSIGNMENT_CHANGED_V1, DIET_SAVED_V1, FOOD_DELETED_V1, FOOD_LOGGED_V1,
@@ -27,7 +31,9 @@ pub use exercises::{
     Category, Equipment, ExerciseDefined, Force, Level, Mechanic, Muscle, OwnerKind,
     EXERCISE_DEFINED_V1, LIBRARY_KEY,
 };
-pub use notifications::{EmailRequested, EmailTemplate, EMAIL_REQUESTED_V2};
+pub use notifications::{
+    AddressVerified, EmailRequested, EmailTemplate, ADDRESS_VERIFIED_V1, EMAIL_REQUESTED_V2,
+};
 pub use progress::{
     GoalChanged, MeasurementDeleted, MeasurementRecorded, GOAL_CHANGED_V1, MEASUREMENT_DELETED_V1,
     MEASUREMENT_RECORDED_V1,
@@ -47,7 +53,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 31] = [
+pub const EVENT_TYPES: [&str; 34] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -78,7 +84,10 @@ pub const EVENT_TYPES: [&str; 31] = [
     MEASUREMENT_DELETED_V1,
     GOAL_CHANGED_V1,
     EMAIL_REQUESTED_V2,
+    ADDRESS_VERIFIED_V1,
     HEARTBEAT_V1,
+    PERSONAL_RECORD_V1,
+    WORKLOAD_SPIKE_V1,
 ];
 
 /// Types no longer produced whose events consumers still read (a replay of an old log).
@@ -131,6 +140,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         EMAIL_REQUESTED_V2 => Some(include_str!(
             "../schemas/fitsync.notification.email_requested.v2.json"
         )),
+        ADDRESS_VERIFIED_V1 => Some(include_str!(
+            "../schemas/fitsync.notification.address_verified.v1.json"
+        )),
         GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1 => {
             Some(include_str!("../schemas/fitsync.gym.membership.v1.json"))
         }
@@ -158,6 +170,12 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
             "../schemas/fitsync.metric.measurement_deleted.v1.json"
         )),
         GOAL_CHANGED_V1 => Some(include_str!("../schemas/fitsync.goal.changed.v1.json")),
+        PERSONAL_RECORD_V1 => Some(include_str!(
+            "../schemas/fitsync.progress.personal_record.v1.json"
+        )),
+        WORKLOAD_SPIKE_V1 => Some(include_str!(
+            "../schemas/fitsync.progress.workload_spike.v1.json"
+        )),
         _ => None,
     }
 }

@@ -29,3 +29,15 @@ pub struct EmailRequested {
     pub sealed_token: String,
     pub expires_at: DateTime<Utc>,
 }
+
+pub const ADDRESS_VERIFIED_V1: &str = "fitsync.notification.address_verified.v1";
+
+/// A user's email address became verified, on `fitsync.notifications` (private to the
+/// notifications service, never indexed): where their alert emails may go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressVerified {
+    pub user_id: Uuid,
+    pub email: String,
+    pub verified_at: DateTime<Utc>,
+}

@@ -3,7 +3,7 @@
 use fitsync_events::{EmailRequested, EmailTemplate};
 use fitsync_platform::config::SmtpSettings;
 use lettre::{
-    message::{header::ContentType, Mailbox},
+    message::{header::ContentType, Mailbox, MultiPart},
     transport::smtp::authentication::Credentials,
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
@@ -83,6 +83,47 @@ impl Mailer {
         }
     }
 
+    /// Sends an alert as text and HTML under `message_id` (the delivery's, the same for
+    /// every attempt).
+    pub async fn send_alert(
+        &self,
+        to: &str,
+        subject: &str,
+        text: String,
+        html: String,
+        message_id: &str,
+    ) -> Result<(), SendError> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("bad address: {e}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .message_id(Some(message_id.to_owned()))
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| SendError::Permanent(e.to_string()))?;
+        self.deliver(message).await
+    }
+
+    /// The public address links in emails start with.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    async fn deliver(&self, message: Message) -> Result<(), SendError> {
+        self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            // A client error (e.g. an address the server cannot take: non-ASCII without
+            // SMTPUTF8) fails the same way every time: retrying it would hold up every
+            // email behind it.
+            if e.is_permanent() || e.is_client() {
+                SendError::Permanent(e.to_string())
+            } else {
+                SendError::Transient(e.to_string())
+            }
+        })
+    }
+
     /// Sends `request`'s email under `message_id` (the same for every attempt, so that a
     /// resent message is recognisably the same message).
     pub async fn send(
@@ -104,15 +145,6 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| SendError::Permanent(e.to_string()))?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            // A client error (e.g. an address the server cannot take: non-ASCII without
-            // SMTPUTF8) fails the same way every time: retrying it would hold up every
-            // email behind it.
-            if e.is_permanent() || e.is_client() {
-                SendError::Permanent(e.to_string())
-            } else {
-                SendError::Transient(e.to_string())
-            }
-        })
+        self.deliver(message).await
     }
 }

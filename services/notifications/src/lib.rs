@@ -1,13 +1,15 @@
 //! The notifications service (`/api/notifications/*`, database notificationdb): delivers
 //! what other services ask for on `fitsync.notifications`, by channel, and records every
-//! delivery; turns events addressed to a user into in-app notifications. Today: email over
-//! SMTP, and the in-app inbox (trainer feedback on workouts). SMS, web push, real-time
-//! in-app (SSE), preferences and quiet hours join here.
+//! delivery; keeps each user's in-app inbox (filled by the alerts job, `stream-jobs`) and
+//! streams it live over Server-Sent Events; emails alerts as each user's preferences and
+//! quiet hours allow (`delivery`). SMS and web push join here.
 
+mod delivery;
 mod email;
 mod handlers;
-mod inbox;
+mod preferences;
 mod sender;
+mod stream;
 
 use std::sync::Arc;
 
@@ -16,9 +18,10 @@ use fitsync_platform::Authenticator;
 use sqlx::{migrate::Migrator, PgPool};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use delivery::EmailWorker;
 pub use email::Mailer;
-pub use inbox::InboxWriter;
 pub use sender::EmailSender;
+pub use stream::Hub;
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -26,6 +29,7 @@ pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 pub struct NotificationsState {
     pub pool: PgPool,
     pub auth: Arc<Authenticator>,
+    pub hub: Arc<Hub>,
 }
 
 /// The service's routes and their OpenAPI operations, built together.
@@ -33,5 +37,15 @@ pub fn router(state: NotificationsState) -> OpenApiRouter {
     OpenApiRouter::with_openapi(fitsync_platform::openapi::document())
         .routes(routes!(handlers::deliveries))
         .routes(routes!(handlers::inbox))
+        .routes(routes!(handlers::unread))
+        .routes(routes!(handlers::mark_read))
+        .routes(routes!(handlers::read_all))
+        .routes(routes!(stream::stream))
+        .routes(routes!(
+            preferences::get_preferences,
+            preferences::put_preferences
+        ))
+        .routes(routes!(preferences::alert_deliveries))
+        .routes(routes!(preferences::replay))
         .with_state(state)
 }

@@ -23,6 +23,7 @@ pub struct Settings {
     pub relay: RelaySettings,
     pub jobs: JobSettings,
     pub schedule: ScheduleSettings,
+    pub delivery: DeliverySettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -170,6 +171,18 @@ pub struct JobSettings {
     pub consumer_group_prefix: String,
     /// How often consumers report their lag (`fitsync_consumer_lag`).
     pub stats_interval_ms: u64,
+}
+
+/// Alert delivery on the external channels (the notifications service's workers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// How often a channel's worker looks for due deliveries when nothing woke it.
+    pub poll_interval_ms: u64,
+    /// The first retry's delay; each next one doubles it (at most an hour).
+    pub retry_base_ms: u64,
+    /// Attempts before a delivery is dead (listed, replayable).
+    pub max_attempts: i32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

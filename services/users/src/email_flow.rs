@@ -10,7 +10,10 @@ use axum::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
 use chrono::{Duration, Utc};
-use fitsync_events::{CloudEvent, EmailRequested, EmailTemplate, Topic, EMAIL_REQUESTED_V2};
+use fitsync_events::{
+    AddressVerified, CloudEvent, EmailRequested, EmailTemplate, Topic, ADDRESS_VERIFIED_V1,
+    EMAIL_REQUESTED_V2,
+};
 use fitsync_platform::{outbox, sealed::Sealer, ApiError, ApiJson, AuthUser, Role};
 use rand::RngCore;
 use ring::digest;
@@ -76,6 +79,27 @@ pub async fn request(
             template,
             sealed_token,
             expires_at,
+        },
+    );
+    outbox::enqueue(conn, Topic::Notifications, &event).await?;
+    Ok(())
+}
+
+/// Tells the notifications service where `user`'s alert email may go now that the
+/// address is verified (in the transaction that verified it).
+async fn address_verified(
+    conn: &mut PgConnection,
+    user: Uuid,
+    email: &str,
+) -> Result<(), ApiError> {
+    let event = CloudEvent::new(
+        SOURCE,
+        ADDRESS_VERIFIED_V1,
+        user.to_string(),
+        AddressVerified {
+            user_id: user,
+            email: email.to_owned(),
+            verified_at: Utc::now(),
         },
     );
     outbox::enqueue(conn, Topic::Notifications, &event).await?;
@@ -202,12 +226,16 @@ pub async fn verify(
         // Rolled back: the token stays usable by its own account.
         return Err(invalid_token());
     }
-    sqlx::query!(
-        "update users set email_verified_at = coalesce(email_verified_at, now()) where id = $1",
+    let newly = sqlx::query_scalar!(
+        r#"update users set email_verified_at = now() where id = $1 and email_verified_at is null
+           returning lower(email) as "email!""#,
         user
     )
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some(email) = newly {
+        address_verified(&mut tx, user, &email).await?;
+    }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -311,6 +339,7 @@ pub async fn confirm_reset(
     .await?;
     if !was_verified {
         links::end_all(&mut tx, &state, user).await?;
+        address_verified(&mut tx, user, &email).await?;
     }
     tx.commit().await?;
     state.refresh.revoke_all(user).await?;

@@ -108,7 +108,7 @@ pub async fn run(
     batch: usize,
     mut report: impl FnMut(&Progress),
 ) -> anyhow::Result<Progress> {
-    let job = ProgressAnalytics::new(pool.clone(), kafka.clone(), jobs)?;
+    let job = ProgressAnalytics::new(pool.clone(), kafka.clone(), jobs)?.without_signals();
     let group = job.consumer.group.clone();
     let topics = job.consumer.topics.clone();
     let stored = offsets::load(&pool, &group).await?;

@@ -21,6 +21,7 @@ mod body;
 mod business;
 mod decode;
 mod nutrition;
+mod signals;
 mod sink;
 mod training;
 
@@ -51,6 +52,9 @@ pub const JOB: &str = "analytics";
 pub struct ProgressAnalytics {
     pool: PgPool,
     consumer: ConsumerSpec,
+    /// Write the alerts job's signals (off for a backfill: it rebuilds results, it is
+    /// not news).
+    signals: bool,
 }
 
 impl ProgressAnalytics {
@@ -69,7 +73,14 @@ impl ProgressAnalytics {
                 ],
             )?,
             pool,
+            signals: true,
         })
+    }
+
+    /// The job without its signals for the alerts job (a backfill).
+    pub fn without_signals(mut self) -> Self {
+        self.signals = false;
+        self
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -239,6 +250,8 @@ impl BatchJob for ProgressAnalytics {
 
         // Sets seen for the first time only add: aggregated alone, every plan over one
         // frame in one call on the blocking pool.
+        let mut improved = Vec::new();
+        let mut loaded = Vec::new();
         if !applied.appended.is_empty() {
             let rows: Vec<SetRow> = applied.appended.iter().map(sink::set_row).collect();
             let muscles = training::muscles_of(&mut tx, &rows).await?;
@@ -252,7 +265,12 @@ impl BatchJob for ProgressAnalytics {
                 ))
             })
             .await??;
-            sink::upsert_e1rm(&mut tx, &results.best_e1rm).await?;
+            improved = sink::upsert_e1rm(&mut tx, &results.best_e1rm).await?;
+            loaded = days
+                .daily
+                .iter()
+                .map(|d| (sink::parse_uuid(&d.client_id), d.day))
+                .collect();
             sink::add_volume(&mut tx, &results.weekly_volume).await?;
             training::merge_records(&mut tx, &records).await?;
             training::add_days(&mut tx, &days).await?;
@@ -362,6 +380,11 @@ impl BatchJob for ProgressAnalytics {
             let stale = business::apply(&mut tx, &business).await?;
             stats.duplicates += stale as u64;
             stats.applied += (business.len() - stale) as u64;
+        }
+
+        // Signals for the alerts job, once the coaching facts of the batch are in.
+        if self.signals {
+            signals::emit(&mut tx, &improved, &loaded).await?;
         }
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);

@@ -345,6 +345,7 @@ pub async fn replace_results(
     )
     .execute(&mut *conn)
     .await?;
+    // A recompute is not a record: corrections signal nothing.
     upsert_e1rm(conn, best).await?;
     add_volume(conn, volume).await
 }
@@ -393,10 +394,25 @@ pub async fn upsert_exercises(
     .await
 }
 
-/// Keeps the better estimate; on a tie the earlier set, so order never matters.
-pub async fn upsert_e1rm(conn: &mut PgConnection, best: &[BestE1rm]) -> Result<(), sqlx::Error> {
+/// A best e1RM that went up over one already held: a personal record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Improved {
+    pub client_id: Uuid,
+    pub exercise: String,
+    pub e1rm_kg: f64,
+    pub previous_kg: f64,
+    pub set_id: Uuid,
+    pub achieved_at: DateTime<Utc>,
+}
+
+/// Keeps the better estimate; on a tie the earlier set, so order never matters. Returns
+/// the estimates that went up over one held before (a first estimate is a baseline).
+pub async fn upsert_e1rm(
+    conn: &mut PgConnection,
+    best: &[BestE1rm],
+) -> Result<Vec<Improved>, sqlx::Error> {
     if best.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let clients: Vec<Uuid> = best.iter().map(|b| parse_uuid(&b.client_id)).collect();
     let exercises: Vec<&str> = best.iter().map(|b| b.exercise.as_str()).collect();
@@ -407,16 +423,26 @@ pub async fn upsert_e1rm(conn: &mut PgConnection, best: &[BestE1rm]) -> Result<(
         .iter()
         .map(|b| DateTime::from_timestamp_millis(b.performed_at_ms).unwrap_or_default())
         .collect();
-    sqlx::query!(
-        "insert into exercise_e1rm (client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at)
-         select * from unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[], $5::uuid[], $6::timestamptz[])
-         on conflict (client_id, exercise) do update
-         set e1rm_kg = excluded.e1rm_kg, e1rm_brzycki_kg = excluded.e1rm_brzycki_kg,
-             set_id = excluded.set_id, achieved_at = excluded.achieved_at, updated_at = now()
-         where excluded.e1rm_kg > exercise_e1rm.e1rm_kg
-            or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at < exercise_e1rm.achieved_at)
-            or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at = exercise_e1rm.achieved_at
-                and excluded.set_id::text < exercise_e1rm.set_id::text)",
+    // `held` reads the table as it was before the statement (one snapshot for all of it).
+    let rows = sqlx::query!(
+        r#"with k as (select * from unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[], $5::uuid[], $6::timestamptz[])
+                      as k(c, x, e, b, s, a)),
+              held as (select e.client_id, e.exercise, e.e1rm_kg from exercise_e1rm e
+                       join k on e.client_id = k.c and e.exercise = k.x),
+              up as (insert into exercise_e1rm (client_id, exercise, e1rm_kg, e1rm_brzycki_kg, set_id, achieved_at)
+                     select c, x, e, b, s, a from k
+                     on conflict (client_id, exercise) do update
+                     set e1rm_kg = excluded.e1rm_kg, e1rm_brzycki_kg = excluded.e1rm_brzycki_kg,
+                         set_id = excluded.set_id, achieved_at = excluded.achieved_at, updated_at = now()
+                     where excluded.e1rm_kg > exercise_e1rm.e1rm_kg
+                        or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at < exercise_e1rm.achieved_at)
+                        or (excluded.e1rm_kg = exercise_e1rm.e1rm_kg and excluded.achieved_at = exercise_e1rm.achieved_at
+                            and excluded.set_id::text < exercise_e1rm.set_id::text)
+                     returning client_id, exercise, e1rm_kg, set_id, achieved_at)
+           select up.client_id as "client_id!", up.exercise as "exercise!", up.e1rm_kg as "e1rm_kg!",
+                  up.set_id as "set_id!", up.achieved_at as "achieved_at!", held.e1rm_kg as "previous_kg!"
+           from up join held using (client_id, exercise)
+           where up.e1rm_kg > held.e1rm_kg"#,
         &clients,
         &exercises as &[&str],
         &e1rm,
@@ -424,9 +450,19 @@ pub async fn upsert_e1rm(conn: &mut PgConnection, best: &[BestE1rm]) -> Result<(
         &sets,
         &at
     )
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(())
+    Ok(rows
+        .into_iter()
+        .map(|r| Improved {
+            client_id: r.client_id,
+            exercise: r.exercise,
+            e1rm_kg: r.e1rm_kg,
+            previous_kg: r.previous_kg,
+            set_id: r.set_id,
+            achieved_at: r.achieved_at,
+        })
+        .collect())
 }
 
 /// Adds the batch's volume. Each contribution is rounded to 10 g and summed as

@@ -1,0 +1,239 @@
+//! The live in-app stream: `GET /api/notifications/stream`, Server-Sent Events.
+//!
+//! Each event is one of the caller's inbox rows, its SSE `id` the row's sequence number.
+//! A client that reconnects with `Last-Event-ID: N` (browsers send it by themselves)
+//! gets every row after N, in order, and then the live ones: rows are numbered in commit
+//! order per recipient (see the alerts migration), so reading "after N" misses nothing
+//! and repeats nothing. The alerts job's commit NOTIFYs `fitsync_inbox` with the
+//! recipient; one listener per process fans the wake-ups out, and each stream then reads
+//! its own rows after the last it sent. A missed wake-up (the listener reconnecting)
+//! costs at most `RESYNC` of delay, never a row. A stream ends when its access token
+//! expires or the process shuts down; the client reconnects with its last id.
+
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    extract::State,
+    http::HeaderMap,
+    response::sse::{Event, KeepAlive, Sse},
+};
+use fitsync_platform::{ApiError, ApiQuery, AuthUser};
+use futures::Stream;
+use serde::Deserialize;
+use sqlx::{postgres::PgListener, PgPool};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::{handlers::InboxItem, NotificationsState};
+
+/// The channel the alerts job NOTIFYs (`fitsync_stream_jobs::alerts::CHANNEL`).
+pub const CHANNEL: &str = "fitsync_inbox";
+
+/// How often an idle stream looks for rows anyway.
+const RESYNC: Duration = Duration::from_secs(5);
+
+/// Wakes the open streams of a process when their user has new rows.
+pub struct Hub {
+    wake: broadcast::Sender<Uuid>,
+    shutdown: CancellationToken,
+}
+
+impl Hub {
+    /// Starts the process's listener; it stops with `shutdown`.
+    pub fn start(pool: PgPool, shutdown: CancellationToken) -> Arc<Self> {
+        let (wake, _) = broadcast::channel(1024);
+        let hub = Arc::new(Self {
+            wake: wake.clone(),
+            shutdown: shutdown.clone(),
+        });
+        tokio::spawn(listen(pool, wake, shutdown));
+        hub
+    }
+
+    /// Wake-ups with the user who has new rows (the nil id: anyone may).
+    pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
+        self.wake.subscribe()
+    }
+}
+
+/// Relays NOTIFYs to the streams; reconnects with backoff. After a reconnect every
+/// stream re-reads (the nil id), as a wake-up may have been missed in between.
+async fn listen(pool: PgPool, wake: broadcast::Sender<Uuid>, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            () = shutdown.cancelled() => return,
+            l = connected => match l {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "inbox listener cannot connect; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+        };
+        backoff = Duration::from_millis(100);
+        let _ = wake.send(Uuid::nil());
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                n = listener.recv() => match n {
+                    Ok(n) => {
+                        if let Ok(user) = Uuid::parse_str(n.payload()) {
+                            let _ = wake.send(user);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "inbox listener lost its connection");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Start after this sequence number (as `Last-Event-ID`, which wins when both are
+    /// given). Neither: only what arrives from now on.
+    #[param(minimum = 0)]
+    after: Option<i64>,
+}
+
+struct Cursor {
+    pool: PgPool,
+    user: Uuid,
+    last: i64,
+    pending: VecDeque<InboxItem>,
+    wake: broadcast::Receiver<Uuid>,
+    shutdown: CancellationToken,
+    expires: tokio::time::Instant,
+}
+
+/// `GET /api/notifications/stream`: the caller's notifications as they arrive.
+#[utoipa::path(
+    get, path = "/api/notifications/stream", tag = "notifications",
+    summary = "The caller's notifications as Server-Sent Events (id = seq; resume with Last-Event-ID)",
+    params(StreamQuery, ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this sequence number")),
+    responses(
+        (status = 200, description = "An event stream: `event: notification`, `data:` an inbox item", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad Last-Event-ID", body = fitsync_platform::Problem)
+    ),
+    security(("bearer" = []))
+)]
+pub async fn stream(
+    State(state): State<NotificationsState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if q.after.is_some_and(|n| n < 0) {
+        return Err(ApiError::BadRequest("after must be 0 or more".into()));
+    }
+    let resume = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| {
+                    ApiError::BadRequest("Last-Event-ID must be a sequence number".into())
+                })?,
+        ),
+        None => q.after,
+    };
+    // Subscribed before the first read: a row committed in between still wakes it.
+    let wake = state.hub.wake.subscribe();
+    let last = match resume {
+        Some(n) => n,
+        None => sqlx::query_scalar!(
+            "select last_seq from inbox_cursors where user_id = $1",
+            user.id()
+        )
+        .fetch_optional(&state.pool)
+        .await?
+        .unwrap_or(0),
+    };
+    let left = (user.claims().exp - chrono::Utc::now().timestamp()).max(0);
+    let cursor = Cursor {
+        pool: state.pool.clone(),
+        user: user.id(),
+        last,
+        pending: VecDeque::new(),
+        wake,
+        shutdown: state.hub.shutdown.clone(),
+        expires: tokio::time::Instant::now() + Duration::from_secs(left.unsigned_abs()),
+    };
+    let events = futures::stream::unfold(cursor, next);
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The stream's next event: a row already read, else the rows after the last sent,
+/// else whatever a wake-up (or `RESYNC`) brings; nothing once the token expires or the
+/// process stops.
+async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
+    loop {
+        if let Some(item) = c.pending.pop_front() {
+            c.last = item.seq;
+            let event = Event::default()
+                .id(item.seq.to_string())
+                .event("notification")
+                .json_data(&item)
+                .unwrap_or_else(|_| Event::default().comment("unserializable"));
+            return Some((Ok(event), c));
+        }
+        match after(&c.pool, c.user, c.last).await {
+            Ok(rows) if !rows.is_empty() => {
+                c.pending.extend(rows);
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the inbox for a stream failed; ending it");
+                return None;
+            }
+        }
+        let resync = tokio::time::sleep(RESYNC);
+        tokio::pin!(resync);
+        loop {
+            tokio::select! {
+                () = c.shutdown.cancelled() => return None,
+                () = tokio::time::sleep_until(c.expires) => return None,
+                () = &mut resync => break,
+                woke = c.wake.recv() => match woke {
+                    Ok(user) if user == c.user || user.is_nil() => break,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        }
+    }
+}
+
+async fn after(pool: &PgPool, user: Uuid, last: i64) -> Result<Vec<InboxItem>, sqlx::Error> {
+    sqlx::query_as!(
+        InboxItem,
+        "select notification_id, seq, kind, title, body, subject_id, sender_id, data, created_at,
+                delivered_at, read_at
+         from inbox where user_id = $1 and seq > $2 order by seq limit 100",
+        user,
+        last
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,310 @@
+//! The alerts job: triggers on the change stream → alerts in the recipients' in-app
+//! inboxes (notificationdb), exactly once.
+//!
+//! It reads the analytics job's signals (`fitsync.alerts`: personal records, workload
+//! spikes; it never recomputes an analytic), the schedule's booking changes and the
+//! trainers' comments on workouts. Each trigger names its candidate alerts
+//! (`rules::candidates`); per micro-batch, in one transaction on notificationdb, each
+//! candidate passes the recipient's settings for the rule (a trainer's per client, else
+//! their default for all clients, else the rule's), its deduplication key (unique per
+//! recipient: a replayed or re-published trigger adds nothing), and its cooldown (by the
+//! triggers' own times, so a replay from the start decides the same); what passes is
+//! numbered in its recipient's sequence and stored, with this group's offsets. The commit
+//! NOTIFYs `fitsync_inbox`, which wakes the recipients' open streams. A fired alert also
+//! queues its email (`alert_deliveries`) in the same transaction, if the recipient has a
+//! verified address (learnt from `fitsync.notification.address_verified.v1` on
+//! `fitsync.notifications`) and wants the rule's category by email; the notifications
+//! service's email worker sends it.
+
+pub mod rules;
+
+use std::collections::{BTreeSet, HashMap};
+
+use fitsync_events::Topic;
+use fitsync_platform::{
+    config::{JobSettings, KafkaSettings},
+    fault,
+    stream::{
+        offsets::{self, PartitionKey},
+        runner::{self, BatchJob},
+        source::{self, KafkaSource},
+        stats::JobStats,
+        ConsumerSpec,
+    },
+};
+use rdkafka::{message::OwnedMessage, Message};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use rules::Candidate;
+
+pub const JOB: &str = "alerts";
+
+/// The channel a committed alert NOTIFYs with its recipient's id.
+pub const CHANNEL: &str = "fitsync_inbox";
+
+pub struct AlertsJob {
+    pool: PgPool,
+    consumer: ConsumerSpec,
+}
+
+/// What became of a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Fired,
+    Duplicate,
+    /// Off, under its threshold or within its cooldown.
+    Suppressed,
+}
+
+impl AlertsJob {
+    pub fn new(pool: PgPool, kafka: KafkaSettings, settings: JobSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            consumer: ConsumerSpec::new(
+                &kafka,
+                &settings,
+                JOB,
+                &[
+                    Topic::Alerts,
+                    Topic::Schedule,
+                    Topic::Training,
+                    Topic::Notifications,
+                ],
+            )?,
+            pool,
+        })
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let result = runner::run(&self, &shutdown).await;
+        runner::drop_blocking(JOB, self).await;
+        result
+    }
+}
+
+/// The recipient's settings for a tunable rule about `client`: (enabled, threshold,
+/// cooldown in minutes).
+async fn settings(
+    conn: &mut PgConnection,
+    c: &Candidate,
+) -> Result<(bool, Option<f64>, i32), sqlx::Error> {
+    let (threshold, cooldown) = rules::defaults(c.rule);
+    let Some(client) = c.client_id.filter(|_| rules::TUNABLE.contains(&c.rule)) else {
+        return Ok((true, threshold, cooldown));
+    };
+    let chosen = sqlx::query!(
+        "select enabled, threshold, cooldown_minutes from alert_settings
+         where trainer_id = $1 and rule = $2 and client_id in ($3, '00000000-0000-0000-0000-000000000000')
+         order by client_id = '00000000-0000-0000-0000-000000000000' limit 1",
+        c.user_id,
+        c.rule,
+        client
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(match chosen {
+        Some(s) => (s.enabled, s.threshold.or(threshold), s.cooldown_minutes),
+        None => (true, threshold, cooldown),
+    })
+}
+
+/// Passes `c` through its recipient's settings, its deduplication key and its cooldown,
+/// and stores it if it fires.
+async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::Error> {
+    let (enabled, threshold, cooldown) = settings(&mut *conn, c).await?;
+    if !enabled || matches!((c.measure, threshold), (Some(m), Some(t)) if m <= t) {
+        return Ok(Outcome::Suppressed);
+    }
+    let seen = sqlx::query_scalar!(
+        r#"select exists(select 1 from inbox where user_id = $1 and dedup_key = $2) as "seen!""#,
+        c.user_id,
+        &c.dedup_key
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if seen {
+        return Ok(Outcome::Duplicate);
+    }
+    if cooldown > 0 {
+        let open = sqlx::query_scalar!(
+            "insert into alert_cooldowns (user_id, rule, scope, last_at) values ($1, $2, $3, $4)
+             on conflict (user_id, rule, scope) do update
+             set last_at = greatest(alert_cooldowns.last_at, excluded.last_at)
+             where abs(extract(epoch from excluded.last_at - alert_cooldowns.last_at)) >= $5::int * 60
+             returning 1",
+            c.user_id,
+            c.rule,
+            &c.scope,
+            c.at,
+            cooldown
+        )
+        .fetch_optional(&mut *conn)
+        .await?;
+        if open.is_none() {
+            return Ok(Outcome::Suppressed);
+        }
+    }
+    let notification_id = c.notification_id.unwrap_or_else(Uuid::now_v7);
+    // Numbered under the recipient's cursor lock: see the migration.
+    sqlx::query!(
+        "with c as (insert into inbox_cursors (user_id, last_seq) values ($2, 1)
+                    on conflict (user_id) do update set last_seq = inbox_cursors.last_seq + 1
+                    returning last_seq)
+         insert into inbox (notification_id, user_id, kind, title, body, subject_id, sender_id,
+                            created_at, data, dedup_key, seq)
+         select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, c.last_seq from c",
+        notification_id,
+        c.user_id,
+        c.rule,
+        &c.title,
+        &c.body,
+        c.subject_id,
+        c.sender_id,
+        c.at,
+        &c.data,
+        &c.dedup_key
+    )
+    .execute(&mut *conn)
+    .await?;
+    enqueue_email(conn, c, notification_id).await?;
+    Ok(Outcome::Fired)
+}
+
+/// Queues the alert's email if the recipient has a verified address and has not turned
+/// email off for the rule's category; due now, or at the end of their quiet hours (in
+/// their time zone) if now is inside them.
+async fn enqueue_email(
+    conn: &mut PgConnection,
+    c: &Candidate,
+    notification_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"with q as (select time_zone, starts, ends, (now() at time zone time_zone) as local
+                      from quiet_hours where user_id = $2 and starts <> ends),
+                due as (select coalesce(
+                          (select case
+                             when starts < ends and local::time >= starts and local::time < ends
+                               then (local::date + ends) at time zone time_zone
+                             when starts > ends and local::time >= starts
+                               then (local::date + 1 + ends) at time zone time_zone
+                             when starts > ends and local::time < ends
+                               then (local::date + ends) at time zone time_zone
+                           end from q),
+                          now()) as at)
+           insert into alert_deliveries (id, notification_id, user_id, channel, status, due_at)
+           select $3, $1, $2, 'email', 'pending', due.at from due
+           where exists (select 1 from recipients where user_id = $2)
+             and coalesce((select enabled from channel_preferences
+                           where user_id = $2 and category = $4 and channel = 'email'), true)
+           on conflict (notification_id, channel) do nothing"#,
+        notification_id,
+        c.user_id,
+        Uuid::now_v7(),
+        rules::category(c.rule)
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the newest verified address of each user.
+async fn remember_address(
+    conn: &mut PgConnection,
+    a: &fitsync_events::AddressVerified,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into recipients (user_id, email, verified_at) values ($1, $2, $3)
+         on conflict (user_id) do update set email = excluded.email, verified_at = excluded.verified_at
+         where recipients.verified_at <= excluded.verified_at",
+        a.user_id,
+        &a.email,
+        a.verified_at
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl BatchJob for AlertsJob {
+    const NAME: &'static str = JOB;
+
+    fn spec(&self) -> &ConsumerSpec {
+        &self.consumer
+    }
+
+    async fn subscribe(&self) -> anyhow::Result<KafkaSource> {
+        self.consumer
+            .subscribe(Some(offsets::load(&self.pool, &self.consumer.group).await?))
+    }
+
+    #[tracing::instrument(skip_all, fields(job = JOB, messages = batch.len()), err)]
+    async fn process(&self, batch: &[OwnedMessage]) -> anyhow::Result<JobStats> {
+        let mut stats = JobStats::default();
+        let mut tx = self.pool.begin().await?;
+        let applied = offsets::lock(&mut tx, &self.consumer.group, &self.consumer.topics).await?;
+        let mut rejected = Vec::new();
+        let mut woken = BTreeSet::new();
+        for m in batch {
+            let from = applied
+                .get(&(m.topic().to_owned(), m.partition()))
+                .copied()
+                .unwrap_or(0);
+            if m.offset() < from {
+                stats.duplicates += 1;
+                continue;
+            }
+            match rules::decode(m.payload()) {
+                Ok(rules::Trigger::Address(a)) => {
+                    remember_address(&mut tx, &a).await?;
+                    stats.applied += 1;
+                }
+                Ok(trigger) => {
+                    let candidates = rules::candidates(&trigger);
+                    if candidates.is_empty() {
+                        stats.skipped += 1;
+                    }
+                    for c in &candidates {
+                        match fire(&mut tx, c).await? {
+                            Outcome::Fired => {
+                                stats.applied += 1;
+                                fired(c.rule);
+                                woken.insert(c.user_id);
+                            }
+                            Outcome::Duplicate => stats.duplicates += 1,
+                            Outcome::Suppressed => stats.skipped += 1,
+                        }
+                    }
+                }
+                Err(reason) => rejected.push((m, reason)),
+            }
+        }
+        if !rejected.is_empty() {
+            self.consumer.dead_letters.send(&rejected).await?;
+            stats.dead_lettered = rejected.len() as u64;
+        }
+        for user in woken {
+            sqlx::query!("select pg_notify($1, $2)", CHANNEL, user.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);
+        offsets::save(&mut tx, &self.consumer.group, &next).await?;
+        fault::point("alerts.before_commit");
+        tx.commit().await?;
+        Ok(stats)
+    }
+}
+
+/// Counts a fired alert by rule (`fitsync_alerts_fired_total`).
+fn fired(rule: &str) {
+    static FIRED: std::sync::LazyLock<prometheus::IntCounterVec> = std::sync::LazyLock::new(|| {
+        prometheus::register_int_counter_vec!(
+            "fitsync_alerts_fired_total",
+            "Alerts stored in an inbox, by rule",
+            &["rule"]
+        )
+        .expect("the alerts counter registers once")
+    });
+    FIRED.with_label_values(&[rule]).inc();
+}

@@ -1,0 +1,416 @@
+//! The trigger rules: a decoded event → the alerts it may fire (`Candidate`s), before
+//! anyone's settings, cooldowns or earlier alerts are looked at. Pure, so each rule is
+//! tested without a server.
+//!
+//! | rule | from | to | deduplicated by | cooldown scope (default) |
+//! |---|---|---|---|---|
+//! | `personal_record` | `fitsync.progress.personal_record.v1` | the client's trainers | set, exercise | client + exercise (60 min) |
+//! | `workload_spike` | `fitsync.progress.workload_spike.v1`, ratio above the threshold (1.5) | the client's trainers | client, day | client (7 days) |
+//! | `no_show` | a booking marked `no_show` | its trainer | booking | client (none) |
+//! | `booking_confirmed` | a booking `booked` (of a session not yet begun, as for the next three) | its client and trainer | booking, revision | booking (none) |
+//! | `booking_cancelled` | `cancelled`, `late_cancelled` | its client and trainer | booking, revision | booking (none) |
+//! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
+//! | `waitlist_promoted` | `promoted` | its client | booking, revision | booking (none) |
+//! | `workout_comment` | `fitsync.workout.comment_added.v1` | the client | comment | comment (none) |
+
+use chrono::{DateTime, Utc};
+use fitsync_events::{
+    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WorkloadSpike,
+    ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1, COMMENT_ADDED_V1, PERSONAL_RECORD_V1,
+    WORKLOAD_SPIKE_V1,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Rules a trainer can tune per client (the others concern the recipient's own bookings
+/// and messages, and are governed by their delivery preferences).
+pub const TUNABLE: [&str; 3] = ["personal_record", "workload_spike", "no_show"];
+
+/// The category a user's channel preferences name a rule by.
+pub fn category(rule: &str) -> &'static str {
+    match rule {
+        "personal_record" | "workload_spike" => "progress",
+        "no_show" => "attendance",
+        "workout_comment" => "feedback",
+        _ => "bookings",
+    }
+}
+
+/// A rule's defaults: on, its threshold (if it has one) and its cooldown in minutes.
+pub fn defaults(rule: &str) -> (Option<f64>, i32) {
+    match rule {
+        "personal_record" => (None, 60),
+        "workload_spike" => (Some(fitsync_analytics::ACWR_FLAG), 7 * 24 * 60),
+        _ => (None, 0),
+    }
+}
+
+/// An alert one event may fire for one recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub user_id: Uuid,
+    pub rule: &'static str,
+    /// Unique per recipient: the same trigger seen again fires nothing.
+    pub dedup_key: String,
+    /// At most one alert per (recipient, rule, scope) within the cooldown.
+    pub scope: String,
+    /// The client a trainer's settings for this rule are looked up by.
+    pub client_id: Option<Uuid>,
+    /// What the rule's threshold is compared with, if it has one.
+    pub measure: Option<f64>,
+    /// The trigger's time (cooldowns compare these, so a replay decides the same).
+    pub at: DateTime<Utc>,
+    pub title: String,
+    pub body: String,
+    pub subject_id: Uuid,
+    pub sender_id: Option<Uuid>,
+    pub data: serde_json::Value,
+    /// The in-app notification's id where the trigger has one (a comment's).
+    pub notification_id: Option<Uuid>,
+}
+
+/// What a message is to this job.
+#[derive(Debug)]
+pub enum Trigger {
+    Record(PersonalRecord),
+    Workload(WorkloadSpike),
+    Booking(BookingChanged, DateTime<Utc>),
+    Comment(CommentAdded),
+    /// Where a user's alert email may go (no alert of its own).
+    Address(AddressVerified),
+    /// A valid event no rule reads.
+    Other,
+}
+
+/// Decodes and checks a message's payload; `Err` is the reason it is dead-lettered.
+pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
+    let event =
+        CloudEvent::from_slice(payload.ok_or("empty payload")?).map_err(|e| e.to_string())?;
+    let subject_is = |id: Uuid, what: &str| {
+        if event.subject == id.to_string() {
+            Ok(())
+        } else {
+            Err(format!("subject is not the {what}"))
+        }
+    };
+    match event.event_type.as_str() {
+        PERSONAL_RECORD_V1 => {
+            let r: PersonalRecord = event
+                .payload(PERSONAL_RECORD_V1)
+                .map_err(|e| e.to_string())?;
+            subject_is(r.client_id, "record's client")?;
+            if !(r.e1rm_kg.is_finite() && r.previous_kg.is_finite() && r.e1rm_kg > r.previous_kg)
+                || r.exercise.is_empty()
+            {
+                return Err(format!(
+                    "invalid {PERSONAL_RECORD_V1}: e1rm_kg must exceed previous_kg, exercise named"
+                ));
+            }
+            Ok(Trigger::Record(r))
+        }
+        WORKLOAD_SPIKE_V1 => {
+            let w: WorkloadSpike = event
+                .payload(WORKLOAD_SPIKE_V1)
+                .map_err(|e| e.to_string())?;
+            subject_is(w.client_id, "spike's client")?;
+            if !(w.ratio.is_finite() && w.ratio > 0.0) {
+                return Err(format!(
+                    "invalid {WORKLOAD_SPIKE_V1}: ratio must be positive"
+                ));
+            }
+            Ok(Trigger::Workload(w))
+        }
+        BOOKING_CHANGED_V1 => {
+            let b: BookingChanged = event
+                .payload(BOOKING_CHANGED_V1)
+                .map_err(|e| e.to_string())?;
+            subject_is(b.client_id, "booking's client")?;
+            Ok(Trigger::Booking(b, event.time))
+        }
+        COMMENT_ADDED_V1 => {
+            let c: CommentAdded = event.payload(COMMENT_ADDED_V1).map_err(|e| e.to_string())?;
+            subject_is(c.client_id, "comment's client")?;
+            if c.body.trim().is_empty() || c.body.chars().count() > 2000 {
+                return Err(format!(
+                    "invalid {COMMENT_ADDED_V1}: body of 1 to 2000 characters"
+                ));
+            }
+            Ok(Trigger::Comment(c))
+        }
+        ADDRESS_VERIFIED_V1 => {
+            let a: AddressVerified = event
+                .payload(ADDRESS_VERIFIED_V1)
+                .map_err(|e| e.to_string())?;
+            subject_is(a.user_id, "address's user")?;
+            if !a.email.contains('@') || a.email.len() > 254 {
+                return Err(format!("invalid {ADDRESS_VERIFIED_V1}: not an address"));
+            }
+            Ok(Trigger::Address(a))
+        }
+        _ => Ok(Trigger::Other),
+    }
+}
+
+/// A session's start as the alert shows it (UTC until per-user templates land).
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%a %-d %b %H:%M UTC").to_string()
+}
+
+/// The alerts `trigger` may fire.
+pub fn candidates(trigger: &Trigger) -> Vec<Candidate> {
+    match trigger {
+        Trigger::Record(r) => r
+            .trainers
+            .iter()
+            .map(|t| Candidate {
+                user_id: *t,
+                rule: "personal_record",
+                dedup_key: format!("pr:{}:{}", r.set_id, r.exercise),
+                scope: format!("{}:{}", r.client_id, r.exercise),
+                client_id: Some(r.client_id),
+                measure: None,
+                at: r.achieved_at,
+                title: "New personal record".to_owned(),
+                body: format!(
+                    "Estimated 1RM on {} is now {:.1} kg (was {:.1} kg).",
+                    r.exercise, r.e1rm_kg, r.previous_kg
+                ),
+                subject_id: r.client_id,
+                sender_id: None,
+                data: json!({"client_id": r.client_id, "exercise": r.exercise, "e1rm_kg": r.e1rm_kg,
+                             "previous_kg": r.previous_kg, "set_id": r.set_id}),
+                notification_id: None,
+            })
+            .collect(),
+        Trigger::Workload(w) => {
+            let at = w
+                .day
+                .and_hms_opt(12, 0, 0)
+                .map_or_else(Utc::now, |d| d.and_utc());
+            w.trainers
+                .iter()
+                .map(|t| Candidate {
+                    user_id: *t,
+                    rule: "workload_spike",
+                    dedup_key: format!("workload:{}:{}", w.client_id, w.day),
+                    scope: w.client_id.to_string(),
+                    client_id: Some(w.client_id),
+                    measure: Some(w.ratio),
+                    at,
+                    title: "Workload spike".to_owned(),
+                    body: format!(
+                        "Acute:chronic workload ratio {:.2} on {} (7-day mean {:.0} kg, 28-day mean {:.0} kg).",
+                        w.ratio, w.day, w.acute_kg, w.chronic_kg
+                    ),
+                    subject_id: w.client_id,
+                    sender_id: None,
+                    data: json!({"client_id": w.client_id, "day": w.day, "ratio": w.ratio,
+                                 "acute_kg": w.acute_kg, "chronic_kg": w.chronic_kg}),
+                    notification_id: None,
+                })
+                .collect()
+        }
+        Trigger::Booking(b, time) => booking(b, *time),
+        Trigger::Comment(c) => vec![Candidate {
+            user_id: c.client_id,
+            rule: "workout_comment",
+            dedup_key: format!("comment:{}", c.comment_id),
+            scope: c.comment_id.to_string(),
+            client_id: None,
+            measure: None,
+            at: c.created_at,
+            title: "New feedback on your workout".to_owned(),
+            body: c.body.clone(),
+            subject_id: c.workout_id,
+            sender_id: Some(c.author_id),
+            data: json!({"workout_id": c.workout_id, "comment_id": c.comment_id}),
+            notification_id: Some(c.comment_id),
+        }],
+        Trigger::Address(_) | Trigger::Other => Vec::new(),
+    }
+}
+
+fn booking(b: &BookingChanged, time: DateTime<Utc>) -> Vec<Candidate> {
+    let (rule, title, to_trainer) = match b.change.as_str() {
+        "booked" => ("booking_confirmed", "Session booked", true),
+        "cancelled" | "late_cancelled" => ("booking_cancelled", "Session cancelled", true),
+        "rescheduled" => ("booking_rescheduled", "Session moved", true),
+        "promoted" => ("waitlist_promoted", "You got a place", false),
+        "no_show" => ("no_show", "Missed session", true),
+        _ => return Vec::new(),
+    };
+    // A change to a session that has already begun (a trainer recording a past session:
+    // booked, then closed) is bookkeeping, not news; only its no-show is.
+    if rule != "no_show" && b.starts_at <= time {
+        return Vec::new();
+    }
+    let data = json!({"booking_id": b.booking_id, "session_id": b.session_id, "client_id": b.client_id,
+                      "trainer_id": b.trainer_id, "starts_at": b.starts_at, "change": b.change});
+    let make = |user_id: Uuid, body: String| Candidate {
+        user_id,
+        rule,
+        dedup_key: format!("booking:{}:{}:{}", b.booking_id, b.revision, rule),
+        scope: if rule == "no_show" {
+            b.client_id.to_string()
+        } else {
+            b.booking_id.to_string()
+        },
+        client_id: (user_id == b.trainer_id).then_some(b.client_id),
+        measure: None,
+        at: time,
+        title: title.to_owned(),
+        body,
+        subject_id: b.booking_id,
+        sender_id: None,
+        data: data.clone(),
+        notification_id: None,
+    };
+    let at = when(b.starts_at);
+    let mut out = Vec::new();
+    if rule == "no_show" {
+        out.push(make(
+            b.trainer_id,
+            format!("Your client did not come to the session of {at}."),
+        ));
+        return out;
+    }
+    out.push(make(
+        b.client_id,
+        match rule {
+            "booking_confirmed" => format!("Your session on {at} is booked."),
+            "booking_cancelled" => format!("Your session on {at} is cancelled."),
+            "booking_rescheduled" => format!("Your session is now on {at}."),
+            _ => format!("A place opened up: you are booked on {at}."),
+        },
+    ));
+    if to_trainer {
+        out.push(make(
+            b.trainer_id,
+            match rule {
+                "booking_confirmed" => format!("A client booked your session on {at}."),
+                "booking_cancelled" => format!("A client cancelled the session on {at}."),
+                _ => format!("A client's session moved to {at}."),
+            },
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn booking_event(change: &str) -> BookingChanged {
+        BookingChanged {
+            booking_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            session_type_id: Uuid::now_v7(),
+            client_id: Uuid::now_v7(),
+            trainer_id: Uuid::now_v7(),
+            starts_at: Utc::now() + chrono::Duration::days(1),
+            ends_at: Utc::now() + chrono::Duration::days(1),
+            status: "booked".into(),
+            change: change.into(),
+            waitlist_position: None,
+            credits: 1,
+            revision: 3,
+        }
+    }
+
+    #[test]
+    fn each_booking_change_reaches_whom_it_concerns() {
+        let cases = [
+            ("booked", Some("booking_confirmed"), 2),
+            ("cancelled", Some("booking_cancelled"), 2),
+            ("late_cancelled", Some("booking_cancelled"), 2),
+            ("rescheduled", Some("booking_rescheduled"), 2),
+            ("promoted", Some("waitlist_promoted"), 1),
+            ("no_show", Some("no_show"), 1),
+            ("waitlisted", None, 0),
+            ("attended", None, 0),
+            ("checked_in", None, 0),
+        ];
+        for (change, rule, recipients) in cases {
+            let b = booking_event(change);
+            let out = candidates(&Trigger::Booking(b.clone(), Utc::now()));
+            assert_eq!(out.len(), recipients, "{change}");
+            for c in &out {
+                assert_eq!(Some(c.rule), rule, "{change}");
+                assert!(c.dedup_key.contains(&b.booking_id.to_string()));
+                assert!(c.dedup_key.contains(":3:"), "{}", c.dedup_key);
+                // Only the trainer's copy is subject to the trainer's settings.
+                assert_eq!(c.client_id.is_some(), c.user_id == b.trainer_id, "{change}");
+            }
+            if change == "no_show" {
+                assert_eq!(out[0].user_id, b.trainer_id);
+            }
+            if change == "promoted" {
+                assert_eq!(out[0].user_id, b.client_id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_past_session_recorded_alerts_only_its_no_show() {
+        for (change, expected) in [("booked", 0), ("late_cancelled", 0), ("no_show", 1)] {
+            let mut b = booking_event(change);
+            b.starts_at = Utc::now() - chrono::Duration::days(7);
+            let out = candidates(&Trigger::Booking(b, Utc::now()));
+            assert_eq!(out.len(), expected, "{change}");
+        }
+    }
+
+    #[test]
+    fn a_record_goes_to_every_trainer_with_one_key_per_set() {
+        let trainers = vec![Uuid::now_v7(), Uuid::now_v7()];
+        let r = PersonalRecord {
+            client_id: Uuid::now_v7(),
+            exercise: "barbell-squat".into(),
+            e1rm_kg: 120.0,
+            previous_kg: 110.0,
+            set_id: Uuid::now_v7(),
+            achieved_at: Utc::now(),
+            trainers: trainers.clone(),
+        };
+        let out = candidates(&Trigger::Record(r.clone()));
+        assert_eq!(out.iter().map(|c| c.user_id).collect::<Vec<_>>(), trainers);
+        assert!(out.iter().all(
+            |c| c.dedup_key == out[0].dedup_key && c.dedup_key.contains(&r.set_id.to_string())
+        ));
+        assert!(out[0].body.contains("120.0 kg") && out[0].body.contains("110.0 kg"));
+    }
+
+    #[test]
+    fn bad_payloads_are_rejected_with_a_reason() {
+        let client = Uuid::now_v7();
+        let record = |e1rm: f64, subject: Uuid| {
+            serde_json::to_vec(&CloudEvent::new(
+                "/test",
+                PERSONAL_RECORD_V1,
+                subject.to_string(),
+                PersonalRecord {
+                    client_id: client,
+                    exercise: "squat".into(),
+                    e1rm_kg: e1rm,
+                    previous_kg: 100.0,
+                    set_id: Uuid::now_v7(),
+                    achieved_at: Utc::now(),
+                    trainers: vec![],
+                },
+            ))
+            .unwrap()
+        };
+        assert!(matches!(
+            decode(Some(&record(110.0, client))),
+            Ok(Trigger::Record(_))
+        ));
+        assert!(decode(Some(&record(90.0, client)))
+            .unwrap_err()
+            .contains("exceed"));
+        assert!(decode(Some(&record(110.0, Uuid::now_v7())))
+            .unwrap_err()
+            .contains("subject"));
+        assert!(decode(None).is_err());
+        assert!(decode(Some(b"{not json")).is_err());
+    }
+}
