@@ -4,8 +4,8 @@
 //!
 //! | rule | from | to | deduplicated by | cooldown scope (default) |
 //! |---|---|---|---|---|
-//! | `personal_record` | `fitsync.progress.personal_record.v1` | the client's trainers | set, exercise | client + exercise (60 min) |
-//! | `workload_spike` | `fitsync.progress.workload_spike.v1`, ratio above the threshold (1.5) | the client's trainers | client, day | client (7 days) |
+//! | `personal_record` | `fitsync.progress.personal_record.v1`, counted within `NEWS_WINDOW` of the set | the client's trainers | set, exercise | client + exercise (60 min) |
+//! | `workload_spike` | `fitsync.progress.workload_spike.v1`, ratio above the threshold (1.5), likewise | the client's trainers | client, day | client (7 days) |
 //! | `no_show` | a booking marked `no_show` | its trainer | booking | client (none) |
 //! | `booking_confirmed` | a booking `booked` (of a session not yet begun, as for the next three) | its client and trainer | booking, revision | booking (none) |
 //! | `booking_cancelled` | `cancelled`, `late_cancelled` | its client and trainer | booking, revision | booking (none) |
@@ -72,8 +72,9 @@ pub struct Candidate {
 /// What a message is to this job.
 #[derive(Debug)]
 pub enum Trigger {
-    Record(PersonalRecord),
-    Workload(WorkloadSpike),
+    /// With the time the analytics job derived it.
+    Record(PersonalRecord, DateTime<Utc>),
+    Workload(WorkloadSpike, DateTime<Utc>),
     Booking(BookingChanged, DateTime<Utc>),
     Comment(CommentAdded),
     /// Where a user's alert email may go (no alert of its own).
@@ -106,7 +107,7 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                     "invalid {PERSONAL_RECORD_V1}: e1rm_kg must exceed previous_kg, exercise named"
                 ));
             }
-            Ok(Trigger::Record(r))
+            Ok(Trigger::Record(r, event.time))
         }
         WORKLOAD_SPIKE_V1 => {
             let w: WorkloadSpike = event
@@ -118,7 +119,7 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                     "invalid {WORKLOAD_SPIKE_V1}: ratio must be positive"
                 ));
             }
-            Ok(Trigger::Workload(w))
+            Ok(Trigger::Workload(w, event.time))
         }
         BOOKING_CHANGED_V1 => {
             let b: BookingChanged = event
@@ -156,10 +157,16 @@ fn when(at: DateTime<Utc>) -> String {
     at.format("%a %-d %b %H:%M UTC").to_string()
 }
 
+/// How old training may be when the analytics job first counts it and still be news: a
+/// log imported or entered weeks late signals records and spikes, but alerts nobody.
+/// (Compared with the signal's own time, so a replay decides the same.)
+pub const NEWS_WINDOW: chrono::Duration = chrono::Duration::hours(48);
+
 /// The alerts `trigger` may fire.
 pub fn candidates(trigger: &Trigger) -> Vec<Candidate> {
     match trigger {
-        Trigger::Record(r) => r
+        Trigger::Record(r, seen) if *seen - r.achieved_at > NEWS_WINDOW => Vec::new(),
+        Trigger::Record(r, _) => r
             .trainers
             .iter()
             .map(|t| Candidate {
@@ -182,11 +189,12 @@ pub fn candidates(trigger: &Trigger) -> Vec<Candidate> {
                 notification_id: None,
             })
             .collect(),
-        Trigger::Workload(w) => {
-            let at = w
-                .day
-                .and_hms_opt(12, 0, 0)
-                .map_or_else(Utc::now, |d| d.and_utc());
+        Trigger::Workload(w, seen) => {
+            // Noon of the (local) day: within half a day of any zone's day.
+            let at = w.day.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::hours(12);
+            if *seen - at > NEWS_WINDOW + chrono::Duration::hours(12) {
+                return Vec::new();
+            }
             w.trainers
                 .iter()
                 .map(|t| Candidate {
@@ -372,12 +380,53 @@ mod tests {
             achieved_at: Utc::now(),
             trainers: trainers.clone(),
         };
-        let out = candidates(&Trigger::Record(r.clone()));
+        let out = candidates(&Trigger::Record(r.clone(), Utc::now()));
         assert_eq!(out.iter().map(|c| c.user_id).collect::<Vec<_>>(), trainers);
         assert!(out.iter().all(
             |c| c.dedup_key == out[0].dedup_key && c.dedup_key.contains(&r.set_id.to_string())
         ));
         assert!(out[0].body.contains("120.0 kg") && out[0].body.contains("110.0 kg"));
+    }
+
+    #[test]
+    fn training_counted_long_after_it_happened_is_not_news() {
+        let r = PersonalRecord {
+            client_id: Uuid::now_v7(),
+            exercise: "barbell-squat".into(),
+            e1rm_kg: 120.0,
+            previous_kg: 110.0,
+            set_id: Uuid::now_v7(),
+            achieved_at: Utc::now() - chrono::Duration::days(20),
+            trainers: vec![Uuid::now_v7()],
+        };
+        let counted_at = |late: chrono::Duration| r.achieved_at + late;
+        assert!(candidates(&Trigger::Record(
+            r.clone(),
+            counted_at(chrono::Duration::days(3))
+        ))
+        .is_empty());
+        assert_eq!(
+            candidates(&Trigger::Record(
+                r.clone(),
+                counted_at(chrono::Duration::hours(47))
+            ))
+            .len(),
+            1
+        );
+        let w = WorkloadSpike {
+            client_id: r.client_id,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            ratio: 1.8,
+            acute_kg: 900.0,
+            chronic_kg: 500.0,
+            trainers: r.trainers.clone(),
+        };
+        let day_end = chrono::NaiveDate::from_ymd_opt(2026, 11, 3)
+            .unwrap()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        assert_eq!(candidates(&Trigger::Workload(w.clone(), day_end)).len(), 1);
+        assert!(candidates(&Trigger::Workload(w, day_end + chrono::Duration::days(3))).is_empty());
     }
 
     #[test]
@@ -402,7 +451,7 @@ mod tests {
         };
         assert!(matches!(
             decode(Some(&record(110.0, client))),
-            Ok(Trigger::Record(_))
+            Ok(Trigger::Record(..))
         ));
         assert!(decode(Some(&record(90.0, client)))
             .unwrap_err()
