@@ -53,6 +53,16 @@ impl EventStream {
         }
     }
 
+    /// Waits for the server to end the stream (events before the end are skipped); fails
+    /// after `secs`.
+    pub async fn ended(&mut self, secs: u64) {
+        tokio::time::timeout(Duration::from_secs(secs), async {
+            while self.response.chunk().await.unwrap().is_some() {}
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the stream still open after {secs}s"));
+    }
+
     /// The next event (keep-alive comments skipped); fails after `secs`.
     pub async fn next(&mut self, secs: u64) -> SseEvent {
         tokio::time::timeout(Duration::from_secs(secs), async {
@@ -315,6 +325,19 @@ async fn a_trainer_sees_each_record_live_once_and_a_reconnect_resumes_exactly_on
     .await;
     assert_eq!(rest.as_array().unwrap().len(), 1);
     assert_eq!(rest[0]["seq"], 2);
+
+    // A logout ends the stream opened with that token (within the 5 s resync).
+    let mut open = EventStream::open(&app, &trainer, None).await;
+    let out = app
+        .http
+        .post(app.url("/api/auth/logout"))
+        .bearer_auth(&trainer.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    open.ended(15).await;
     app.stop().await;
 }
 
@@ -377,6 +400,19 @@ async fn a_workload_spike_fires_above_the_threshold_once_per_cooldown() {
     let next = live.next(60).await;
     assert_eq!(next.data["kind"], "personal_record", "{next:?}");
     assert_eq!(next.id, spike.id + 1);
+    // Yesterday's spike was signalled (ahead of the record, in the client's partition):
+    // the cooldown held its alert back, not a missing signal.
+    let yesterday = (Utc::now() - Days::days(1)).date_naive().to_string();
+    let signals = env.read_topic(&env.topic("fitsync.alerts"), 1).await;
+    assert!(
+        signals.iter().any(|m| {
+            let v: Value = serde_json::from_slice(rdkafka::Message::payload(m).unwrap()).unwrap();
+            v["type"] == "fitsync.progress.workload_spike.v1"
+                && v["data"]["day"] == yesterday.as_str()
+                && (v["data"]["ratio"].as_f64().unwrap() - ratio(500.0, 1000.0)).abs() < 1e-9
+        }),
+        "yesterday's spike signal"
+    );
     assert_eq!(
         kinds(&inbox(&app, &trainer).await),
         ["personal_record", "workload_spike"]
@@ -390,6 +426,7 @@ async fn booking_changes_and_a_no_show_reach_whom_they_concern() {
     let app = env.start(&[Target::All]).await;
     let trainer = app.register("trainer").await;
     let client = app.register("client").await;
+    let stranger = app.register("client").await;
     train(&app, &trainer, &client).await;
     projected(&env, "trainer", trainer.id, client.id).await;
     set_hours(
@@ -431,6 +468,22 @@ async fn booking_changes_and_a_no_show_reach_whom_they_concern() {
             tomorrow
         );
     }
+
+    // The booking's event published to Kafka again: read once more, it fires nothing
+    // (bookings have no cooldown: only the deduplication key stops it). Behind it in the
+    // client's partition, the no-show below is the trainer's next event, and the client's
+    // inbox ends with three items, not four.
+    let schedule = env.read_topic(&env.topic("fitsync.schedule"), 1).await;
+    let booked = schedule
+        .iter()
+        .find(|m| {
+            let v: Value = serde_json::from_slice(rdkafka::Message::payload(*m).unwrap()).unwrap();
+            v["type"] == "fitsync.booking.changed.v1"
+                && v["data"]["booking_id"] == json!(id)
+                && v["data"]["change"] == "booked"
+        })
+        .expect("the booking's event");
+    env.produce(&env.topic("fitsync.schedule"), booked).await;
 
     // The session happened without the client: the trainer marks it; only the trainer
     // hears of it.
@@ -498,5 +551,6 @@ async fn booking_changes_and_a_no_show_reach_whom_they_concern() {
             "booking_confirmed"
         ]
     );
+    assert!(inbox(&app, &stranger).await.is_empty());
     app.stop().await;
 }

@@ -129,6 +129,11 @@ async fn an_alert_is_emailed_as_the_recipients_preferences_allow_and_only_once()
         mail.contains("text/plain") && mail.contains("text/html"),
         "{mail}"
     );
+    assert!(
+        decoded.contains("<h1>New personal record</h1>")
+            && decoded.contains(&format!("<p>{expected}</p>")),
+        "the HTML part says it too: {decoded}"
+    );
     let sent = eventually(30, "the delivery recorded as sent", || async {
         let (_, rows) = deliveries(&app, &trainer, None).await;
         (rows[0]["status"] == "sent").then_some(rows)
@@ -175,7 +180,8 @@ async fn an_alert_is_emailed_as_the_recipients_preferences_allow_and_only_once()
     let (status, listed) = deliveries(&app, &admin, Some(trainer.id)).await;
     assert_eq!(status, 200);
     assert_eq!(listed.as_array().unwrap().len(), 2);
-    let id = listed[0]["id"].as_str().unwrap();
+    // The record's delivery, known to be sent.
+    let id = sent[0]["id"].as_str().unwrap();
     let replay = format!("/api/notifications/alert-deliveries/{id}/replay");
     assert_eq!(
         call(&app, &trainer, Method::POST, &replay, None).await.0,
@@ -219,6 +225,20 @@ async fn an_alert_is_emailed_as_the_recipients_preferences_allow_and_only_once()
             "quiet_hours.ends"
         ]
     );
+    // A zone name with a NUL byte (which PostgreSQL cannot even receive): a 422 too.
+    let (status, problem) = call(
+        &app,
+        &client,
+        Method::PUT,
+        "/api/notifications/preferences",
+        Some(preferences(
+            true,
+            Some(json!({"time_zone": "Europe/Berlin\u{0}", "starts": "22:00", "ends": "07:00"})),
+        )),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "quiet_hours.time_zone");
     let (_, still) = call(
         &app,
         &client,
@@ -329,6 +349,13 @@ async fn quiet_hours_defer_email_to_their_end_in_each_users_time_zone() {
         (rows[0]["status"] == "sent").then_some(())
     })
     .await;
+    assert_eq!(
+        emails_to_now(&trainer.email)
+            .iter()
+            .filter(|m| m.contains("Subject: Session booked"))
+            .count(),
+        1
+    );
     let _ = booking;
     app.stop().await;
 }
@@ -393,6 +420,15 @@ async fn a_failing_mail_server_kills_a_delivery_after_its_retries_and_a_replay_s
     .await;
     assert_eq!(status, 200);
     assert_eq!(listed.as_array().unwrap().len(), 1);
+    let (_, none_sent) = call(
+        &app,
+        &trainer,
+        Method::GET,
+        "/api/notifications/alert-deliveries?status=sent",
+        None,
+    )
+    .await;
+    assert_eq!(none_sent, json!([]), "the filter filters");
     app.stop().await;
 
     // Restarted with the mail server back: the dead delivery is still there; an admin
@@ -477,16 +513,17 @@ async fn a_worker_killed_between_sending_and_recording_resends_once_with_the_sam
         .bind(Uuid::now_v7())
         .bind(notification)
         .bind(user)
-        // Due in order: the first is claimed, sent and recorded before the second.
-        .bind(f64::from(n) * 0.001 - 1.0)
+        // The first due now, the second two seconds later: the first is claimed, sent and
+        // recorded in a round before the second's.
+        .bind(f64::from(n - 1) * 2.0 - 0.001)
         .execute(&db)
         .await
         .unwrap();
         users.push((user, email));
     }
 
-    // The worker hands its second message to the SMTP server, then dies before recording
-    // it (the two are sent concurrently: the first may or may not be recorded by then).
+    // The worker sends the first and records it, then hands the second to the SMTP server
+    // and dies before recording it.
     let worker = env.spawn_process(
         "notifications",
         &[("FITSYNC_FAULT", "alert_email.after_send:2")],
@@ -497,11 +534,8 @@ async fn a_worker_killed_between_sending_and_recording_resends_once_with_the_sam
             .fetch_all(&db)
             .await
             .unwrap();
-    assert!(
-        at_crash.iter().all(|(_, s)| s == "sent" || s == "sending"),
-        "{at_crash:?}"
-    );
-    assert!(at_crash.iter().any(|(_, s)| s == "sending"), "{at_crash:?}");
+    let statuses: Vec<&str> = at_crash.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(statuses, ["sent", "sending"], "{at_crash:?}");
     for (user, email) in &users {
         assert_eq!(emails_to_now(email).len(), 1, "{user}: handed over once");
     }

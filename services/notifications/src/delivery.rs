@@ -11,11 +11,14 @@
 //! `GET /api/notifications/alert-deliveries?status=dead` and replayed by an admin.
 //! Every row survives a restart; a send interrupted between the SMTP server's acceptance
 //! and the record is sent again with the same `Message-ID` (at least once, recognisably
-//! the same message). Rows are created only when an alert fires, once per (alert,
+//! the same message). A worker records an outcome only while the claim is still its own.
+//! Quiet hours and preferences are applied when the alert is queued: a retry or a replay
+//! does not look at them again. Rows are created only when an alert fires, once per (alert,
 //! channel), so a replayed trigger never sends twice.
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
 use fitsync_platform::config::DeliverySettings;
 use futures::StreamExt;
 use sqlx::PgPool;
@@ -31,8 +34,8 @@ use crate::{
 /// twice the SMTP timeout.
 const CLAIM_LEASE_SECS: f64 = 20.0;
 
-/// Rows one claim takes, sent concurrently.
-const CLAIM: i64 = 32;
+/// Rows one claim takes, all sent at once (none waits in a queue while its lease runs).
+const CLAIM: i64 = 8;
 
 pub struct EmailWorker {
     pool: PgPool,
@@ -45,6 +48,8 @@ pub struct EmailWorker {
 struct Due {
     id: Uuid,
     attempts: i32,
+    /// The claim: the outcome is recorded only if the row is still this claim's.
+    claimed_at: DateTime<Utc>,
     email: Option<String>,
     title: String,
     body: String,
@@ -104,8 +109,9 @@ impl EmailWorker {
                     d as (update alert_deliveries d
                           set status = 'sending', claimed_at = now(), attempts = d.attempts + 1
                           from c where d.id = c.id
-                          returning d.id, d.notification_id, d.user_id, d.attempts)
-               select d.id as "id!", d.attempts as "attempts!", r.email as "email?",
+                          returning d.id, d.notification_id, d.user_id, d.attempts, d.claimed_at)
+               select d.id as "id!", d.attempts as "attempts!", d.claimed_at as "claimed_at!",
+                      r.email as "email?",
                       i.title as "title!", i.body as "body!", i.kind as "kind!"
                from d join inbox i on i.notification_id = d.notification_id
                left join recipients r on r.user_id = d.user_id"#,
@@ -117,7 +123,7 @@ impl EmailWorker {
         let claimed = due.len();
         let results: Vec<anyhow::Result<()>> = futures::stream::iter(due)
             .map(|d| self.send(d))
-            .buffer_unordered(8)
+            .buffer_unordered(CLAIM as usize)
             .collect()
             .await;
         results.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
@@ -161,19 +167,26 @@ impl EmailWorker {
             tracing::warn!(delivery = %d.id, attempts = d.attempts, status, error = %e, "alert email not sent");
         }
         counted(status);
-        sqlx::query!(
+        // Only if still this claim's: a worker that took a lapsed claim over owns the
+        // outcome from then on.
+        let recorded = sqlx::query!(
             "update alert_deliveries
              set status = $2, last_error = $3, claimed_at = null,
                  sent_at = case when $2 = 'sent' then now() end,
                  due_at = case when $2 = 'pending' then now() + make_interval(secs => $4) else due_at end
-             where id = $1",
+             where id = $1 and status = 'sending' and claimed_at = $5",
             d.id,
             status,
             error,
-            delay_ms as f64 / 1000.0
+            delay_ms as f64 / 1000.0,
+            d.claimed_at
         )
         .execute(&self.pool)
-        .await?;
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            tracing::warn!(delivery = %d.id, "the claim lapsed and was taken over; its outcome is the other worker's");
+        }
         Ok(())
     }
 }
@@ -227,6 +240,7 @@ mod tests {
         let d = Due {
             id: Uuid::nil(),
             attempts: 1,
+            claimed_at: Utc::now(),
             email: None,
             title: "New <record>".into(),
             body: "Squat & \"bench\"".into(),

@@ -8,7 +8,8 @@
 //! recipient; one listener per process fans the wake-ups out, and each stream then reads
 //! its own rows after the last it sent. A missed wake-up (the listener reconnecting)
 //! costs at most `RESYNC` of delay, never a row. A stream ends when its access token
-//! expires or the process shuts down; the client reconnects with its last id.
+//! expires or is revoked (checked at every wake-up, at least every `RESYNC`), or the
+//! process shuts down; the client reconnects with its last id.
 
 use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
@@ -17,7 +18,7 @@ use axum::{
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
-use fitsync_platform::{ApiError, ApiQuery, AuthUser};
+use fitsync_platform::{ApiError, ApiQuery, AuthUser, Authenticator, Claims};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::{postgres::PgListener, PgPool};
@@ -116,6 +117,9 @@ pub struct StreamQuery {
 
 struct Cursor {
     pool: PgPool,
+    /// Checked again before each read: a logout ends an open stream.
+    auth: Arc<Authenticator>,
+    claims: Claims,
     user: Uuid,
     last: i64,
     pending: VecDeque<InboxItem>,
@@ -171,6 +175,8 @@ pub async fn stream(
     let left = (user.claims().exp - chrono::Utc::now().timestamp()).max(0);
     let cursor = Cursor {
         pool: state.pool.clone(),
+        auth: state.auth.clone(),
+        claims: user.claims().clone(),
         user: user.id(),
         last,
         pending: VecDeque::new(),
@@ -195,6 +201,16 @@ async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
                 .json_data(&item)
                 .unwrap_or_else(|_| Event::default().comment("unserializable"));
             return Some((Ok(event), c));
+        }
+        // Revoked since it opened (logout, logout everywhere, a password reset), or the
+        // revocation store unreachable: the stream ends (fail closed).
+        if c.auth
+            .revocations()
+            .is_revoked(&c.claims)
+            .await
+            .unwrap_or(true)
+        {
+            return None;
         }
         match after(&c.pool, c.user, c.last).await {
             Ok(rows) if !rows.is_empty() => {

@@ -8,7 +8,7 @@
 //! candidate passes the recipient's settings for the rule (a trainer's per client, else
 //! their default for all clients, else the rule's), its deduplication key (unique per
 //! recipient: a replayed or re-published trigger adds nothing), and its cooldown (by the
-//! triggers' own times, so a replay from the start decides the same); what passes is
+//! triggers' own times, not by when they are processed); what passes is
 //! numbered in its recipient's sequence and stored, with this group's offsets. The commit
 //! NOTIFYs `fitsync_inbox`, which wakes the recipients' open streams. A fired alert also
 //! queues its email (`alert_deliveries`) in the same transaction, if the recipient has a

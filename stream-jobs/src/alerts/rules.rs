@@ -58,7 +58,7 @@ pub struct Candidate {
     pub client_id: Option<Uuid>,
     /// What the rule's threshold is compared with, if it has one.
     pub measure: Option<f64>,
-    /// The trigger's time (cooldowns compare these, so a replay decides the same).
+    /// The trigger's time (cooldowns compare these, not the time of processing).
     pub at: DateTime<Utc>,
     pub title: String,
     pub body: String,
