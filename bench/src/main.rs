@@ -9,10 +9,12 @@
 //!    `fitsync backfill`) against the same aggregations written as SQL;
 //! 3. freshness: write commit → analytics row, p50/p99 at a steady write rate against a
 //!    `fitsync run --target all` child process, with that process's peak RSS;
-//! 4. auth (`auth.rs`) and schedule (`schedule.rs`): see those modules.
+//! 4. auth (`auth.rs`), schedule (`schedule.rs`) and alerts (`alerts.rs`): see those
+//!    modules.
 //!
 //! Run with `scripts/bench.sh` (release build). Nothing here asserts a time.
 
+mod alerts;
 mod auth;
 mod schedule;
 
@@ -52,7 +54,8 @@ struct Args {
     #[arg(long)]
     fitsync: Option<PathBuf>,
     /// Which benchmarks: `pipeline` (with backfill and freshness), `freshness` alone,
-    /// `auth`, `schedule` or `all`.
+    /// `alerts` (latency to an open stream, and the alerts job's throughput), `auth`,
+    /// `schedule` or `all` (all but `alerts`).
     #[arg(long, default_value = "all")]
     suite: String,
 }
@@ -108,6 +111,17 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("fitsync"),
     };
+    if args.suite == "alerts" {
+        return alerts::run(
+            &settings,
+            &id,
+            &binary,
+            args.rate,
+            args.seconds,
+            args.events,
+        )
+        .await;
+    }
     if args.suite == "freshness" {
         return bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await;
     }
@@ -146,7 +160,7 @@ pub(crate) async fn create_database(settings: &Settings, name: &str) -> anyhow::
     Ok(())
 }
 
-async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
+pub(crate) async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
 }
 
@@ -194,7 +208,11 @@ async fn bench_relay(settings: &Settings, training: &PgPool, n: i64) -> anyhow::
 }
 
 /// The baseline: the fastest a consumer of ours can read the topic, doing nothing.
-async fn bench_raw_consume(settings: &Settings, topic: &str, n: i64) -> anyhow::Result<f64> {
+pub(crate) async fn bench_raw_consume(
+    settings: &Settings,
+    topic: &str,
+    n: i64,
+) -> anyhow::Result<f64> {
     let consumer: StreamConsumer = fitsync_platform::kafka::client_config(&settings.kafka)
         .set("group.id", format!("raw-{}", Uuid::new_v4()))
         .set("enable.auto.commit", "false")
@@ -434,6 +452,145 @@ impl Drop for Child_ {
     }
 }
 
+/// A `fitsync run --target all` child process on databases, topics and indexes of its
+/// own (`tag` tells runs apart), ready.
+pub(crate) struct Platform {
+    pub api: String,
+    pub http: reqwest::Client,
+    pub pid: u32,
+    /// (service, database) as in `FITSYNC__DATABASE__NAMES__<SERVICE>`.
+    pub names: [(&'static str, String); 5],
+    _child: Child_,
+}
+
+impl Platform {
+    pub async fn start(
+        settings: &Settings,
+        id: &str,
+        tag: &str,
+        binary: &PathBuf,
+    ) -> anyhow::Result<Self> {
+        let names = [
+            ("USERS", format!("bench_{id}_{tag}u")),
+            ("TRAINING", format!("bench_{id}_{tag}t")),
+            ("PROGRESS", format!("bench_{id}_{tag}p")),
+            // Every service's database its own: the run's access projections must not
+            // write into the local platform's.
+            ("SCHEDULE", format!("bench_{id}_{tag}s")),
+            ("NOTIFICATIONS", format!("bench_{id}_{tag}n")),
+        ];
+        for (_, name) in &names {
+            create_database(settings, name).await?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut env: HashMap<String, String> = names
+            .iter()
+            .map(|(k, v)| (format!("FITSYNC__DATABASE__NAMES__{k}"), v.clone()))
+            .collect();
+        env.insert(
+            "FITSYNC__DATABASE__URL".into(),
+            settings.database.url.expose_secret().to_owned(),
+        );
+        env.insert(
+            "FITSYNC__KAFKA__BROKERS".into(),
+            settings.kafka.brokers.clone(),
+        );
+        env.insert("FITSYNC__KAFKA__TOPIC_PREFIX".into(), format!("{tag}{id}."));
+        env.insert(
+            "FITSYNC__OPENSEARCH__URL".into(),
+            settings.opensearch.url.clone(),
+        );
+        env.insert(
+            "FITSYNC__OPENSEARCH__INDEX_PREFIX".into(),
+            format!("{tag}{id}-"),
+        );
+        env.insert("FITSYNC__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
+        env.insert("FITSYNC__TELEMETRY__LOG_LEVEL".into(), "error".into());
+        // Many accounts from one address in a few seconds is the benchmark, not an attack.
+        env.insert(
+            "FITSYNC__AUTH__LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE".into(),
+            "10000".into(),
+        );
+        let child = Child_(
+            Command::new(binary)
+                .args(["run", "--target", "all"])
+                .envs(&env)
+                .stdout(Stdio::null())
+                .spawn()
+                .with_context(|| format!("starting {}", binary.display()))?,
+        );
+        let pid = child.0.id();
+        let api = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .build()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !http
+            .get(format!("{api}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            anyhow::ensure!(Instant::now() < deadline, "fitsync did not become ready");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(Self {
+            api,
+            http,
+            pid,
+            names,
+            _child: child,
+        })
+    }
+
+    pub fn pool(&self, settings: &Settings, service: &str) -> anyhow::Result<PgPool> {
+        let name = &self
+            .names
+            .iter()
+            .find(|(s, _)| *s == service)
+            .context("a service")?
+            .1;
+        Ok(db::pool(&settings.database, name)?)
+    }
+
+    /// Registers `email` as `role` and signs in: (id, access token).
+    pub async fn account(&self, email: &str, role: &str) -> anyhow::Result<(Uuid, String)> {
+        self.http
+            .post(format!("{}/api/auth/register", self.api))
+            .json(&json!({"email": email, "password": "benchmark password",
+                          "display_name": "Bench", "role": role}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let body: Value = self
+            .http
+            .post(format!("{}/api/auth/token", self.api))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", "benchmark password"),
+            ])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = body["access_token"].as_str().context("token")?.to_owned();
+        let me: Value = self
+            .http
+            .get(format!("{}/api/users/me", self.api))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok((me["id"].as_str().context("id")?.parse()?, token))
+    }
+}
+
 /// Steady writes through the API of a `fitsync run --target all` process; freshness is
 /// the time from a set's insert (clock_timestamp() in trainingdb, just before commit)
 /// to its fact row (clock_timestamp() in progressdb, just before that commit).
@@ -444,95 +601,14 @@ async fn bench_freshness(
     rate: u64,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    let names = [
-        ("USERS", format!("bench_{id}_fu")),
-        ("TRAINING", format!("bench_{id}_ft")),
-        ("PROGRESS", format!("bench_{id}_fp")),
-        // Every service's database its own: the run's access projections must not
-        // write into the local platform's.
-        ("SCHEDULE", format!("bench_{id}_fs")),
-        ("NOTIFICATIONS", format!("bench_{id}_fn")),
-    ];
-    for (_, name) in &names {
-        create_database(settings, name).await?;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut env: HashMap<String, String> = names
-        .iter()
-        .map(|(k, v)| (format!("FITSYNC__DATABASE__NAMES__{k}"), v.clone()))
-        .collect();
-    env.insert(
-        "FITSYNC__DATABASE__URL".into(),
-        settings.database.url.expose_secret().to_owned(),
-    );
-    env.insert(
-        "FITSYNC__KAFKA__BROKERS".into(),
-        settings.kafka.brokers.clone(),
-    );
-    env.insert("FITSYNC__KAFKA__TOPIC_PREFIX".into(), format!("fresh{id}."));
-    env.insert(
-        "FITSYNC__OPENSEARCH__URL".into(),
-        settings.opensearch.url.clone(),
-    );
-    env.insert(
-        "FITSYNC__OPENSEARCH__INDEX_PREFIX".into(),
-        format!("fresh{id}-"),
-    );
-    env.insert("FITSYNC__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
-    env.insert("FITSYNC__TELEMETRY__LOG_LEVEL".into(), "error".into());
-    // 50 accounts from one address in a few seconds is the benchmark, not an attack.
-    env.insert(
-        "FITSYNC__AUTH__LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE".into(),
-        "10000".into(),
-    );
-    let child = Child_(
-        Command::new(binary)
-            .args(["run", "--target", "all"])
-            .envs(&env)
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?,
-    );
-    let pid = child.0.id();
-    let api = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !http
-        .get(format!("{api}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        anyhow::ensure!(Instant::now() < deadline, "fitsync did not become ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let platform = Platform::start(settings, id, "f", binary).await?;
+    let (api, http, pid) = (platform.api.clone(), platform.http.clone(), platform.pid);
     let mut tokens = Vec::new();
     for i in 0..50 {
-        let email = format!("bench{i}@example.com");
-        http.post(format!("{api}/api/auth/register"))
-            .json(
-                &json!({"email": email, "password": "benchmark password", "display_name": "Bench"}),
-            )
-            .send()
-            .await?
-            .error_for_status()?;
-        let body: Value = http
-            .post(format!("{api}/api/auth/token"))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", email.as_str()),
-                ("password", "benchmark password"),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
+        let (_, token) = platform
+            .account(&format!("bench{i}@example.com"), "client")
             .await?;
-        tokens.push(body["access_token"].as_str().context("token")?.to_owned());
+        tokens.push(token);
     }
 
     let warmup = Duration::from_secs(3);
@@ -572,8 +648,8 @@ async fn bench_freshness(
         anyhow::ensure!(done?.status().as_u16() == 201, "write failed");
     }
     let achieved = sent as f64 / started.elapsed().as_secs_f64();
-    let training = db::pool(&settings.database, &names[1].1)?;
-    let progress = db::pool(&settings.database, &names[2].1)?;
+    let training = platform.pool(settings, "TRAINING")?;
+    let progress = platform.pool(settings, "PROGRESS")?;
     let wait = Instant::now();
     while count(&progress, "select count(*) from set_facts").await? < sent as i64 {
         anyhow::ensure!(
@@ -583,7 +659,7 @@ async fn bench_freshness(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (peak, _) = rss_mib(pid);
-    drop(child);
+    drop(platform);
 
     let from = measured_from.context("no steady phase")?;
     let written: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =

@@ -17,6 +17,10 @@ pub fn client_config(settings: &KafkaSettings) -> ClientConfig {
     config
         .set("bootstrap.servers", &settings.brokers)
         .set("socket.keepalive.enable", "true")
+        // A consumer subscribed to a topic created a moment earlier (a fresh cluster, a
+        // new prefix) may not see it in its first metadata: librdkafka looks again only
+        // at this interval (default 5 minutes, during which the topic is not consumed).
+        .set("topic.metadata.refresh.interval.ms", "10000")
         .set("log_level", "4");
     config
 }
