@@ -37,6 +37,9 @@ use crate::{bench_raw_consume, count, create_database, Platform};
 
 const PAIRS: usize = 50;
 
+/// Each streamed alert's set and when it arrived.
+type Arrivals = Arc<Mutex<Vec<(Uuid, DateTime<Utc>)>>>;
+
 pub async fn run(
     settings: &Settings,
     id: &str,
@@ -54,7 +57,7 @@ async fn listen(
     http: reqwest::Client,
     url: String,
     token: String,
-    arrivals: Arc<Mutex<Vec<(Uuid, DateTime<Utc>)>>>,
+    arrivals: Arrivals,
     ready: tokio::sync::mpsc::Sender<()>,
 ) -> anyhow::Result<()> {
     let mut response = http
@@ -154,7 +157,7 @@ async fn latency(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let arrivals: Arrivals = Arc::new(Mutex::new(Vec::new()));
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel(PAIRS);
     let mut streams = Vec::new();
     for ((_, trainer), _) in &pairs {
@@ -252,7 +255,7 @@ async fn latency(
             histogram.record(u64::try_from(micros)?)?;
         }
     }
-    anyhow::ensure!(histogram.len() > 0, "no alert in the measured phase");
+    anyhow::ensure!(!histogram.is_empty(), "no alert in the measured phase");
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     println!(
         "alert latency    p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} alerts of {} writes measured, {achieved:.0} writes/s offered; write commit → SSE)",
