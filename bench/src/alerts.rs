@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{bench_raw_consume, count, create_database, Platform};
+use crate::{bench_raw_consume, count, create_database, steady_writes, Platform};
 
 const PAIRS: usize = 50;
 
@@ -173,41 +173,21 @@ async fn latency(
         ready.recv().await.context("a stream")?;
     }
 
-    let warmup = Duration::from_secs(3);
-    let total = warmup + Duration::from_secs(seconds);
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut measured_from = None;
-    let mut in_flight = futures::stream::FuturesUnordered::new();
-    let mut sent = 0u64;
-    while started.elapsed() < total {
-        tokio::select! {
-            _ = ticker.tick() => {
-                if measured_from.is_none() && started.elapsed() >= warmup {
-                    measured_from = Some(Utc::now());
-                }
-                let (_, client) = &pairs[(sent % PAIRS as u64) as usize].1;
-                // Each client's sets heavier by 0.5 kg each time: every one a record.
-                let kg = 60.0 + 0.5 * (sent / PAIRS as u64) as f64;
-                let request = http
-                    .post(format!("{api}/api/workouts/sets"))
-                    .bearer_auth(client)
-                    .json(&json!({"exercise": "back-squat", "reps": 5, "weight_kg": kg}))
-                    .send();
-                in_flight.push(request);
-                sent += 1;
-            }
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                let response = done?;
-                anyhow::ensure!(response.status().as_u16() == 201, "write failed: {}", response.status());
-            }
-        }
-    }
-    while let Some(done) = in_flight.next().await {
-        anyhow::ensure!(done?.status().as_u16() == 201, "write failed");
-    }
-    let achieved = sent as f64 / started.elapsed().as_secs_f64();
+    let (from, sent, achieved) = steady_writes(
+        rate,
+        seconds,
+        |n| {
+            let (_, client) = &pairs[(n % PAIRS as u64) as usize].1;
+            // Each client's sets heavier by 0.5 kg each time: every one a record.
+            let kg = 60.0 + 0.5 * (n / PAIRS as u64) as f64;
+            http.post(format!("{api}/api/workouts/sets"))
+                .bearer_auth(client)
+                .json(&json!({"exercise": "back-squat", "reps": 5, "weight_kg": kg}))
+                .send()
+        },
+        |_| {},
+    )
+    .await?;
     // Every write counted, then the alerts of every record stored and streamed.
     let wait = Instant::now();
     while count(&progress, "select count(*) from set_facts").await? < sent as i64 {
@@ -240,7 +220,6 @@ async fn latency(
     for s in streams {
         s.abort();
     }
-    let from = measured_from.context("no steady phase")?;
     let logged: HashMap<Uuid, DateTime<Utc>> =
         sqlx::query_as("select id, logged_at from workout_sets where logged_at >= $1")
             .bind(from)

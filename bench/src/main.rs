@@ -452,6 +452,51 @@ impl Drop for Child_ {
     }
 }
 
+/// Sends `write(n)` for n = 0, 1, 2, … at a steady `rate` per second for 3 s of warm-up
+/// and `seconds` more (late ticks catch up in a burst), calling `sent(n + 1)` after each;
+/// every answer must be 201. Returns when the measured phase began, how many were sent
+/// and the rate achieved.
+pub(crate) async fn steady_writes<W, F>(
+    rate: u64,
+    seconds: u64,
+    mut write: W,
+    mut sent_one: impl FnMut(u64),
+) -> anyhow::Result<(chrono::DateTime<chrono::Utc>, u64, f64)>
+where
+    W: FnMut(u64) -> F,
+    F: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let warmup = Duration::from_secs(3);
+    let total = warmup + Duration::from_secs(seconds);
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut measured_from = None;
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut sent = 0u64;
+    while started.elapsed() < total {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if measured_from.is_none() && started.elapsed() >= warmup {
+                    measured_from = Some(chrono::Utc::now());
+                }
+                in_flight.push(write(sent));
+                sent += 1;
+                sent_one(sent);
+            }
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                let response = done?;
+                anyhow::ensure!(response.status().as_u16() == 201, "write failed: {}", response.status());
+            }
+        }
+    }
+    while let Some(done) = in_flight.next().await {
+        anyhow::ensure!(done?.status().as_u16() == 201, "write failed");
+    }
+    let achieved = sent as f64 / started.elapsed().as_secs_f64();
+    Ok((measured_from.context("no steady phase")?, sent, achieved))
+}
+
 /// A `fitsync run --target all` child process on databases, topics and indexes of its
 /// own (`tag` tells runs apart), ready.
 pub(crate) struct Platform {
@@ -611,43 +656,23 @@ async fn bench_freshness(
         tokens.push(token);
     }
 
-    let warmup = Duration::from_secs(3);
-    let total = warmup + Duration::from_secs(seconds);
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    let mut measured_from = None;
-    let mut in_flight = futures::stream::FuturesUnordered::new();
-    let mut sent = 0u64;
     let mut peak_rss_under_load = 0.0f64;
-    while started.elapsed() < total {
-        tokio::select! {
-            _ = ticker.tick() => {
-                if measured_from.is_none() && started.elapsed() >= warmup {
-                    measured_from = Some(chrono::Utc::now());
-                }
-                let token = tokens[(sent % 50) as usize].clone();
-                let request = http
-                    .post(format!("{api}/api/workouts/sets"))
-                    .bearer_auth(token)
-                    .json(&json!({"exercise": "back-squat", "reps": 1 + sent % 8, "weight_kg": 100.0 + (sent % 20) as f64 * 2.5}))
-                    .send();
-                in_flight.push(request);
-                sent += 1;
-                if sent.is_multiple_of(rate) {
-                    peak_rss_under_load = peak_rss_under_load.max(rss_mib(pid).1);
-                }
+    let (measured_from, sent, achieved) = steady_writes(
+        rate,
+        seconds,
+        |n| {
+            http.post(format!("{api}/api/workouts/sets"))
+                .bearer_auth(&tokens[(n % 50) as usize])
+                .json(&json!({"exercise": "back-squat", "reps": 1 + n % 8, "weight_kg": 100.0 + (n % 20) as f64 * 2.5}))
+                .send()
+        },
+        |n| {
+            if n.is_multiple_of(rate) {
+                peak_rss_under_load = peak_rss_under_load.max(rss_mib(pid).1);
             }
-            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                let response = done?;
-                anyhow::ensure!(response.status().as_u16() == 201, "write failed: {}", response.status());
-            }
-        }
-    }
-    while let Some(done) = in_flight.next().await {
-        anyhow::ensure!(done?.status().as_u16() == 201, "write failed");
-    }
-    let achieved = sent as f64 / started.elapsed().as_secs_f64();
+        },
+    )
+    .await?;
     let training = platform.pool(settings, "TRAINING")?;
     let progress = platform.pool(settings, "PROGRESS")?;
     let wait = Instant::now();
@@ -661,7 +686,7 @@ async fn bench_freshness(
     let (peak, _) = rss_mib(pid);
     drop(platform);
 
-    let from = measured_from.context("no steady phase")?;
+    let from = measured_from;
     let written: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =
         sqlx::query_as("select id, logged_at from workout_sets where logged_at >= $1")
             .bind(from)
