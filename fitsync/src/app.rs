@@ -279,7 +279,8 @@ pub async fn start(
         ));
         checks.push(Check::postgres("training", pool));
     }
-    let mut simulator = None;
+    // Local stand-ins for providers (payments, SMS), served beside the API.
+    let mut simulators = Vec::new();
     if targets.runs(Target::Schedule) {
         let pool = pool_of("schedule")?;
         let s = &settings.schedule;
@@ -290,7 +291,7 @@ pub async fn start(
             &own_webhook,
             all,
         )?);
-        simulator = Some(fitsync_schedule::simulator(gateway.clone(), pool.clone()));
+        simulators.push(fitsync_schedule::simulator(gateway.clone(), pool.clone()));
         tasks.spawn(fitsync_schedule::run_sweeper(
             pool.clone(),
             Duration::from_secs(s.sweep_interval_secs.max(1)),
@@ -330,11 +331,18 @@ pub async fn start(
     if targets.runs(Target::Notifications) {
         let pool = pool_of("notifications")?;
         let hub = fitsync_notifications::Hub::start(pool.clone(), shutdown.clone());
+        let vapid = Arc::new(fitsync_notifications::push::Vapid::from_settings(
+            &settings.push,
+        )?);
+        let push = fitsync_notifications::push::PushSender::new(vapid, &settings.push)?;
+        let sms = sms_gateway(&settings, &listener, all, &mut simulators)?;
         api = api.merge(fitsync_notifications::router(
             fitsync_notifications::NotificationsState {
                 pool: pool.clone(),
                 auth: auth_of(),
                 hub: hub.clone(),
+                push: push.clone(),
+                sms: sms.clone(),
             },
         ));
         checks.push(Check::postgres("notifications", pool.clone()));
@@ -347,14 +355,21 @@ pub async fn start(
         ));
         let mailer =
             fitsync_notifications::Mailer::new(&settings.smtp, &settings.server.public_url)?;
-        // Alert email: its own worker, so a slow channel holds up only itself.
-        let worker = fitsync_notifications::EmailWorker::new(
-            pool.clone(),
-            mailer.clone(),
-            hub,
-            settings.delivery.clone(),
-        );
-        tasks.spawn(worker.run(shutdown.clone()));
+        // A worker per channel, so a slow channel holds up only itself.
+        let mut channels = vec![
+            fitsync_notifications::Channel::Email(Box::new(mailer.clone())),
+            fitsync_notifications::Channel::Push(push),
+        ];
+        channels.extend(sms.map(fitsync_notifications::Channel::Sms));
+        for channel in channels {
+            let worker = fitsync_notifications::DeliveryWorker::new(
+                pool.clone(),
+                channel,
+                hub.clone(),
+                settings.delivery.clone(),
+            );
+            tasks.spawn(worker.run(shutdown.clone()));
+        }
         let sender = fitsync_notifications::EmailSender::new(
             pool,
             mailer,
@@ -372,6 +387,7 @@ pub async fn start(
             ("training", "training"),
             ("schedule", "schedule"),
             ("progress", "progress"),
+            ("notifications", "notifications"),
         ] {
             let pool = pool_of(name)?;
             if !serves_api {
@@ -443,10 +459,7 @@ pub async fn start(
         Some(addr) => Some(server::bind(addr).await?),
         None => None,
     };
-    let api = match simulator {
-        Some(simulator) => api.merge(simulator),
-        None => api,
-    };
+    let api = simulators.into_iter().fold(api, |api, s| api.merge(s));
     let app = server::with_common_layers(
         api,
         settings.server.request_timeout(),
@@ -494,4 +507,36 @@ async fn serve_until(
         }
     }
     Ok(())
+}
+
+/// The SMS provider `[sms]` configures: its gateway; without one, under `--target all`,
+/// the simulated gateway served beside the API (its receipts come back to this process),
+/// else none (numbers cannot be set, no alert is texted).
+fn sms_gateway(
+    settings: &Settings,
+    listener: &TcpListener,
+    all: bool,
+    simulators: &mut Vec<Router>,
+) -> anyhow::Result<Option<Arc<dyn fitsync_notifications::sms::SmsProvider>>> {
+    use fitsync_notifications::sms;
+    let s = &settings.sms;
+    // The simulator signs its receipts with the key this process checks them with.
+    let key = match (&s.gateway_url, all) {
+        (None, false) => return Ok(None),
+        _ => sms::webhook_key(s, all)?,
+    };
+    let gateway_url = match &s.gateway_url {
+        Some(url) => url.clone(),
+        None if all => {
+            let own = format!("http://{}", listener.local_addr()?);
+            let sim = sms::SimulatedSms::new(
+                key.clone(),
+                &format!("{own}/api/notifications/sms/receipts"),
+            );
+            simulators.push(sms::simulator_routes(&sim));
+            format!("{own}{}", sms::SIMULATOR_PATH)
+        }
+        None => return Ok(None),
+    };
+    Ok(Some(Arc::new(sms::HttpGateway::new(&gateway_url, s, key)?)))
 }

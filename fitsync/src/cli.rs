@@ -53,11 +53,14 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
-    /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`, or with
-    /// `--token-key` a key for `auth.email_token_key`.
+    /// Print a new ES256 signing key (PKCS#8 PEM) for `auth.signing_key_pem`; with
+    /// `--token-key` a key for `auth.email_token_key` (or `sms.webhook_secret`); with
+    /// `--vapid` a key for `push.vapid_private_key`.
     Keygen {
-        #[arg(long)]
+        #[arg(long, conflicts_with = "vapid")]
         token_key: bool,
+        #[arg(long)]
+        vapid: bool,
     },
 }
 

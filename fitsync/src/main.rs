@@ -44,12 +44,18 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             clients,
             weeks,
         } => seed::run(&api, clients, weeks).await,
-        Command::Keygen { token_key: false } => {
-            print!("{}", fitsync_platform::auth::generate_pem()?);
+        Command::Keygen {
+            token_key: true, ..
+        } => {
+            println!("{}", fitsync_platform::sealed::generate_key()?);
             Ok(())
         }
-        Command::Keygen { token_key: true } => {
-            println!("{}", fitsync_platform::sealed::generate_key()?);
+        Command::Keygen { vapid: true, .. } => {
+            println!("{}", fitsync_notifications::push::generate_private_key()?);
+            Ok(())
+        }
+        Command::Keygen { .. } => {
+            print!("{}", fitsync_platform::auth::generate_pem()?);
             Ok(())
         }
         Command::Backfill { database, batch } => {

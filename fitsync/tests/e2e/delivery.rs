@@ -27,7 +27,7 @@ async fn deliveries(app: &TestApp, who: &Account, user: Option<Uuid>) -> (u16, V
 }
 
 /// Waits until the alerts job knows `who`'s verified address.
-async fn address_known(env: &TestEnv, who: &Account) {
+pub async fn address_known(env: &TestEnv, who: &Account) {
     let db = env.notifications_db();
     eventually(60, "the verified address in notificationdb", || async {
         (count(
@@ -47,7 +47,10 @@ async fn address_known(env: &TestEnv, who: &Account) {
 
 fn preferences(bookings_by_email: bool, quiet: Option<Value>) -> Value {
     json!({
-        "email": {"progress": true, "attendance": true, "bookings": bookings_by_email, "feedback": true},
+        "locale": {"time_zone": "UTC", "units": "metric"},
+        "email": {"progress": true, "attendance": true, "bookings": bookings_by_email, "feedback": true, "reminders": true},
+        "sms": {"progress": false, "attendance": false, "bookings": false, "feedback": false, "reminders": false},
+        "push": {"progress": true, "attendance": true, "bookings": true, "feedback": true, "reminders": true},
         "quiet_hours": quiet,
     })
 }

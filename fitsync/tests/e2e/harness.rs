@@ -277,6 +277,11 @@ impl TestEnv {
                 .expect("a key")
                 .into(),
         );
+        settings.push.vapid_private_key = Some(
+            fitsync_notifications::push::generate_private_key()
+                .expect("a key")
+                .into(),
+        );
         let names = &mut settings.database.names;
         names.users = format!("t_{id}_users");
         names.training = format!("t_{id}_training");
@@ -458,6 +463,14 @@ impl TestEnv {
                     .map(|k| k.expose_secret().to_owned())
                     .unwrap_or_default(),
             ),
+            (
+                "PUSH__VAPID_PRIVATE_KEY",
+                s.push
+                    .vapid_private_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned())
+                    .unwrap_or_default(),
+            ),
             ("SERVER__BIND", "127.0.0.1:0".into()),
             ("TELEMETRY__LOG_LEVEL", s.telemetry.log_level.clone()),
         ]
@@ -508,13 +521,18 @@ impl TestEnv {
     /// Publishes `message` again, as it was (key and payload), to `topic`: a duplicate
     /// a re-publishing producer would make.
     pub async fn produce(&self, topic: &str, message: &OwnedMessage) {
+        self.produce_raw(topic, message.key(), message.payload().unwrap())
+            .await;
+    }
+
+    /// Publishes `payload` under `key` to `topic`.
+    pub async fn produce_raw(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) {
         let producer: rdkafka::producer::FutureProducer =
             fitsync_platform::kafka::producer_config(&self.settings.kafka)
                 .create()
                 .unwrap();
-        let mut record = rdkafka::producer::FutureRecord::<[u8], [u8]>::to(topic)
-            .payload(message.payload().unwrap());
-        if let Some(key) = message.key() {
+        let mut record = rdkafka::producer::FutureRecord::<[u8], [u8]>::to(topic).payload(payload);
+        if let Some(key) = key {
             record = record.key(key);
         }
         producer

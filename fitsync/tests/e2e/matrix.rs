@@ -598,7 +598,9 @@ fn records_for_client(who: Who) -> u16 {
 fn signed_in(status: u16) -> fn(Who) -> u16 {
     match status {
         200 => |who| if who == Who::Anonymous { 401 } else { 200 },
+        202 => |who| if who == Who::Anonymous { 401 } else { 202 },
         204 => |who| if who == Who::Anonymous { 401 } else { 204 },
+        422 => |who| if who == Who::Anonymous { 401 } else { 422 },
         _ => |who| if who == Who::Anonymous { 401 } else { 404 },
     }
 }
@@ -1247,7 +1249,7 @@ fn cases() -> Vec<Case> {
             "/api/notifications/preferences",
             "/api/notifications/preferences",
             Some(
-                r#"{"email": {"progress": true, "attendance": true, "bookings": false, "feedback": true}, "quiet_hours": {"time_zone": "Europe/Berlin", "starts": "22:00", "ends": "07:00"}}"#,
+                r#"{"locale": {"time_zone": "America/New_York", "units": "imperial"}, "email": {"progress": true, "attendance": true, "bookings": false, "feedback": true, "reminders": true}, "sms": {"progress": false, "attendance": true, "bookings": false, "feedback": false, "reminders": true}, "push": {"progress": true, "attendance": true, "bookings": true, "feedback": true, "reminders": true}, "quiet_hours": {"time_zone": "Europe/Berlin", "starts": "22:00", "ends": "07:00"}}"#,
             ),
             signed_in(200),
         ),
@@ -1268,6 +1270,76 @@ fn cases() -> Vec<Case> {
             "/api/notifications/alert-deliveries/{random}/replay",
             None,
             admins_only(404),
+        ),
+        // Web push subscriptions and the SMS number are the caller's own: no parameter names
+        // another user, another's subscription is not found (channels.rs deletes one). The
+        // gateway's receipts are signed, not signed in: unsigned, they are refused.
+        Case::new(
+            M::GET,
+            "/api/notifications/push/key",
+            "/api/notifications/push/key",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::POST,
+            "/api/notifications/push/subscriptions",
+            "/api/notifications/push/subscriptions",
+            Some(
+                r#"{"endpoint": "http://169.254.169.254/latest", "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4", "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}"#,
+            ),
+            signed_in(422),
+        ),
+        Case::new(
+            M::GET,
+            "/api/notifications/push/subscriptions",
+            "/api/notifications/push/subscriptions",
+            None,
+            signed_in(200),
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/notifications/push/subscriptions/{id}",
+            "/api/notifications/push/subscriptions/{random}",
+            None,
+            signed_in(404),
+        ),
+        Case::new(
+            M::GET,
+            "/api/notifications/phone",
+            "/api/notifications/phone",
+            None,
+            signed_in(404),
+        ),
+        Case::new(
+            M::PUT,
+            "/api/notifications/phone",
+            "/api/notifications/phone",
+            Some(r#"{"number": "+4915112345678"}"#),
+            signed_in(202),
+        ),
+        Case::new(
+            M::POST,
+            "/api/notifications/phone/verify",
+            "/api/notifications/phone/verify",
+            Some(r#"{"code": "abcdef"}"#),
+            signed_in(422),
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/notifications/phone",
+            "/api/notifications/phone",
+            None,
+            signed_in(204),
+        ),
+        Case::new(
+            M::POST,
+            "/api/notifications/sms/receipts",
+            "/api/notifications/sms/receipts",
+            Some(
+                r#"{"message_id": "m", "reference": "r", "status": "delivered", "at": "2026-12-02T10:00:00Z"}"#,
+            ),
+            |_| 400,
         ),
         // Diets: written by trainers and gyms, seen by their owner (and admins, services);
         // assigned by who coaches the client; the food log is the client's to write.

@@ -95,6 +95,7 @@ async fn every_target_runs_alone_serves_and_is_ready() {
             Target::Relay,
             &[
                 "kafka",
+                "postgres.notifications",
                 "postgres.progress",
                 "postgres.schedule",
                 "postgres.training",

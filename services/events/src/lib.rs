@@ -32,7 +32,8 @@ pub use exercises::{
     EXERCISE_DEFINED_V1, LIBRARY_KEY,
 };
 pub use notifications::{
-    AddressVerified, EmailRequested, EmailTemplate, ADDRESS_VERIFIED_V1, EMAIL_REQUESTED_V2,
+    AddressVerified, AlertDeliveryChanged, EmailRequested, EmailTemplate, ADDRESS_VERIFIED_V1,
+    ALERT_DELIVERY_V1, EMAIL_REQUESTED_V2,
 };
 pub use progress::{
     GoalChanged, MeasurementDeleted, MeasurementRecorded, GOAL_CHANGED_V1, MEASUREMENT_DELETED_V1,
@@ -53,7 +54,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 34] = [
+pub const EVENT_TYPES: [&str; 35] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -85,6 +86,7 @@ pub const EVENT_TYPES: [&str; 34] = [
     GOAL_CHANGED_V1,
     EMAIL_REQUESTED_V2,
     ADDRESS_VERIFIED_V1,
+    ALERT_DELIVERY_V1,
     HEARTBEAT_V1,
     PERSONAL_RECORD_V1,
     WORKLOAD_SPIKE_V1,
@@ -142,6 +144,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         )),
         ADDRESS_VERIFIED_V1 => Some(include_str!(
             "../schemas/fitsync.notification.address_verified.v1.json"
+        )),
+        ALERT_DELIVERY_V1 => Some(include_str!(
+            "../schemas/fitsync.notification.alert_delivery.v1.json"
         )),
         GYM_MEMBER_JOINED_V1 | GYM_MEMBER_LEFT_V1 => {
             Some(include_str!("../schemas/fitsync.gym.membership.v1.json"))

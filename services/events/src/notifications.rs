@@ -41,3 +41,22 @@ pub struct AddressVerified {
     pub email: String,
     pub verified_at: DateTime<Utc>,
 }
+
+pub const ALERT_DELIVERY_V1: &str = "fitsync.notification.alert_delivery.v1";
+
+/// What became of an alert on an external channel, on `fitsync.notifications`: handed
+/// over (`sent`), given up (`dead`), or as the SMS gateway's receipt reports
+/// (`delivered`, `undelivered`). Keyed by the recipient. No address or number: the ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertDeliveryChanged {
+    pub delivery_id: Uuid,
+    pub notification_id: Uuid,
+    pub user_id: Uuid,
+    /// `email`, `sms` or `push`.
+    pub channel: String,
+    pub status: String,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}

@@ -1,25 +1,29 @@
-//! Alert delivery on external channels: one worker per channel (email today) sends the
-//! `alert_deliveries` rows the alerts job queued, so a slow or failing channel holds up
-//! only itself.
+//! Alert delivery on the external channels: one worker per channel (email, SMS, web push)
+//! sends the `alert_deliveries` rows the alerts job queued, so a slow or failing channel
+//! holds up only itself.
 //!
-//! A worker claims due rows (`pending` and due, or `sending` with a lapsed claim: the
-//! process stopped mid-send) with `for update skip locked`, so several processes share
-//! the work and none takes a row another holds. A claim commits before the message is
-//! handed over; the outcome is recorded after: `sent`; a transient failure goes back to
-//! `pending`, due after `retry_base_ms` · 2^(attempts − 1) (at most an hour); a permanent
-//! failure, or `max_attempts` used, is `dead` — listed by
+//! A worker claims due rows of its channel (`pending` and due, or `sending` with a
+//! lapsed claim: the process stopped mid-send) with `for update skip locked`, so several
+//! processes share the work and none takes a row another holds. A claim commits before
+//! the message is handed over; the outcome is recorded after: `sent`; a transient failure
+//! goes back to `pending`, due after `retry_base_ms` · 2^(attempts − 1) (at most an hour);
+//! a permanent failure (no verified address or number, a withdrawn browser, a refusal),
+//! or `max_attempts` used, is `dead` — listed by
 //! `GET /api/notifications/alert-deliveries?status=dead` and replayed by an admin.
-//! Every row survives a restart; a send interrupted between the SMTP server's acceptance
-//! and the record is sent again with the same `Message-ID` (at least once, recognisably
-//! the same message). A worker records an outcome only while the claim is still its own.
+//! Every row survives a restart. A send interrupted between the provider's acceptance and
+//! the record is sent again: an email with the same `Message-ID`, a text with the same
+//! idempotency key (the gateway keeps one text per key), a push with the same
+//! notification id (the service worker shows one per id).
+//! A worker records an outcome only while the claim is still its own.
 //! Quiet hours and preferences are applied when the alert is queued: a retry or a replay
-//! does not look at them again. Rows are created only when an alert fires, once per (alert,
-//! channel), so a replayed trigger never sends twice.
+//! does not look at them again. Rows are created only when an alert fires, once per
+//! (alert, channel, browser), so a replayed trigger never sends twice.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use fitsync_platform::config::DeliverySettings;
+use fitsync_events::{AlertDeliveryChanged, CloudEvent, Topic, ALERT_DELIVERY_V1};
+use fitsync_platform::{config::DeliverySettings, outbox};
 use futures::StreamExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -27,40 +31,66 @@ use uuid::Uuid;
 
 use crate::{
     email::{Mailer, SendError},
+    push::{PushError, PushSender, Subscription},
+    sms::SmsProvider,
     Hub,
 };
 
 /// How long a claim may be a send in flight before another worker takes the row over:
-/// twice the SMTP timeout.
+/// twice the providers' timeout.
 const CLAIM_LEASE_SECS: f64 = 20.0;
 
 /// Rows one claim takes, all sent at once (none waits in a queue while its lease runs).
 const CLAIM: i64 = 8;
 
-pub struct EmailWorker {
+/// An external channel and what sends on it.
+#[derive(Clone)]
+pub enum Channel {
+    Email(Box<Mailer>),
+    Sms(Arc<dyn SmsProvider>),
+    Push(PushSender),
+}
+
+impl Channel {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::Sms(_) => "sms",
+            Self::Push(_) => "push",
+        }
+    }
+}
+
+pub struct DeliveryWorker {
     pool: PgPool,
-    mailer: Mailer,
+    channel: Channel,
     hub: Arc<Hub>,
     settings: DeliverySettings,
 }
 
-/// One claimed delivery with what its email says.
+/// One claimed delivery with what it says and where it goes.
 struct Due {
     id: Uuid,
+    notification_id: Uuid,
     attempts: i32,
     /// The claim: the outcome is recorded only if the row is still this claim's.
     claimed_at: DateTime<Utc>,
     email: Option<String>,
+    phone: Option<String>,
+    subscription_id: Option<Uuid>,
+    endpoint: Option<String>,
+    p256dh: Option<Vec<u8>>,
+    auth: Option<Vec<u8>>,
     title: String,
     body: String,
     kind: String,
 }
 
-impl EmailWorker {
-    pub fn new(pool: PgPool, mailer: Mailer, hub: Arc<Hub>, settings: DeliverySettings) -> Self {
+impl DeliveryWorker {
+    pub fn new(pool: PgPool, channel: Channel, hub: Arc<Hub>, settings: DeliverySettings) -> Self {
         Self {
             pool,
-            mailer,
+            channel,
             hub,
             settings,
         }
@@ -80,7 +110,7 @@ impl EmailWorker {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "email delivery round failed; retrying");
+                    tracing::warn!(channel = self.channel.name(), error = %e, "alert delivery round failed; retrying");
                     tokio::select! {
                         () = shutdown.cancelled() => return Ok(()),
                         () = tokio::time::sleep(backoff) => {}
@@ -97,26 +127,32 @@ impl EmailWorker {
         }
     }
 
-    /// Claims what is due and sends it; returns how many it claimed.
+    /// Claims what is due on this channel and sends it; returns how many it claimed.
     async fn round(&self) -> anyhow::Result<usize> {
         let due = sqlx::query_as!(
             Due,
             r#"with c as (select id from alert_deliveries
-                          where channel = 'email'
+                          where channel = $3
                             and ((status = 'pending' and due_at <= now())
                                  or (status = 'sending' and claimed_at < now() - make_interval(secs => $2)))
                           order by due_at limit $1 for update skip locked),
                     d as (update alert_deliveries d
                           set status = 'sending', claimed_at = now(), attempts = d.attempts + 1
                           from c where d.id = c.id
-                          returning d.id, d.notification_id, d.user_id, d.attempts, d.claimed_at)
-               select d.id as "id!", d.attempts as "attempts!", d.claimed_at as "claimed_at!",
-                      r.email as "email?",
+                          returning d.id, d.notification_id, d.user_id, d.target, d.attempts, d.claimed_at)
+               select d.id as "id!", d.notification_id as "notification_id!", d.attempts as "attempts!",
+                      d.claimed_at as "claimed_at!",
+                      r.email as "email?", p.number as "phone?",
+                      s.id as "subscription_id?", s.endpoint as "endpoint?", s.p256dh as "p256dh?",
+                      s.auth as "auth?",
                       i.title as "title!", i.body as "body!", i.kind as "kind!"
                from d join inbox i on i.notification_id = d.notification_id
-               left join recipients r on r.user_id = d.user_id"#,
+               left join recipients r on r.user_id = d.user_id
+               left join phone_numbers p on p.user_id = d.user_id and p.verified_at is not null
+               left join push_subscriptions s on s.id::text = d.target and s.user_id = d.user_id"#,
             CLAIM,
-            CLAIM_LEASE_SECS
+            CLAIM_LEASE_SECS,
+            self.channel.name()
         )
         .fetch_all(&self.pool)
         .await?;
@@ -130,12 +166,16 @@ impl EmailWorker {
         Ok(claimed)
     }
 
-    async fn send(&self, d: Due) -> anyhow::Result<()> {
-        let outcome = match &d.email {
-            None => Err(SendError::Permanent("no verified address".into())),
-            Some(to) => {
-                let (text, html) = render(&d, self.mailer.public_url());
-                self.mailer
+    /// Hands one delivery to its channel; the provider's id where it gives one.
+    async fn hand_over(&self, d: &Due) -> Result<Option<String>, SendError> {
+        match &self.channel {
+            Channel::Email(mailer) => {
+                let to = d
+                    .email
+                    .as_deref()
+                    .ok_or_else(|| SendError::Permanent("no verified address".into()))?;
+                let (text, html) = render(d, mailer.public_url());
+                mailer
                     .send_alert(
                         to,
                         &d.title,
@@ -144,14 +184,60 @@ impl EmailWorker {
                         &format!("<{}@alerts.fitsync>", d.id),
                     )
                     .await
+                    .map(|()| None)
             }
-        };
-        fitsync_platform::fault::point("alert_email.after_send");
-        let (status, error, delay_ms) = match outcome {
-            Ok(()) => ("sent", None, 0),
-            Err(SendError::Permanent(e)) => ("dead", Some(e), 0),
+            Channel::Sms(provider) => {
+                let to = d
+                    .phone
+                    .as_deref()
+                    .ok_or_else(|| SendError::Permanent("no verified number".into()))?;
+                provider
+                    .send(to, &sms_text(d), &d.id.to_string())
+                    .await
+                    .map(Some)
+            }
+            Channel::Push(sender) => {
+                let (Some(id), Some(endpoint), Some(p256dh), Some(auth)) =
+                    (d.subscription_id, &d.endpoint, &d.p256dh, &d.auth)
+                else {
+                    return Err(SendError::Permanent("the browser unsubscribed".into()));
+                };
+                let sub = Subscription {
+                    id,
+                    endpoint: endpoint.clone(),
+                    p256dh: p256dh.clone(),
+                    auth: auth.clone(),
+                };
+                match sender.send(&sub, &push_payload(d)).await {
+                    Ok(()) => Ok(None),
+                    Err(PushError::Send(e)) => Err(e),
+                    Err(PushError::Gone) => {
+                        // The push service forgot the browser: so does FitSync.
+                        sqlx::query!("delete from push_subscriptions where id = $1", sub.id)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(|e| SendError::Transient(e.to_string()))?;
+                        Err(SendError::Permanent(
+                            "the push service no longer knows this browser".into(),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, d: Due) -> anyhow::Result<()> {
+        let outcome = self.hand_over(&d).await;
+        fitsync_platform::fault::point(match self.channel {
+            Channel::Email(_) => "alert_email.after_send",
+            Channel::Sms(_) => "alert_sms.after_send",
+            Channel::Push(_) => "alert_push.after_send",
+        });
+        let (status, error, delay_ms, provider_ref) = match outcome {
+            Ok(provider_ref) => ("sent", None, 0, provider_ref),
+            Err(SendError::Permanent(e)) => ("dead", Some(e), 0, None),
             Err(SendError::Transient(e)) if d.attempts >= self.settings.max_attempts => {
-                ("dead", Some(e), 0)
+                ("dead", Some(e), 0, None)
             }
             Err(SendError::Transient(e)) => {
                 let shift = u32::try_from(d.attempts - 1).unwrap_or(0).min(20);
@@ -160,34 +246,112 @@ impl EmailWorker {
                     .retry_base_ms
                     .saturating_mul(1 << shift)
                     .min(3_600_000);
-                ("pending", Some(e), delay)
+                ("pending", Some(e), delay, None)
             }
         };
+        let channel = self.channel.name();
         if let Some(e) = &error {
-            tracing::warn!(delivery = %d.id, attempts = d.attempts, status, error = %e, "alert email not sent");
+            tracing::warn!(delivery = %d.id, channel, attempts = d.attempts, status, error = %e, "alert not delivered");
         }
-        counted(status);
+        counted(channel, status);
         // Only if still this claim's: a worker that took a lapsed claim over owns the
-        // outcome from then on.
+        // outcome from then on. A final one is emitted with it (the outbox, same
+        // transaction).
+        let mut tx = self.pool.begin().await?;
         let recorded = sqlx::query!(
-            "update alert_deliveries
-             set status = $2, last_error = $3, claimed_at = null,
-                 sent_at = case when $2 = 'sent' then now() end,
-                 due_at = case when $2 = 'pending' then now() + make_interval(secs => $4) else due_at end
-             where id = $1 and status = 'sending' and claimed_at = $5",
+            r#"update alert_deliveries
+               set status = $2, last_error = $3, claimed_at = null,
+                   sent_at = case when $2 = 'sent' then now() end,
+                   due_at = case when $2 = 'pending' then now() + make_interval(secs => $4) else due_at end,
+                   provider_ref = coalesce($6, provider_ref)
+               where id = $1 and status = 'sending' and claimed_at = $5
+               returning notification_id, user_id"#,
             d.id,
             status,
             error,
             delay_ms as f64 / 1000.0,
-            d.claimed_at
+            d.claimed_at,
+            provider_ref
         )
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if recorded == 0 {
-            tracing::warn!(delivery = %d.id, "the claim lapsed and was taken over; its outcome is the other worker's");
+        .fetch_optional(&mut *tx)
+        .await?;
+        match recorded {
+            None => {
+                tracing::warn!(delivery = %d.id, "the claim lapsed and was taken over; its outcome is the other worker's");
+            }
+            Some(r) if status != "pending" => {
+                emit(
+                    &mut tx,
+                    AlertDeliveryChanged {
+                        delivery_id: d.id,
+                        notification_id: r.notification_id,
+                        user_id: r.user_id,
+                        channel: channel.to_owned(),
+                        status: status.to_owned(),
+                        attempts: d.attempts,
+                        error,
+                        at: Utc::now(),
+                    },
+                )
+                .await?;
+            }
+            Some(_) => {}
         }
+        tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Emits what became of a delivery (`fitsync.notification.alert_delivery.v1` on
+/// `fitsync.notifications`, through notificationdb's outbox) in the caller's transaction.
+pub(crate) async fn emit(
+    conn: &mut sqlx::PgConnection,
+    mut change: AlertDeliveryChanged,
+) -> Result<(), sqlx::Error> {
+    if let Some(e) = &mut change.error {
+        if e.chars().count() > 2000 {
+            *e = e.chars().take(2000).collect();
+        }
+    }
+    let event = CloudEvent::new(
+        crate::SOURCE,
+        ALERT_DELIVERY_V1,
+        change.user_id.to_string(),
+        change,
+    );
+    outbox::enqueue(conn, Topic::Notifications, &event).await
+}
+
+/// The alert as a text: title and body, at most two SMS segments.
+fn sms_text(d: &Due) -> String {
+    let text = format!("FitSync: {}. {}", d.title, d.body);
+    if text.chars().count() <= 300 {
+        return text;
+    }
+    let mut short: String = text.chars().take(299).collect();
+    short.push('…');
+    short
+}
+
+/// What the service worker shows: the alert, and where a click goes. The notification
+/// id is its tag, so a push sent twice shows once.
+fn push_payload(d: &Due) -> Vec<u8> {
+    let mut body = d.body.clone();
+    loop {
+        let payload = serde_json::json!({
+            "notification_id": d.notification_id,
+            "kind": d.kind,
+            "title": d.title,
+            "body": body,
+            "url": "/inbox",
+        })
+        .to_string()
+        .into_bytes();
+        if payload.len() <= crate::push::MAX_PLAINTEXT || body.is_empty() {
+            return payload;
+        }
+        let keep = body.chars().count() * 3 / 4;
+        body = body.chars().take(keep).collect();
     }
 }
 
@@ -218,7 +382,7 @@ fn escape(s: &str) -> String {
 }
 
 /// Counts outcomes (`fitsync_alert_deliveries_total{channel, status}`).
-fn counted(status: &str) {
+fn counted(channel: &str, status: &str) {
     static COUNTER: std::sync::LazyLock<prometheus::IntCounterVec> =
         std::sync::LazyLock::new(|| {
             prometheus::register_int_counter_vec!(
@@ -228,24 +392,56 @@ fn counted(status: &str) {
             )
             .expect("the delivery counter registers once")
         });
-    COUNTER.with_label_values(&["email", status]).inc();
+    COUNTER.with_label_values(&[channel, status]).inc();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn html_is_escaped_and_both_parts_carry_the_alert() {
-        let d = Due {
+    fn due(title: &str, body: &str) -> Due {
+        Due {
             id: Uuid::nil(),
+            notification_id: Uuid::nil(),
             attempts: 1,
             claimed_at: Utc::now(),
             email: None,
-            title: "New <record>".into(),
-            body: "Squat & \"bench\"".into(),
+            phone: None,
+            subscription_id: None,
+            endpoint: None,
+            p256dh: None,
+            auth: None,
+            title: title.into(),
+            body: body.into(),
             kind: "personal_record".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_long_alert_fits_two_texts_and_one_push() {
+        let long = "x".repeat(5000);
+        let d = due("New personal record", &long);
+        let text = sms_text(&d);
+        assert_eq!(text.chars().count(), 300);
+        assert!(text.starts_with("FitSync: New personal record. xxx") && text.ends_with('…'));
+        let payload = push_payload(&d);
+        assert!(payload.len() <= crate::push::MAX_PLAINTEXT);
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(v["title"], "New personal record");
+        assert!(v["body"].as_str().unwrap().len() > 1000);
+        let short = due(
+            "Session booked",
+            "Your session on Thu 3 Dec 10:00 UTC is booked.",
+        );
+        assert_eq!(
+            sms_text(&short),
+            "FitSync: Session booked. Your session on Thu 3 Dec 10:00 UTC is booked."
+        );
+    }
+
+    #[test]
+    fn html_is_escaped_and_both_parts_carry_the_alert() {
+        let d = due("New <record>", "Squat & \"bench\"");
         let (text, html) = render(&d, "https://fitsync.example/");
         assert!(text.contains("New <record>") && text.contains("https://fitsync.example/inbox"));
         assert!(html.contains("New &lt;record&gt;"));

@@ -12,18 +12,52 @@ use crate::NotificationsState;
 
 /// The categories alerts fall in (`personal_record` and `workload_spike` are progress,
 /// `no_show` attendance, booking changes and waitlist promotions bookings, comments on a
-/// workout feedback).
-const CATEGORIES: [&str; 4] = ["progress", "attendance", "bookings", "feedback"];
+/// workout feedback, session reminders reminders).
+const CATEGORIES: [&str; 5] = [
+    "progress",
+    "attendance",
+    "bookings",
+    "feedback",
+    "reminders",
+];
 
-/// Per category: whether its alerts are also emailed (default: yes, once the address is
-/// verified). The in-app inbox always gets them.
+/// The external channels, and whether a category is on there until the user says
+/// otherwise: email and push yes (push once a browser subscribed), SMS no (texts are
+/// opt-in). The in-app inbox always gets every alert.
+const CHANNELS: [(&str, bool); 3] = [("email", true), ("sms", false), ("push", true)];
+
+/// Per category: whether its alerts go out on one channel.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EmailChoices {
+pub struct ChannelChoices {
     progress: bool,
     attendance: bool,
     bookings: bool,
     feedback: bool,
+    reminders: bool,
+}
+
+impl ChannelChoices {
+    fn all(on: impl Fn(&str) -> bool) -> Self {
+        Self {
+            progress: on("progress"),
+            attendance: on("attendance"),
+            bookings: on("bookings"),
+            feedback: on("feedback"),
+            reminders: on("reminders"),
+        }
+    }
+
+    /// In `CATEGORIES` order.
+    fn enabled(&self) -> [bool; 5] {
+        [
+            self.progress,
+            self.attendance,
+            self.bookings,
+            self.feedback,
+            self.reminders,
+        ]
+    }
 }
 
 /// A daily window, in the user's time zone, when external channels wait (deliveries
@@ -42,12 +76,66 @@ pub struct QuietHours {
     ends: String,
 }
 
+/// How the caller reads times and weights in their alerts, on every channel.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Locale {
+    /// An IANA time zone, e.g. `America/New_York` (default `UTC`).
+    #[schema(example = "America/New_York", pattern = "^[A-Za-z0-9_+/-]{1,64}$")]
+    time_zone: String,
+    units: Units,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Units {
+    /// Kilograms (the default).
+    Metric,
+    /// Pounds.
+    Imperial,
+}
+
+impl Default for Locale {
+    fn default() -> Self {
+        Self {
+            time_zone: "UTC".into(),
+            units: Units::Metric,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationPreferences {
-    email: EmailChoices,
+    /// Absent in a `PUT`: UTC and kilograms.
+    #[serde(default)]
+    locale: Locale,
+    /// To the verified address.
+    email: ChannelChoices,
+    /// To the verified number (`PUT /api/notifications/phone`).
+    sms: ChannelChoices,
+    /// To every subscribed browser (`POST /api/notifications/push/subscriptions`).
+    push: ChannelChoices,
     /// None: any time.
     quiet_hours: Option<QuietHours>,
+}
+
+/// Whether `zone` is one both PostgreSQL (it computes when quiet hours end) and the
+/// alerts job (it writes local times) know. Only a name that could be one is asked about:
+/// text with a NUL cannot even be sent.
+async fn known_zone(state: &NotificationsState, zone: &str) -> Result<bool, ApiError> {
+    let plausible = (1..=64).contains(&zone.len())
+        && zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-/".contains(&b))
+        && zone.parse::<chrono_tz::Tz>().is_ok();
+    Ok(plausible
+        && sqlx::query_scalar!(
+            r#"select exists(select 1 from pg_timezone_names where name = $1) as "known!""#,
+            zone
+        )
+        .fetch_one(&state.pool)
+        .await?)
 }
 
 fn hhmm(raw: &str) -> Option<NaiveTime> {
@@ -71,26 +159,50 @@ pub async fn get_preferences(
 }
 
 async fn read(state: &NotificationsState, user: Uuid) -> Result<NotificationPreferences, ApiError> {
-    let off: Vec<String> = sqlx::query_scalar!(
-        "select category from channel_preferences where user_id = $1 and channel = 'email' and not enabled",
+    let chosen = sqlx::query!(
+        "select channel, category, enabled from channel_preferences where user_id = $1",
         user
     )
     .fetch_all(&state.pool)
     .await?;
-    let on = |c: &str| !off.iter().any(|o| o == c);
+    let choices = |channel: &str| {
+        let default = CHANNELS
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .is_some_and(|(_, on)| *on);
+        ChannelChoices::all(|category| {
+            chosen
+                .iter()
+                .find(|r| r.channel == channel && r.category == category)
+                .map_or(default, |r| r.enabled)
+        })
+    };
     let quiet = sqlx::query!(
         "select time_zone, starts, ends from quiet_hours where user_id = $1",
         user
     )
     .fetch_optional(&state.pool)
     .await?;
-    Ok(NotificationPreferences {
-        email: EmailChoices {
-            progress: on("progress"),
-            attendance: on("attendance"),
-            bookings: on("bookings"),
-            feedback: on("feedback"),
+    let locale = sqlx::query!(
+        "select time_zone, units from locale_preferences where user_id = $1",
+        user
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .map(|l| Locale {
+        time_zone: l.time_zone,
+        units: if l.units == "imperial" {
+            Units::Imperial
+        } else {
+            Units::Metric
         },
+    })
+    .unwrap_or_default();
+    Ok(NotificationPreferences {
+        locale,
+        email: choices("email"),
+        sms: choices("sms"),
+        push: choices("push"),
         quiet_hours: quiet.map(|q| QuietHours {
             time_zone: q.time_zone,
             starts: q.starts.format("%H:%M").to_string(),
@@ -118,20 +230,7 @@ pub async fn put_preferences(
     let mut errors = Vec::new();
     let mut window = None;
     if let Some(q) = &body.quiet_hours {
-        // The zone must be one PostgreSQL knows: it computes when a window ends. (Only a
-        // name that could be one is asked about: text with a NUL cannot even be sent.)
-        let plausible = (1..=64).contains(&q.time_zone.len())
-            && q.time_zone
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_+-/".contains(&b));
-        let known = plausible
-            && sqlx::query_scalar!(
-                r#"select exists(select 1 from pg_timezone_names where name = $1) as "known!""#,
-                &q.time_zone
-            )
-            .fetch_one(&state.pool)
-            .await?;
-        if !known {
+        if !known_zone(&state, &q.time_zone).await? {
             errors.push(FieldError::new(
                 "quiet_hours.time_zone",
                 "is not a known time zone",
@@ -154,19 +253,48 @@ pub async fn put_preferences(
             window = Some((q.time_zone.clone(), s, e));
         }
     }
+    if !known_zone(&state, &body.locale.time_zone).await? {
+        errors.push(FieldError::new(
+            "locale.time_zone",
+            "is not a known time zone",
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let e = &body.email;
-    let enabled = [e.progress, e.attendance, e.bookings, e.feedback];
+    let (mut channels, mut categories, mut enabled) = (Vec::new(), Vec::new(), Vec::new());
+    for (channel, choices) in [
+        ("email", &body.email),
+        ("sms", &body.sms),
+        ("push", &body.push),
+    ] {
+        for (category, on) in CATEGORIES.iter().zip(choices.enabled()) {
+            channels.push(channel.to_owned());
+            categories.push((*category).to_owned());
+            enabled.push(on);
+        }
+    }
     let mut tx = state.pool.begin().await?;
     sqlx::query!(
-        "insert into channel_preferences (user_id, category, channel, enabled)
-         select $1, c, 'email', e from unnest($2::text[], $3::bool[]) as t(c, e)
+        "insert into channel_preferences (user_id, channel, category, enabled)
+         select $1, ch, c, e from unnest($2::text[], $3::text[], $4::bool[]) as t(ch, c, e)
          on conflict (user_id, category, channel) do update set enabled = excluded.enabled",
         user.id(),
-        &CATEGORIES.map(str::to_owned),
+        &channels,
+        &categories,
         &enabled
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "insert into locale_preferences (user_id, time_zone, units) values ($1, $2, $3)
+         on conflict (user_id) do update set time_zone = excluded.time_zone, units = excluded.units",
+        user.id(),
+        &body.locale.time_zone,
+        match body.locale.units {
+            Units::Metric => "metric",
+            Units::Imperial => "imperial",
+        }
     )
     .execute(&mut *tx)
     .await?;
@@ -224,7 +352,7 @@ impl DeliveryStatus {
     }
 }
 
-/// One alert on one external channel, and what became of it.
+/// One alert on one external channel (for push: one browser), and what became of it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertDelivery {
     id: Uuid,
@@ -240,6 +368,10 @@ pub struct AlertDelivery {
     last_error: Option<String>,
     created_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
+    /// SMS: the gateway's receipt, `delivered` or `undelivered` (the handset was never
+    /// reached), once it came.
+    receipt: Option<String>,
+    receipt_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/notifications/alert-deliveries`: the caller's (admins: anyone's).
@@ -265,7 +397,7 @@ pub async fn alert_deliveries(
     let rows = sqlx::query_as!(
         AlertDelivery,
         "select id, notification_id, user_id, channel, status, attempts, due_at, last_error,
-                created_at, sent_at
+                created_at, sent_at, receipt, receipt_at
          from alert_deliveries
          where user_id = $1 and ($2::text is null or status = $2)
          order by created_at desc, id desc limit 100",
@@ -304,7 +436,7 @@ pub async fn replay(
         "update alert_deliveries set status = 'pending', attempts = 0, due_at = now(), claimed_at = null
          where id = $1 and status = 'dead'
          returning id, notification_id, user_id, channel, status, attempts, due_at, last_error,
-                   created_at, sent_at",
+                   created_at, sent_at, receipt, receipt_at",
         id
     )
     .fetch_optional(&state.pool)

@@ -24,6 +24,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub schedule: ScheduleSettings,
     pub delivery: DeliverySettings,
+    pub sms: SmsSettings,
+    pub push: PushSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -183,6 +185,47 @@ pub struct DeliverySettings {
     pub retry_base_ms: u64,
     /// Attempts before a delivery is dead (listed, replayable).
     pub max_attempts: i32,
+}
+
+/// Alert SMS: the provider's HTTP gateway and the key its delivery receipts are signed
+/// with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// The gateway's base URL (it takes `POST {gateway_url}/messages`). Without one,
+    /// `--target all` runs the simulated gateway at `/simulator/sms` on its own server;
+    /// other targets send no SMS.
+    #[serde(default)]
+    pub gateway_url: Option<String>,
+    /// The bearer token the gateway wants.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// The key receipts are signed with (base64, at least 32 bytes). Without one, only
+    /// `--target all` runs, with a key of its own shared with its simulator.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+    /// How old a receipt's signature timestamp may be.
+    pub webhook_tolerance_secs: i64,
+    /// The sender name the texts show.
+    pub from: String,
+}
+
+/// Web push (RFC 8030 with RFC 8291 encryption and RFC 8292 VAPID).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    /// The VAPID private key: the P-256 scalar, base64url (32 bytes; `fitsync keygen
+    /// --vapid` makes one). Without one, a key of this process's own: browsers'
+    /// subscriptions then last until it restarts (fine locally, not in production).
+    #[serde(default)]
+    pub vapid_private_key: Option<SecretString>,
+    /// The contact push services see in each request's VAPID claim.
+    pub subject: String,
+    /// Push services a subscription may name, as `scheme://host[:port]`; a host may start
+    /// with `*.` (any subdomain). Anything else is refused: the server posts to it.
+    pub endpoint_origins: Vec<String>,
+    /// How long a push service keeps a message for an offline browser.
+    pub ttl_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -15,6 +15,7 @@ pub mod redis;
 pub mod sealed;
 pub mod server;
 pub mod shutdown;
+pub mod signature;
 pub mod stream;
 pub mod telemetry;
 

@@ -76,20 +76,6 @@ pub struct SimulatedGateway {
     http: reqwest::Client,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 impl SimulatedGateway {
     /// The gateway `[schedule]` configures: its webhook key (without one, a key of this
     /// process's own, which only `--target all` may use), and where its webhooks go
@@ -142,9 +128,7 @@ impl SimulatedGateway {
 
     /// The signature header for `body` sent at `t`.
     pub fn sign(&self, body: &[u8], t: i64) -> String {
-        let mut signed = format!("{t}.").into_bytes();
-        signed.extend_from_slice(body);
-        format!("t={t},v1={}", hex(hmac::sign(&self.key, &signed).as_ref()))
+        fitsync_platform::signature::sign(&self.key, body, t)
     }
 
     /// What the hosted page does when the client pays (or the payment fails): the
@@ -187,23 +171,13 @@ impl PaymentGateway for SimulatedGateway {
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
             .ok_or("no signature")?;
-        let (mut t, mut v1) = (None, None);
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", value)) => t = value.parse::<i64>().ok(),
-                Some(("v1", value)) => v1 = unhex(value),
-                _ => {}
-            }
-        }
-        let (Some(t), Some(v1)) = (t, v1) else {
-            return Err("a malformed signature".into());
-        };
-        if (now.timestamp() - t).abs() > self.tolerance.num_seconds() {
-            return Err("a signature outside the time tolerance".into());
-        }
-        let mut signed = format!("{t}.").into_bytes();
-        signed.extend_from_slice(body);
-        hmac::verify(&self.key, &signed, &v1).map_err(|_| "a signature that does not match")?;
+        fitsync_platform::signature::verify(
+            &self.key,
+            header,
+            body,
+            now.timestamp(),
+            self.tolerance.num_seconds(),
+        )?;
         let event: GatewayEvent =
             serde_json::from_slice(body).map_err(|e| format!("an unreadable event: {e}"))?;
         if event.id.contains('\0') || event.checkout.contains('\0') {

@@ -11,11 +11,14 @@
 //! triggers' own times, not by when they are processed); what passes is
 //! numbered in its recipient's sequence and stored, with this group's offsets. The commit
 //! NOTIFYs `fitsync_inbox`, which wakes the recipients' open streams. A fired alert also
-//! queues its email (`alert_deliveries`) in the same transaction, if the recipient has a
+//! queues its external deliveries (`alert_deliveries`) in the same transaction: email to a
 //! verified address (learnt from `fitsync.notification.address_verified.v1` on
-//! `fitsync.notifications`) and wants the rule's category by email; the notifications
-//! service's email worker sends it.
+//! `fitsync.notifications`), SMS to a verified number, web push to each subscribed
+//! browser, as the recipient's preferences for the rule's category allow; the
+//! notifications service's channel workers send them. Booked sessions get durable reminders 24 h and 1 h
+//! ahead (`reminders`), kept in step with the booking in the same transaction.
 
+pub mod reminders;
 pub mod rules;
 
 use std::collections::{BTreeSet, HashMap};
@@ -76,8 +79,13 @@ impl AlertsJob {
         })
     }
 
+    /// Consumes until `shutdown`, firing due reminders beside.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let timers = shutdown.child_token();
+        let reminders = tokio::spawn(reminders::run(self.pool.clone(), timers.clone()));
         let result = runner::run(&self, &shutdown).await;
+        timers.cancel();
+        let _ = reminders.await;
         runner::drop_blocking(JOB, self).await;
         result
     }
@@ -109,8 +117,25 @@ async fn settings(
     })
 }
 
+/// How `user` reads times and weights (`PUT /api/notifications/preferences`, `locale`);
+/// UTC and kilograms if they never said.
+async fn locale(conn: &mut PgConnection, user: Uuid) -> Result<rules::Locale, sqlx::Error> {
+    let chosen = sqlx::query!(
+        "select time_zone, units from locale_preferences where user_id = $1",
+        user
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(chosen
+        .map(|l| rules::Locale {
+            zone: l.time_zone.parse().unwrap_or(chrono_tz::UTC),
+            imperial: l.units == "imperial",
+        })
+        .unwrap_or_default())
+}
+
 /// Passes `c` through its recipient's settings, its deduplication key and its cooldown,
-/// and stores it if it fires.
+/// and stores it, in their locale's words, if it fires.
 async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::Error> {
     let (enabled, threshold, cooldown) = settings(&mut *conn, c).await?;
     if !enabled || matches!((c.measure, threshold), (Some(m), Some(t)) if m <= t) {
@@ -146,6 +171,7 @@ async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::E
         }
     }
     let notification_id = c.notification_id.unwrap_or_else(Uuid::now_v7);
+    let body = rules::text(c, &locale(&mut *conn, c.user_id).await?);
     // Numbered under the recipient's cursor lock: see the migration.
     sqlx::query!(
         "with c as (insert into inbox_cursors (user_id, last_seq) values ($2, 1)
@@ -158,7 +184,7 @@ async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::E
         c.user_id,
         c.rule,
         &c.title,
-        &c.body,
+        &body,
         c.subject_id,
         c.sender_id,
         c.at,
@@ -167,14 +193,16 @@ async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::E
     )
     .execute(&mut *conn)
     .await?;
-    enqueue_email(conn, c, notification_id).await?;
+    enqueue(conn, c, notification_id).await?;
     Ok(Outcome::Fired)
 }
 
-/// Queues the alert's email if the recipient has a verified address and has not turned
-/// email off for the rule's category; due now, or at the end of their quiet hours (in
-/// their time zone) if now is inside them.
-async fn enqueue_email(
+/// Queues the alert on each external channel the recipient can be reached on and has not
+/// turned off for the rule's category: email (a verified address; on unless turned off),
+/// SMS (a verified number; off unless turned on), web push (each subscribed browser; on
+/// unless turned off). Due now, or at the end of their quiet hours (in their time zone)
+/// if now is inside them.
+async fn enqueue(
     conn: &mut PgConnection,
     c: &Candidate,
     notification_id: Uuid,
@@ -191,16 +219,24 @@ async fn enqueue_email(
                              when starts > ends and local::time < ends
                                then (local::date + ends) at time zone time_zone
                            end from q),
-                          now()) as at)
-           insert into alert_deliveries (id, notification_id, user_id, channel, status, due_at)
-           select $3, $1, $2, 'email', 'pending', due.at from due
-           where exists (select 1 from recipients where user_id = $2)
-             and coalesce((select enabled from channel_preferences
-                           where user_id = $2 and category = $4 and channel = 'email'), true)
-           on conflict (notification_id, channel) do nothing"#,
+                          now()) as at),
+                reach as (select 'email' as channel, '' as target, true as default_on
+                          from recipients where user_id = $2
+                          union all
+                          select 'sms', '', false
+                          from phone_numbers where user_id = $2 and verified_at is not null
+                          union all
+                          select 'push', id::text, true
+                          from push_subscriptions where user_id = $2)
+           insert into alert_deliveries (id, notification_id, user_id, channel, target, status, due_at)
+           select gen_random_uuid(), $1, $2, reach.channel, reach.target, 'pending', due.at
+           from reach, due
+           where coalesce((select enabled from channel_preferences p
+                           where p.user_id = $2 and p.category = $3 and p.channel = reach.channel),
+                          reach.default_on)
+           on conflict (notification_id, channel, target) do nothing"#,
         notification_id,
         c.user_id,
-        Uuid::now_v7(),
         rules::category(c.rule)
     )
     .execute(&mut *conn)
@@ -260,6 +296,9 @@ impl BatchJob for AlertsJob {
                     stats.applied += 1;
                 }
                 Ok(trigger) => {
+                    if let rules::Trigger::Booking(b, time) = &trigger {
+                        reminders::keep(&mut tx, b, *time).await?;
+                    }
                     let candidates = rules::candidates(&trigger);
                     if candidates.is_empty() {
                         stats.skipped += 1;

@@ -12,6 +12,7 @@
 //! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
 //! | `waitlist_promoted` | `promoted` | its client | booking, revision | booking (none) |
 //! | `workout_comment` | `fitsync.workout.comment_added.v1` | the client | comment | comment (none) |
+//! | `session_reminder` | a due timer (`reminders`): 24 h and 1 h before a booked session | its client | booking, lead, start | booking (none) |
 
 use chrono::{DateTime, Utc};
 use fitsync_events::{
@@ -32,6 +33,7 @@ pub fn category(rule: &str) -> &'static str {
         "personal_record" | "workload_spike" => "progress",
         "no_show" => "attendance",
         "workout_comment" => "feedback",
+        "session_reminder" => "reminders",
         _ => "bookings",
     }
 }
@@ -152,18 +154,22 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
     }
 }
 
-/// A session's start as the alert shows it (UTC until per-user templates land).
-fn when(at: DateTime<Utc>) -> String {
-    at.format("%a %-d %b %H:%M UTC").to_string()
-}
-
 /// How old training may be when the analytics job first counts it and still be news: a
 /// log imported or entered weeks late signals records and spikes, but alerts nobody.
 /// (Compared with the signal's own time, so a replay decides the same.)
 pub const NEWS_WINDOW: chrono::Duration = chrono::Duration::hours(48);
 
-/// The alerts `trigger` may fire.
+/// The alerts `trigger` may fire, their text as `Locale::default()` reads it.
 pub fn candidates(trigger: &Trigger) -> Vec<Candidate> {
+    let mut out = facts(trigger);
+    for c in &mut out {
+        c.body = text(c, &Locale::default());
+    }
+    out
+}
+
+/// The alerts `trigger` may fire, without their text (but a comment's own words).
+fn facts(trigger: &Trigger) -> Vec<Candidate> {
     match trigger {
         Trigger::Record(r, seen) if *seen - r.achieved_at > NEWS_WINDOW => Vec::new(),
         Trigger::Record(r, _) => r
@@ -178,10 +184,7 @@ pub fn candidates(trigger: &Trigger) -> Vec<Candidate> {
                 measure: None,
                 at: r.achieved_at,
                 title: "New personal record".to_owned(),
-                body: format!(
-                    "Estimated 1RM on {} is now {:.1} kg (was {:.1} kg).",
-                    r.exercise, r.e1rm_kg, r.previous_kg
-                ),
+                body: String::new(),
                 subject_id: r.client_id,
                 sender_id: None,
                 data: json!({"client_id": r.client_id, "exercise": r.exercise, "e1rm_kg": r.e1rm_kg,
@@ -206,10 +209,7 @@ pub fn candidates(trigger: &Trigger) -> Vec<Candidate> {
                     measure: Some(w.ratio),
                     at,
                     title: "Workload spike".to_owned(),
-                    body: format!(
-                        "Acute:chronic workload ratio {:.2} on {} (7-day mean {:.0} kg, 28-day mean {:.0} kg).",
-                        w.ratio, w.day, w.acute_kg, w.chronic_kg
-                    ),
+                    body: String::new(),
                     subject_id: w.client_id,
                     sender_id: None,
                     data: json!({"client_id": w.client_id, "day": w.day, "ratio": w.ratio,
@@ -254,7 +254,7 @@ fn booking(b: &BookingChanged, time: DateTime<Utc>) -> Vec<Candidate> {
     }
     let data = json!({"booking_id": b.booking_id, "session_id": b.session_id, "client_id": b.client_id,
                       "trainer_id": b.trainer_id, "starts_at": b.starts_at, "change": b.change});
-    let make = |user_id: Uuid, body: String| Candidate {
+    let make = |user_id: Uuid| Candidate {
         user_id,
         rule,
         dedup_key: format!("booking:{}:{}:{}", b.booking_id, b.revision, rule),
@@ -267,41 +267,99 @@ fn booking(b: &BookingChanged, time: DateTime<Utc>) -> Vec<Candidate> {
         measure: None,
         at: time,
         title: title.to_owned(),
-        body,
+        body: String::new(),
         subject_id: b.booking_id,
         sender_id: None,
         data: data.clone(),
         notification_id: None,
     };
-    let at = when(b.starts_at);
-    let mut out = Vec::new();
-    if rule == "no_show" {
-        out.push(make(
-            b.trainer_id,
-            format!("Your client did not come to the session of {at}."),
-        ));
-        return out;
+    match (rule, to_trainer) {
+        ("no_show", _) => vec![make(b.trainer_id)],
+        (_, true) => vec![make(b.client_id), make(b.trainer_id)],
+        (_, false) => vec![make(b.client_id)],
     }
-    out.push(make(
-        b.client_id,
-        match rule {
-            "booking_confirmed" => format!("Your session on {at} is booked."),
-            "booking_cancelled" => format!("Your session on {at} is cancelled."),
-            "booking_rescheduled" => format!("Your session is now on {at}."),
-            _ => format!("A place opened up: you are booked on {at}."),
-        },
-    ));
-    if to_trainer {
-        out.push(make(
-            b.trainer_id,
-            match rule {
-                "booking_confirmed" => format!("A client booked your session on {at}."),
-                "booking_cancelled" => format!("A client cancelled the session on {at}."),
-                _ => format!("A client's session moved to {at}."),
-            },
-        ));
+}
+
+/// How a recipient reads times and weights (their notification preferences' locale).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Locale {
+    pub zone: chrono_tz::Tz,
+    pub imperial: bool,
+}
+
+impl Default for Locale {
+    fn default() -> Self {
+        Self {
+            zone: chrono_tz::UTC,
+            imperial: false,
+        }
     }
-    out
+}
+
+/// Pounds in a kilogram (the international avoirdupois pound is 0.45359237 kg).
+const LB_PER_KG: f64 = 1.0 / 0.453_592_37;
+
+impl Locale {
+    /// `kg` in the recipient's unit, with `decimals` places.
+    pub fn weight(&self, kg: f64, decimals: usize) -> String {
+        if self.imperial {
+            format!("{:.*} lb", decimals, kg * LB_PER_KG)
+        } else {
+            format!("{kg:.decimals$} kg")
+        }
+    }
+
+    /// `at` on the recipient's clock, with its zone's abbreviation.
+    pub fn when(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.zone)
+            .format("%a %-d %b %H:%M %Z")
+            .to_string()
+    }
+}
+
+/// The alert's text for its recipient in `locale`, from its facts: the inbox, the email,
+/// the text and the push all say it this way. A comment is its author's own words.
+pub fn text(c: &Candidate, locale: &Locale) -> String {
+    let d = &c.data;
+    let kg = |k: &str, decimals| locale.weight(d[k].as_f64().unwrap_or(0.0), decimals);
+    let at = d["starts_at"]
+        .as_str()
+        .and_then(|s| s.parse::<DateTime<Utc>>().ok())
+        .map(|t| locale.when(t))
+        .unwrap_or_default();
+    let trainer = d["trainer_id"].as_str() == Some(c.user_id.to_string().as_str());
+    let exercise = d["exercise"].as_str().unwrap_or_default();
+    match (c.rule, trainer) {
+        ("personal_record", _) => format!(
+            "Estimated 1RM on {exercise} is now {} (was {}).",
+            kg("e1rm_kg", 1),
+            kg("previous_kg", 1)
+        ),
+        ("workload_spike", _) => format!(
+            "Acute:chronic workload ratio {:.2} on {} (7-day mean {}, 28-day mean {}).",
+            d["ratio"].as_f64().unwrap_or(0.0),
+            d["day"].as_str().unwrap_or_default(),
+            kg("acute_kg", 0),
+            kg("chronic_kg", 0)
+        ),
+        ("no_show", _) => format!("Your client did not come to the session of {at}."),
+        ("booking_confirmed", false) => format!("Your session on {at} is booked."),
+        ("booking_confirmed", true) => format!("A client booked your session on {at}."),
+        ("booking_cancelled", false) => format!("Your session on {at} is cancelled."),
+        ("booking_cancelled", true) => format!("A client cancelled the session on {at}."),
+        ("booking_rescheduled", false) => format!("Your session is now on {at}."),
+        ("booking_rescheduled", true) => format!("A client's session moved to {at}."),
+        ("waitlist_promoted", _) => format!("A place opened up: you are booked on {at}."),
+        ("session_reminder", _) => format!(
+            "Your session starts {}: {at}.",
+            if d["lead_minutes"].as_i64().unwrap_or(0) >= 24 * 60 {
+                "in 24 hours"
+            } else {
+                "in an hour"
+            }
+        ),
+        _ => c.body.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -386,6 +444,56 @@ mod tests {
             |c| c.dedup_key == out[0].dedup_key && c.dedup_key.contains(&r.set_id.to_string())
         ));
         assert!(out[0].body.contains("120.0 kg") && out[0].body.contains("110.0 kg"));
+    }
+
+    #[test]
+    fn each_recipient_reads_weights_and_times_in_their_own_locale() {
+        let r = PersonalRecord {
+            client_id: Uuid::now_v7(),
+            exercise: "barbell-squat".into(),
+            e1rm_kg: 128.333,
+            previous_kg: 116.667,
+            set_id: Uuid::now_v7(),
+            achieved_at: Utc::now(),
+            trainers: vec![Uuid::now_v7()],
+        };
+        let c = &candidates(&Trigger::Record(r, Utc::now()))[0];
+        let imperial = Locale {
+            zone: chrono_tz::America::New_York,
+            imperial: true,
+        };
+        // 128.333 kg / 0.45359237 = 282.92 lb; 116.667 kg = 257.21 lb.
+        assert_eq!(
+            text(c, &imperial),
+            "Estimated 1RM on barbell-squat is now 282.9 lb (was 257.2 lb)."
+        );
+        assert_eq!(
+            c.body,
+            "Estimated 1RM on barbell-squat is now 128.3 kg (was 116.7 kg)."
+        );
+        // 09:30 UTC on 3 December is 10:30 in Berlin (CET, UTC+1) and 04:30 in New York
+        // (EST, UTC−5).
+        let mut b = booking_event("booked");
+        b.starts_at = "2030-12-03T09:30:00Z".parse().unwrap();
+        let both = candidates(&Trigger::Booking(b.clone(), Utc::now()));
+        let berlin = Locale {
+            zone: chrono_tz::Europe::Berlin,
+            imperial: false,
+        };
+        let client = both.iter().find(|c| c.user_id == b.client_id).unwrap();
+        let trainer = both.iter().find(|c| c.user_id == b.trainer_id).unwrap();
+        assert_eq!(
+            text(client, &berlin),
+            "Your session on Tue 3 Dec 10:30 CET is booked."
+        );
+        assert_eq!(
+            text(trainer, &imperial),
+            "A client booked your session on Tue 3 Dec 04:30 EST."
+        );
+        assert_eq!(
+            client.body,
+            "Your session on Tue 3 Dec 09:30 UTC is booked."
+        );
     }
 
     #[test]
