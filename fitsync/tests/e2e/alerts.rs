@@ -554,3 +554,153 @@ async fn booking_changes_and_a_no_show_reach_whom_they_concern() {
     assert!(inbox(&app, &stranger).await.is_empty());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trainers_settings_mute_and_tune_a_rule_per_client() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let trainer = app.register("trainer").await;
+    let (ana, ben) = (app.register("client").await, app.register("client").await);
+    for client in [&ana, &ben] {
+        train(&app, &trainer, client).await;
+        coached(&env, trainer.id, client.id).await;
+    }
+    let put = |rule: &str, client: Option<Uuid>, body: Value| {
+        let path = match client {
+            Some(c) => format!("/api/notifications/alert-settings/{rule}?client_id={c}"),
+            None => format!("/api/notifications/alert-settings/{rule}"),
+        };
+        let (app, trainer) = (&app, &trainer);
+        async move { call(app, trainer, Method::PUT, &path, Some(body)).await }
+    };
+
+    // Bad settings: each named; a client has none to set.
+    for (rule, body, field) in [
+        (
+            "personal_record",
+            json!({"enabled": true, "threshold": 2.0, "cooldown_minutes": 60}),
+            "threshold",
+        ),
+        (
+            "workload_spike",
+            json!({"enabled": true, "threshold": 0.5, "cooldown_minutes": 60}),
+            "threshold",
+        ),
+        (
+            "no_show",
+            json!({"enabled": true, "cooldown_minutes": 50_000}),
+            "cooldown_minutes",
+        ),
+    ] {
+        let (status, problem) = put(rule, None, body).await;
+        assert_eq!(status, 422, "{rule}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    let (status, _) = put(
+        "weekly_summary",
+        None,
+        json!({"enabled": true, "cooldown_minutes": 0}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        &ana,
+        Method::PUT,
+        "/api/notifications/alert-settings/no_show",
+        Some(json!({"enabled": false, "cooldown_minutes": 0})),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Records muted for all clients but Ben; Ana's spikes only above 2.0 (default 1.5).
+    let off = json!({"enabled": false, "cooldown_minutes": 60});
+    let on = json!({"enabled": true, "cooldown_minutes": 60});
+    assert_eq!(put("personal_record", None, off).await.0, 200);
+    assert_eq!(put("personal_record", Some(ben.id), on).await.0, 200);
+    let (status, stored) = put(
+        "workload_spike",
+        Some(ana.id),
+        json!({"enabled": true, "threshold": 2.0, "cooldown_minutes": 10_080}),
+    )
+    .await;
+    assert_eq!((status, stored["threshold"].as_f64()), (200, Some(2.0)));
+    let (_, listed) = call(
+        &app,
+        &trainer,
+        Method::GET,
+        "/api/notifications/alert-settings",
+        None,
+    )
+    .await;
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    assert_eq!(listed[0]["client_id"], Value::Null, "all clients' first");
+
+    let mut live = EventStream::open(&app, &trainer, Some(0)).await;
+    // Ben's record: his own setting lets it through.
+    baseline(&env, &app, &ben, "barbell-squat", 100.0).await;
+    log(&app, &ben, "barbell-squat", 5, 110.0, 0).await;
+    let first = live.next(60).await;
+    assert_eq!(
+        (first.data["kind"].as_str(), &first.data["subject_id"]),
+        (Some("personal_record"), &json!(ben.id))
+    );
+
+    // Ana: 500 kg twenty days ago, then 400 today: 1.78, above the default but not her
+    // 2.0. Then a record (muted), whose 550 kg lift the day to 2.62: that spike is the
+    // next event (her signals are in order in her partition: the record's before it).
+    let ratio = |acute: f64, chronic: f64| (acute / 7.0) / (chronic / 28.0);
+    log(&app, &ana, "barbell-squat", 5, 100.0, -20).await;
+    log(&app, &ana, "barbell-squat", 5, 20.0, 0).await;
+    log(&app, &ana, "barbell-squat", 5, 60.0, 0).await;
+    let progress = env.progress_db();
+    eventually(60, "Ana's 400 kg today", || async {
+        (count(&progress, &format!("select count(*) from daily_training where client_id = '{}' and day = current_date and volume_kg = 400", ana.id)).await == 1).then_some(())
+    })
+    .await;
+    assert!(ratio(400.0, 900.0) > 1.5 && ratio(400.0, 900.0) < 2.0);
+    log(&app, &ana, "barbell-squat", 5, 110.0, 0).await;
+    let next = live.next(60).await;
+    assert_eq!(next.data["kind"], "workload_spike", "{next:?}");
+    assert_eq!(next.data["subject_id"], json!(ana.id));
+    let expected = ratio(950.0, 1450.0);
+    assert!(expected > 2.0);
+    assert!(
+        (next.data["data"]["ratio"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{next:?}"
+    );
+    assert_eq!(
+        kinds(&inbox(&app, &trainer).await),
+        ["workload_spike", "personal_record"]
+    );
+
+    // Forgotten, the all-clients mute is gone; Ben's own setting stays.
+    let (status, _) = call(
+        &app,
+        &trainer,
+        Method::DELETE,
+        "/api/notifications/alert-settings/personal_record",
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        &app,
+        &trainer,
+        Method::DELETE,
+        "/api/notifications/alert-settings/personal_record",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, listed) = call(
+        &app,
+        &trainer,
+        Method::GET,
+        "/api/notifications/alert-settings",
+        None,
+    )
+    .await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    app.stop().await;
+}

@@ -605,6 +605,22 @@ fn signed_in(status: u16) -> fn(Who) -> u16 {
     }
 }
 
+/// Trainers' (each their own), nobody else's.
+fn trainers_own(ok: u16) -> fn(Who) -> u16 {
+    match ok {
+        200 => |who| match who {
+            Who::Trainer | Who::OtherTrainer | Who::ExTrainer => 200,
+            Who::Anonymous => 401,
+            _ => 403,
+        },
+        _ => |who| match who {
+            Who::Trainer | Who::OtherTrainer | Who::ExTrainer => 204,
+            Who::Anonymous => 401,
+            _ => 403,
+        },
+    }
+}
+
 fn admins_only(ok: u16) -> fn(Who) -> u16 {
     match ok {
         200 => |who| match who {
@@ -1340,6 +1356,29 @@ fn cases() -> Vec<Case> {
                 r#"{"message_id": "m", "reference": "r", "status": "delivered", "at": "2026-12-02T10:00:00Z"}"#,
             ),
             |_| 400,
+        ),
+        // Alert settings are a trainer's own (for any client: they shape only the alerts
+        // that trainer receives); alerts.rs tunes them per client.
+        Case::new(
+            M::GET,
+            "/api/notifications/alert-settings",
+            "/api/notifications/alert-settings",
+            None,
+            trainers_own(200),
+        ),
+        Case::new(
+            M::PUT,
+            "/api/notifications/alert-settings/{rule}",
+            "/api/notifications/alert-settings/no_show?client_id={client}",
+            Some(r#"{"enabled": false, "cooldown_minutes": 0}"#),
+            trainers_own(200),
+        ),
+        Case::new(
+            M::DELETE,
+            "/api/notifications/alert-settings/{rule}",
+            "/api/notifications/alert-settings/no_show?client_id={client}",
+            None,
+            trainers_own(204),
         ),
         // Diets: written by trainers and gyms, seen by their owner (and admins, services);
         // assigned by who coaches the client; the food log is the client's to write.

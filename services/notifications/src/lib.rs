@@ -10,6 +10,7 @@ mod handlers;
 mod preferences;
 pub mod push;
 mod sender;
+mod settings;
 pub mod sms;
 mod stream;
 
@@ -61,5 +62,7 @@ pub fn router(state: NotificationsState) -> OpenApiRouter {
         .routes(routes!(sms::get_phone, sms::put_phone, sms::delete_phone))
         .routes(routes!(sms::verify_phone))
         .routes(routes!(sms::receipt))
+        .routes(routes!(settings::list))
+        .routes(routes!(settings::put, settings::delete))
         .with_state(state)
 }
