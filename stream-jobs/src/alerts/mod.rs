@@ -91,67 +91,67 @@ impl AlertsJob {
     }
 }
 
-/// The recipient's settings for a tunable rule about `client`: (enabled, threshold,
-/// cooldown in minutes).
-async fn settings(
-    conn: &mut PgConnection,
-    c: &Candidate,
-) -> Result<(bool, Option<f64>, i32), sqlx::Error> {
-    let (threshold, cooldown) = rules::defaults(c.rule);
-    let Some(client) = c.client_id.filter(|_| rules::TUNABLE.contains(&c.rule)) else {
-        return Ok((true, threshold, cooldown));
-    };
-    let chosen = sqlx::query!(
-        "select enabled, threshold, cooldown_minutes from alert_settings
-         where trainer_id = $1 and rule = $2 and client_id in ($3, '00000000-0000-0000-0000-000000000000')
-         order by client_id = '00000000-0000-0000-0000-000000000000' limit 1",
-        c.user_id,
-        c.rule,
-        client
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(match chosen {
-        Some(s) => (s.enabled, s.threshold.or(threshold), s.cooldown_minutes),
-        None => (true, threshold, cooldown),
-    })
+/// What `fire` needs to know of a candidate's recipient, read in one statement.
+struct Recipient {
+    /// Their setting for the rule about this client (a trainer's, for a tunable rule):
+    /// on, threshold, cooldown in minutes; the rule's defaults where unset.
+    enabled: bool,
+    threshold: Option<f64>,
+    cooldown: i32,
+    /// How they read times and weights.
+    locale: rules::Locale,
+    /// An alert with the candidate's deduplication key is already theirs.
+    seen: bool,
 }
 
-/// How `user` reads times and weights (`PUT /api/notifications/preferences`, `locale`);
-/// UTC and kilograms if they never said.
-async fn locale(conn: &mut PgConnection, user: Uuid) -> Result<rules::Locale, sqlx::Error> {
-    let chosen = sqlx::query!(
-        "select time_zone, units from locale_preferences where user_id = $1",
-        user
+async fn recipient(conn: &mut PgConnection, c: &Candidate) -> Result<Recipient, sqlx::Error> {
+    let (threshold, cooldown) = rules::defaults(c.rule);
+    // Settings are looked up for tunable rules about a client only.
+    let client = c.client_id.filter(|_| rules::TUNABLE.contains(&c.rule));
+    let r = sqlx::query!(
+        r#"select s.enabled as "enabled?", s.threshold as "threshold?", s.cooldown_minutes as "cooldown?",
+                  l.time_zone as "zone?", l.units as "units?",
+                  exists(select 1 from inbox where user_id = $1 and dedup_key = $4) as "seen!"
+           from (select 1) as one
+           left join lateral (
+               select enabled, threshold, cooldown_minutes from alert_settings
+               where $3::uuid is not null and trainer_id = $1 and rule = $2
+                 and client_id in ($3, '00000000-0000-0000-0000-000000000000')
+               order by client_id = '00000000-0000-0000-0000-000000000000' limit 1) s on true
+           left join locale_preferences l on l.user_id = $1"#,
+        c.user_id,
+        c.rule,
+        client,
+        &c.dedup_key
     )
-    .fetch_optional(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(chosen
-        .map(|l| rules::Locale {
-            zone: l.time_zone.parse().unwrap_or(chrono_tz::UTC),
-            imperial: l.units == "imperial",
-        })
-        .unwrap_or_default())
+    Ok(Recipient {
+        enabled: r.enabled.unwrap_or(true),
+        threshold: r.threshold.or(threshold),
+        cooldown: r.cooldown.unwrap_or(cooldown),
+        locale: match (r.zone, r.units) {
+            (Some(zone), Some(units)) => rules::Locale {
+                zone: zone.parse().unwrap_or(chrono_tz::UTC),
+                imperial: units == "imperial",
+            },
+            _ => rules::Locale::default(),
+        },
+        seen: r.seen,
+    })
 }
 
 /// Passes `c` through its recipient's settings, its deduplication key and its cooldown,
 /// and stores it, in their locale's words, if it fires.
 async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::Error> {
-    let (enabled, threshold, cooldown) = settings(&mut *conn, c).await?;
-    if !enabled || matches!((c.measure, threshold), (Some(m), Some(t)) if m <= t) {
+    let r = recipient(&mut *conn, c).await?;
+    if !r.enabled || matches!((c.measure, r.threshold), (Some(m), Some(t)) if m <= t) {
         return Ok(Outcome::Suppressed);
     }
-    let seen = sqlx::query_scalar!(
-        r#"select exists(select 1 from inbox where user_id = $1 and dedup_key = $2) as "seen!""#,
-        c.user_id,
-        &c.dedup_key
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if seen {
+    if r.seen {
         return Ok(Outcome::Duplicate);
     }
-    if cooldown > 0 {
+    if r.cooldown > 0 {
         let open = sqlx::query_scalar!(
             "insert into alert_cooldowns (user_id, rule, scope, last_at) values ($1, $2, $3, $4)
              on conflict (user_id, rule, scope) do update
@@ -162,7 +162,7 @@ async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::E
             c.rule,
             &c.scope,
             c.at,
-            cooldown
+            r.cooldown
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -170,45 +170,26 @@ async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::E
             return Ok(Outcome::Suppressed);
         }
     }
-    let notification_id = c.notification_id.unwrap_or_else(Uuid::now_v7);
-    let body = rules::text(c, &locale(&mut *conn, c.user_id).await?);
-    // Numbered under the recipient's cursor lock: see the migration.
-    sqlx::query!(
-        "with c as (insert into inbox_cursors (user_id, last_seq) values ($2, 1)
-                    on conflict (user_id) do update set last_seq = inbox_cursors.last_seq + 1
-                    returning last_seq)
-         insert into inbox (notification_id, user_id, kind, title, body, subject_id, sender_id,
-                            created_at, data, dedup_key, seq)
-         select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, c.last_seq from c",
-        notification_id,
-        c.user_id,
-        c.rule,
-        &c.title,
-        &body,
-        c.subject_id,
-        c.sender_id,
-        c.at,
-        &c.data,
-        &c.dedup_key
-    )
-    .execute(&mut *conn)
-    .await?;
-    enqueue(conn, c, notification_id).await?;
+    store(conn, c, &rules::text(c, &r.locale)).await?;
     Ok(Outcome::Fired)
 }
 
-/// Queues the alert on each external channel the recipient can be reached on and has not
-/// turned off for the rule's category: email (a verified address; on unless turned off),
-/// SMS (a verified number; off unless turned on), web push (each subscribed browser; on
-/// unless turned off). Due now, or at the end of their quiet hours (in their time zone)
-/// if now is inside them.
-async fn enqueue(
-    conn: &mut PgConnection,
-    c: &Candidate,
-    notification_id: Uuid,
-) -> Result<(), sqlx::Error> {
+/// Stores `c` (with `body`), numbered in its recipient's sequence (under their cursor's
+/// lock: see the migration), and queues it on each external channel the recipient can be
+/// reached on and has not turned off for the rule's category: email (a verified address;
+/// on unless turned off), SMS (a verified number; off unless turned on), web push (each
+/// subscribed browser; on unless turned off). Due now, or at the end of their quiet hours
+/// (in their time zone) if now is inside them. One statement.
+async fn store(conn: &mut PgConnection, c: &Candidate, body: &str) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        r#"with q as (select time_zone, starts, ends, (now() at time zone time_zone) as local
+        r#"with cur as (insert into inbox_cursors (user_id, last_seq) values ($2, 1)
+                           on conflict (user_id) do update set last_seq = inbox_cursors.last_seq + 1
+                           returning last_seq),
+                stored as (insert into inbox (notification_id, user_id, kind, title, body, subject_id,
+                                              sender_id, created_at, data, dedup_key, seq)
+                           select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, cur.last_seq from cur
+                           returning notification_id),
+                q as (select time_zone, starts, ends, (now() at time zone time_zone) as local
                       from quiet_hours where user_id = $2 and starts <> ends),
                 due as (select coalesce(
                           (select case
@@ -229,14 +210,22 @@ async fn enqueue(
                           select 'push', id::text, true
                           from push_subscriptions where user_id = $2)
            insert into alert_deliveries (id, notification_id, user_id, channel, target, status, due_at)
-           select gen_random_uuid(), $1, $2, reach.channel, reach.target, 'pending', due.at
-           from reach, due
+           select gen_random_uuid(), stored.notification_id, $2, reach.channel, reach.target, 'pending', due.at
+           from stored, reach, due
            where coalesce((select enabled from channel_preferences p
-                           where p.user_id = $2 and p.category = $3 and p.channel = reach.channel),
+                           where p.user_id = $2 and p.category = $11 and p.channel = reach.channel),
                           reach.default_on)
            on conflict (notification_id, channel, target) do nothing"#,
-        notification_id,
+        c.notification_id.unwrap_or_else(Uuid::now_v7),
         c.user_id,
+        c.rule,
+        &c.title,
+        body,
+        c.subject_id,
+        c.sender_id,
+        c.at,
+        &c.data,
+        &c.dedup_key,
         rules::category(c.rule)
     )
     .execute(&mut *conn)
