@@ -333,6 +333,7 @@ pub async fn start(
         let hub = fitsync_notifications::Hub::start(pool.clone(), shutdown.clone());
         let vapid = Arc::new(fitsync_notifications::push::Vapid::from_settings(
             &settings.push,
+            all,
         )?);
         let push = fitsync_notifications::push::PushSender::new(vapid, &settings.push)?;
         let sms = sms_gateway(&settings, &listener, all, &mut simulators)?;
@@ -520,10 +521,12 @@ fn sms_gateway(
 ) -> anyhow::Result<Option<Arc<dyn fitsync_notifications::sms::SmsProvider>>> {
     use fitsync_notifications::sms;
     let s = &settings.sms;
-    // The simulator signs its receipts with the key this process checks them with.
+    // The simulator signs its receipts with the key this process checks them with (made
+    // here if none is configured); a real gateway's key must be configured.
     let key = match (&s.gateway_url, all) {
         (None, false) => return Ok(None),
-        _ => sms::webhook_key(s, all)?,
+        (None, true) => sms::webhook_key(s, true)?,
+        (Some(_), _) => sms::webhook_key(s, false)?,
     };
     let gateway_url = match &s.gateway_url {
         Some(url) => url.clone(),

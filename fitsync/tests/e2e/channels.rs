@@ -619,6 +619,16 @@ async fn numbers_subscriptions_and_receipts_refuse_bad_input_and_other_users() {
     )
     .await;
     assert_eq!(status, 429);
+    // Nor through another account.
+    let (status, _) = call(
+        &app,
+        &ben,
+        Method::PUT,
+        "/api/notifications/phone",
+        Some(json!({"number": number})),
+    )
+    .await;
+    assert_eq!(status, 429);
     let code = code_texted(&sms, number);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 7) % 1_000_000);
     for _ in 0..5 {

@@ -24,7 +24,8 @@ use crate::{
 async fn pending(env: &TestEnv, booking: Uuid) -> Vec<(i32, DateTime<Utc>)> {
     sqlx::query_as(
         "select lead_minutes, fire_at from reminders
-         where booking_id = $1 and fired_at is null order by lead_minutes desc",
+         where booking_id = $1 and fired_at is null and dropped_at is null
+         order by lead_minutes desc",
     )
     .bind(booking)
     .fetch_all(&env.notifications_db())
@@ -226,13 +227,15 @@ async fn a_reminder_fires_once_across_a_kill_and_a_crash_and_never_for_a_cancell
         serde_json::from_slice(rdkafka::Message::payload(&booked).unwrap()).unwrap();
     let revision = template["data"]["revision"].as_i64().unwrap();
 
-    // In the client's partition, in order: another booking made and cancelled, then the
-    // first moved to 24 hours and 10 seconds from now.
+    // In the client's partition, in order: another booking made and cancelled (and its
+    // booking event seen again, as a re-publishing producer would), then the first moved
+    // to 24 hours and 10 seconds from now.
     let other = Uuid::now_v7();
     let soon = in_a_day_and(10);
     for payload in [
         variant(&template, other, "booked", "booked", soon, 1),
         variant(&template, other, "cancelled", "cancelled", soon, 2),
+        variant(&template, other, "booked", "booked", soon, 1),
         variant(
             &template,
             booking,

@@ -14,6 +14,7 @@ create table phone_numbers (
     code_attempts integer not null default 0,
     code_sent_at timestamptz not null
 );
+create index phone_numbers_number on phone_numbers (number);
 
 -- One per browser (its push service endpoint); a browser subscribing again, or another
 -- user signing in on it, takes the row over.
@@ -54,10 +55,11 @@ alter table inbox add constraint inbox_kind_check check (kind in (
     'booking_confirmed', 'booking_cancelled', 'booking_rescheduled', 'waitlist_promoted',
     'session_reminder'));
 
--- Durable reminders: one per (booking, lead time) while the booking stands, due at
--- fire_at. The alerts job keeps them with the booking (moved with it, gone when it is
--- cancelled or closed) and fires each once (fired_at set in the transaction that stores
--- the alert).
+-- Durable reminders: one per (booking, lead time), due at fire_at while the booking
+-- stands. The alerts job keeps them with the booking (moved with it, dropped when it is
+-- cancelled or closed: dropped_at, the row kept with its revision so that an older event
+-- seen again cannot bring it back) and fires each once (fired_at set in the transaction
+-- that stores the alert).
 create table reminders (
     booking_id uuid not null,
     lead_minutes integer not null check (lead_minutes > 0),
@@ -69,9 +71,10 @@ create table reminders (
     -- The booking revision this reflects (older events change nothing).
     revision integer not null,
     fired_at timestamptz,
+    dropped_at timestamptz,
     primary key (booking_id, lead_minutes)
 );
-create index reminders_due on reminders (fire_at) where fired_at is null;
+create index reminders_due on reminders (fire_at) where fired_at is null and dropped_at is null;
 
 -- How a user reads times and weights in their alerts (absent: UTC, kilograms).
 create table locale_preferences (

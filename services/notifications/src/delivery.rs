@@ -322,14 +322,44 @@ pub(crate) async fn emit(
     outbox::enqueue(conn, Topic::Notifications, &event).await
 }
 
-/// The alert as a text: title and body, at most two SMS segments.
+/// The GSM 03.38 basic character set (one septet each); its extension table costs two.
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+                          ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENDED: &str = "^{}\\[~]|€\u{c}";
+
+/// What a character costs in a text: septets in GSM-7, or None if it needs UCS-2.
+fn septets(c: char) -> Option<usize> {
+    if GSM7_BASIC.contains(c) {
+        Some(1)
+    } else if GSM7_EXTENDED.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The alert as a text, in at most two concatenated SMS segments: 2 × 153 septets when
+/// every character is GSM-7, else 2 × 67 UTF-16 units (UCS-2). Longer is cut, ending "...".
 fn sms_text(d: &Due) -> String {
     let text = format!("FitSync: {}. {}", d.title, d.body);
-    if text.chars().count() <= 300 {
+    let gsm = text.chars().all(|c| septets(c).is_some());
+    let (budget, cost): (usize, fn(char) -> usize) = if gsm {
+        (2 * 153, |c| septets(c).unwrap_or(2))
+    } else {
+        (2 * 67, char::len_utf16)
+    };
+    if text.chars().map(cost).sum::<usize>() <= budget {
         return text;
     }
-    let mut short: String = text.chars().take(299).collect();
-    short.push('…');
+    let mut used = 0;
+    let mut short: String = text
+        .chars()
+        .take_while(|&c| {
+            used += cost(c);
+            used <= budget - 3
+        })
+        .collect();
+    short.push_str("...");
     short
 }
 
@@ -419,11 +449,26 @@ mod tests {
 
     #[test]
     fn a_long_alert_fits_two_texts_and_one_push() {
-        let long = "x".repeat(5000);
-        let d = due("New personal record", &long);
+        // GSM-7: 2 × 153 septets; "^" and "€" cost two.
+        let d = due("New personal record", &"x".repeat(5000));
         let text = sms_text(&d);
-        assert_eq!(text.chars().count(), 300);
-        assert!(text.starts_with("FitSync: New personal record. xxx") && text.ends_with('…'));
+        assert!(text.starts_with("FitSync: New personal record. xxx") && text.ends_with("..."));
+        assert_eq!(text.chars().count(), 306);
+        let text = sms_text(&due("Note", &"^€".repeat(400)));
+        assert!(text.ends_with("..."));
+        let cost: usize = text
+            .chars()
+            .map(|c| if "^€".contains(c) { 2 } else { 1 })
+            .sum();
+        assert!((303..=306).contains(&cost), "{cost}");
+        // One character outside GSM-7 makes the whole text UCS-2: 2 × 67 UTF-16 units
+        // (an emoji is two).
+        let text = sms_text(&due("Great work", &"💪".repeat(200)));
+        assert!(text.ends_with("..."));
+        let units: usize = text.chars().map(char::len_utf16).sum();
+        assert!((131..=134).contains(&units), "{units}");
+
+        let d = due("New personal record", &"x".repeat(5000));
         let payload = push_payload(&d);
         assert!(payload.len() <= crate::push::MAX_PLAINTEXT);
         let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();

@@ -48,18 +48,21 @@ pub struct Vapid {
 }
 
 impl Vapid {
-    /// The key `[push]` configures, or one of this process's own.
-    pub fn from_settings(s: &PushSettings) -> anyhow::Result<Self> {
+    /// The key `[push]` configures, or (for `--target all` only, `may_generate`) one of
+    /// this process's own: processes that each made their own would serve one key and sign
+    /// with another.
+    pub fn from_settings(s: &PushSettings, may_generate: bool) -> anyhow::Result<Self> {
         let secret = match &s.vapid_private_key {
             Some(k) => SecretKey::from_slice(
                 &B64.decode(k.expose_secret().trim())
                     .map_err(|_| anyhow::anyhow!("push.vapid_private_key: not base64url"))?,
             )
             .map_err(|_| anyhow::anyhow!("push.vapid_private_key: not a P-256 private key"))?,
-            None => {
+            None if may_generate => {
                 tracing::warn!("push.vapid_private_key is unset: browsers' push subscriptions last until this process restarts");
                 random_secret()?
             }
+            None => anyhow::bail!("push.vapid_private_key is required outside --target all"),
         };
         Ok(Self::new(secret, &s.subject))
     }

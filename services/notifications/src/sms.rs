@@ -49,7 +49,7 @@ pub const SIGNATURE_HEADER: &str = "sms-signature";
 /// How long a texted code is good for, and how many wrong tries it takes.
 const CODE_MINUTES: i32 = 10;
 const CODE_TRIES: i32 = 5;
-/// At most one code per number this often.
+/// At most one code per number (whichever account asks) and per account this often.
 const CODE_INTERVAL_SECS: f64 = 30.0;
 
 /// An SMS provider, as the notifications service needs one.
@@ -330,7 +330,7 @@ fn code_hash(user: Uuid, code: &str) -> Vec<u8> {
     responses(
         (status = 202, description = "Code sent; the number is unverified until it comes back", body = Phone),
         (status = 422, description = "Not an E.164 number", body = fitsync_platform::Problem),
-        (status = 429, description = "A code was sent under 30 seconds ago", body = fitsync_platform::Problem),
+        (status = 429, description = "A code was sent to this account or this number under 30 seconds ago", body = fitsync_platform::Problem),
         (status = 503, description = "SMS is not configured, or the gateway did not take the code", body = fitsync_platform::Problem)
     ),
     security(("bearer" = []))
@@ -352,6 +352,20 @@ pub async fn put_phone(
         .fill(&mut digits)
         .map_err(|_| ApiError::Unavailable("no randomness for a code".into()))?;
     let code = format!("{:06}", u32::from_le_bytes(digits) % 1_000_000);
+    // Also across accounts: nobody makes FitSync text a number more often.
+    let texted_lately = sqlx::query_scalar!(
+        r#"select exists(select 1 from phone_numbers
+                         where number = $1 and user_id <> $2
+                           and code_sent_at > now() - make_interval(secs => $3)) as "texted!""#,
+        &body.number,
+        user.id(),
+        CODE_INTERVAL_SECS
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    if texted_lately {
+        return Err(ApiError::TooManyRequests);
+    }
     let stored = sqlx::query_scalar!(
         "insert into phone_numbers (user_id, number, code_hash, code_expires_at, code_sent_at)
          values ($1, $2, $3, now() + make_interval(mins => $4), now())

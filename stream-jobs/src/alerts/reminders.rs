@@ -4,8 +4,9 @@
 //! in the transaction that applies the booking's event: a booking (or a promotion off
 //! the waitlist, or a move) sets them to the session's start minus the lead, if that is
 //! still ahead of the event; a move resets one that already fired; a cancellation, a
-//! check-in or any close removes those not yet fired. Events older than the row's
-//! revision change nothing, so a replay decides the same.
+//! check-in or any close drops those not yet fired (the row stays, marked, with the
+//! event's revision). Events older than the row's revision change nothing, so a replay,
+//! or an old event published again, decides the same.
 //!
 //! `run` fires what is due: in one transaction it takes due rows (`for update skip
 //! locked`), stores each reminder in its client's inbox through the same path as every
@@ -48,40 +49,34 @@ pub async fn keep(
         b.status == "booked" && matches!(b.change.as_str(), "booked" | "promoted" | "rescheduled");
     for lead in LEADS_MIN {
         let fire_at = b.starts_at - chrono::Duration::minutes(lead.into());
-        if stands && fire_at > time {
-            sqlx::query!(
-                "insert into reminders (booking_id, lead_minutes, client_id, trainer_id, session_id,
-                                        starts_at, fire_at, revision)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)
-                 on conflict (booking_id, lead_minutes) do update
-                 set starts_at = excluded.starts_at, fire_at = excluded.fire_at,
-                     session_id = excluded.session_id, revision = excluded.revision,
-                     fired_at = case when reminders.starts_at = excluded.starts_at
-                                     then reminders.fired_at end
-                 where reminders.revision < excluded.revision",
-                b.booking_id,
-                lead,
-                b.client_id,
-                b.trainer_id,
-                b.session_id,
-                b.starts_at,
-                fire_at,
-                b.revision
-            )
-            .execute(&mut *conn)
-            .await?;
-        } else {
-            // Cancelled, closed, checked in, or moved too close for this lead.
-            sqlx::query!(
-                "delete from reminders
-                 where booking_id = $1 and lead_minutes = $2 and revision < $3 and fired_at is null",
-                b.booking_id,
-                lead,
-                b.revision
-            )
-            .execute(&mut *conn)
-            .await?;
-        }
+        // Armed while the booking stands and the time is still ahead. Otherwise (cancelled,
+        // closed, checked in, moved too close) dropped: the row stays, marked, with this
+        // revision, so that no older event seen again re-arms it. One that already fired
+        // stays fired unless the session moved.
+        let armed = stands && fire_at > time;
+        sqlx::query!(
+            "insert into reminders (booking_id, lead_minutes, client_id, trainer_id, session_id,
+                                    starts_at, fire_at, revision, dropped_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, case when $9 then null else now() end)
+             on conflict (booking_id, lead_minutes) do update
+             set starts_at = excluded.starts_at, fire_at = excluded.fire_at,
+                 session_id = excluded.session_id, revision = excluded.revision,
+                 dropped_at = case when $9 then null else coalesce(reminders.dropped_at, now()) end,
+                 fired_at = case when $9 and reminders.starts_at <> excluded.starts_at then null
+                                 else reminders.fired_at end
+             where reminders.revision < excluded.revision",
+            b.booking_id,
+            lead,
+            b.client_id,
+            b.trainer_id,
+            b.session_id,
+            b.starts_at,
+            fire_at,
+            b.revision,
+            armed
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -148,7 +143,7 @@ async fn round(pool: &PgPool) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let due = sqlx::query!(
         "select booking_id, lead_minutes, client_id, session_id, starts_at, fire_at
-         from reminders where fired_at is null and fire_at <= now()
+         from reminders where fired_at is null and dropped_at is null and fire_at <= now()
          order by fire_at limit $1 for update skip locked",
         BATCH
     )
