@@ -439,10 +439,12 @@ impl World {
     /// `{client}`, `{gym}`, `{other_gym}`, `{random}`, `{set}`, `{exercise}`, `{program}`,
     /// `{assignment}`, `{assignment_to_end}`, `{diet}`, `{diet_assignment}`, `{food}`,
     /// `{workout}`, `{trainer}`, `{session_type}`, `{class_type}`, `{class}`, `{class2}`,
-    /// `{booking}`, `{booking_to_cancel}`, `{package}`, `{feed}`, `{series}`, `{series_start}`, `{yesterday}` (05:00 UTC), `{slot_by_who}`, `{today}` and `{who}` (the
+    /// `{booking}`, `{booking_to_cancel}`, `{package}`, `{feed}`, `{series}`, `{series_start}`, `{yesterday}` (05:00 UTC), `{slot_by_who}`, `{today}`, `{phone}` (a number of the caller's own) and `{who}` (the
     /// caller, for bodies that must differ per caller) filled in.
     fn expand(&self, text: &str, who: Who) -> String {
         text.replace("{client}", &self.owner.id.to_string())
+            // A number of the caller's own (one code per number per 30 s, across accounts).
+            .replace("{phone}", &format!("+49151000000{:02}", who as u8))
             .replace("{gym}", &self.gym_id.to_string())
             .replace("{other_gym}", &self.other_gym_id.to_string())
             .replace("{random}", &Uuid::new_v4().to_string())
@@ -1331,7 +1333,7 @@ fn cases() -> Vec<Case> {
             M::PUT,
             "/api/notifications/phone",
             "/api/notifications/phone",
-            Some(r#"{"number": "+4915112345678"}"#),
+            Some(r#"{"number": "{phone}"}"#),
             signed_in(202),
         ),
         Case::new(
