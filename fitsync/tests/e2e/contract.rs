@@ -494,35 +494,35 @@ async fn fuzz(app: &TestApp, who: &str, token: &str, filter: [&str; 2]) {
     assert!(report.contains("Test cases:"), "schemathesis ran: {report}");
 }
 
-/// Property-based contract fuzzing of every operation of the generated document, as a
-/// client, a trainer and an admin: requests valid by the schema are accepted (or
-/// refused for authorization, existence or conflict), invalid ones rejected, every
-/// response documented and matching its schema, no server error. The logout
-/// operations run last, with a token of their own (they revoke it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_operation_keeps_its_contract_under_property_based_fuzzing() {
-    let mut env = TestEnv::with_limit(crate::harness::test_limit() * 3).await;
-    // The fuzzer signs in, registers and guesses far more than a person would.
+/// The platform the fuzzer runs against: everything, with sign-in limits a person would
+/// never reach (the fuzzer signs in, registers and guesses far more than a person would).
+async fn fuzzed() -> (TestEnv, TestApp) {
+    let mut env = TestEnv::with_limit(crate::harness::test_limit() * 2).await;
     env.settings.auth.login_attempts_per_address_per_minute = 1_000_000;
     env.settings.auth.max_login_failures = 1_000_000;
     let app = env.start(&[Target::All]).await;
+    (env, app)
+}
+
+/// Every operation but logout. The live stream answers with a response that lasts until
+/// the token expires: the fuzzer would wait out its read timeout on every example. Its
+/// refusals (bad Last-Event-ID or `after`, unknown parameters, no token) are tested in
+/// alerts.rs.
+const EVERYTHING_BUT_LOGOUT: [&str; 2] = [
+    "--exclude-path-regex",
+    "^/api/auth/logout|^/api/notifications/stream$",
+];
+
+/// Property-based contract fuzzing of every operation of the generated document, one
+/// test per role (each well within its own time limit): requests valid by the schema
+/// are accepted (or refused for authorization, existence or conflict), invalid ones
+/// rejected, every response documented and matching its schema, no server error. As a
+/// client, the logout operations run last, with a token of their own (they revoke it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_keeps_its_contract_under_property_based_fuzzing_as_a_client() {
+    let (_env, app) = fuzzed().await;
     let client = app.register("client").await;
-    let trainer = app.register("trainer").await;
-    let admin = app.admin(&env).await;
-    // The live stream answers with a response that lasts until the token expires: the
-    // fuzzer would wait out its read timeout on every example. Its refusals (bad
-    // Last-Event-ID or `after`, unknown parameters, no token) are tested in alerts.rs.
-    let everything_but_logout = [
-        "--exclude-path-regex",
-        "^/api/auth/logout|^/api/notifications/stream$",
-    ];
-    for (who, account) in [
-        ("a client", &client),
-        ("a trainer", &trainer),
-        ("an admin", &admin),
-    ] {
-        fuzz(&app, who, &account.token, everything_but_logout).await;
-    }
+    fuzz(&app, "a client", &client.token, EVERYTHING_BUT_LOGOUT).await;
     let last = app.register("client").await;
     fuzz(
         &app,
@@ -531,5 +531,21 @@ async fn every_operation_keeps_its_contract_under_property_based_fuzzing() {
         ["--include-path-regex", "^/api/auth/logout"],
     )
     .await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_keeps_its_contract_under_property_based_fuzzing_as_a_trainer() {
+    let (_env, app) = fuzzed().await;
+    let trainer = app.register("trainer").await;
+    fuzz(&app, "a trainer", &trainer.token, EVERYTHING_BUT_LOGOUT).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_keeps_its_contract_under_property_based_fuzzing_as_an_admin() {
+    let (env, app) = fuzzed().await;
+    let admin = app.admin(&env).await;
+    fuzz(&app, "an admin", &admin.token, EVERYTHING_BUT_LOGOUT).await;
     app.stop().await;
 }
