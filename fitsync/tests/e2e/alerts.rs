@@ -591,6 +591,16 @@ async fn a_trainers_settings_mute_and_tune_a_rule_per_client() {
             json!({"enabled": true, "cooldown_minutes": 50_000}),
             "cooldown_minutes",
         ),
+        (
+            "adherence_drop",
+            json!({"enabled": true, "threshold": 1.5, "cooldown_minutes": 60}),
+            "threshold",
+        ),
+        (
+            "missed_workout",
+            json!({"enabled": true, "threshold": 0.5, "cooldown_minutes": 60}),
+            "threshold",
+        ),
     ] {
         let (status, problem) = put(rule, None, body).await;
         assert_eq!(status, 422, "{rule}");

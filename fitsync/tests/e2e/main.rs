@@ -26,6 +26,7 @@ mod delivery;
 mod diets;
 mod email;
 mod export;
+mod missed;
 mod outage;
 mod pipeline;
 mod programs;

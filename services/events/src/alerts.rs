@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 pub const PERSONAL_RECORD_V1: &str = "fitsync.progress.personal_record.v1";
 pub const WORKLOAD_SPIKE_V1: &str = "fitsync.progress.workload_spike.v1";
+pub const WORKOUT_MISSED_V1: &str = "fitsync.progress.workout_missed.v1";
 
 /// A client's best estimated one-rep max on an exercise went up (the first set ever
 /// logged on an exercise sets a baseline, not a record).
@@ -41,3 +42,28 @@ pub struct WorkloadSpike {
 /// The lowest workload-ratio threshold a trainer can choose; the analytics job signals
 /// every day above it, the alerts job applies each trainer's own.
 pub const WORKLOAD_SPIKE_FLOOR: f64 = 1.3;
+
+/// A planned workout's local day ended and no finished workout carried it out (signalled
+/// once, by the analytics job's day-close pass, for days that ended at most
+/// `MISSED_NEWS_DAYS` ago). With the client's adherence over the seven days ending on it
+/// and over the seven days before: a drop below a trainer's threshold is read from these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkoutMissed {
+    pub client_id: Uuid,
+    pub planned_workout_id: Uuid,
+    pub assignment_id: Uuid,
+    /// The local day it was planned for, in `time_zone` (the assignment's).
+    pub day: NaiveDate,
+    pub time_zone: String,
+    /// Done of planned (workouts and sessions) over `day` and the six days before, 0 to 1;
+    /// absent when nothing was planned or booked.
+    pub adherence_7: Option<f64>,
+    /// The same over the seven days before `day`.
+    pub previous_adherence_7: Option<f64>,
+    pub trainers: Vec<Uuid>,
+}
+
+/// How many days after a planned day's end a missed workout is still signalled: a plan
+/// assigned or moved into the past is history, not news.
+pub const MISSED_NEWS_DAYS: i64 = 2;

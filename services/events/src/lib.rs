@@ -20,7 +20,8 @@ pub use access::{
     RELATIONSHIP_STARTED_V1,
 };
 pub use alerts::{
-    PersonalRecord, WorkloadSpike, PERSONAL_RECORD_V1, WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1,
+    PersonalRecord, WorkloadSpike, WorkoutMissed, MISSED_NEWS_DAYS, PERSONAL_RECORD_V1,
+    WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 pub use diet::{
     DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,
@@ -54,7 +55,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 35] = [
+pub const EVENT_TYPES: [&str; 36] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -90,6 +91,7 @@ pub const EVENT_TYPES: [&str; 35] = [
     HEARTBEAT_V1,
     PERSONAL_RECORD_V1,
     WORKLOAD_SPIKE_V1,
+    WORKOUT_MISSED_V1,
 ];
 
 /// Types no longer produced whose events consumers still read (a replay of an old log).
@@ -180,6 +182,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         )),
         WORKLOAD_SPIKE_V1 => Some(include_str!(
             "../schemas/fitsync.progress.workload_spike.v1.json"
+        )),
+        WORKOUT_MISSED_V1 => Some(include_str!(
+            "../schemas/fitsync.progress.workout_missed.v1.json"
         )),
         _ => None,
     }

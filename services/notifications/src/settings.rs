@@ -17,11 +17,14 @@ use uuid::Uuid;
 use crate::NotificationsState;
 
 /// The rules a trainer tunes (the others concern the recipient's own bookings and
-/// messages, governed by their delivery preferences), and whether each has a threshold.
-const RULES: [(&str, bool); 3] = [
-    ("personal_record", false),
-    ("workload_spike", true),
-    ("no_show", false),
+/// messages, governed by their delivery preferences), and the range of each one's
+/// threshold if it has one.
+const RULES: [(&str, Option<(f64, f64)>); 5] = [
+    ("personal_record", None),
+    ("workload_spike", Some((1.0, 5.0))),
+    ("no_show", None),
+    ("missed_workout", None),
+    ("adherence_drop", Some((0.1, 1.0))),
 ];
 
 /// What "all clients" is stored as.
@@ -40,9 +43,11 @@ pub struct Scope {
 #[serde(deny_unknown_fields)]
 pub struct NewAlertSetting {
     enabled: bool,
-    /// `workload_spike` only: the acute:chronic ratio it must exceed (default 1.5).
+    /// `workload_spike`: the acute:chronic ratio it must exceed, from 1 to 5 (default
+    /// 1.5); `adherence_drop`: the 7-day adherence it must fall below, from 0.1 to 1
+    /// (default 0.7). The other rules have none.
     #[serde(default)]
-    #[schema(minimum = 1.0, maximum = 5.0)]
+    #[schema(minimum = 0.1, maximum = 5.0)]
     threshold: Option<f64>,
     /// At most one alert of the rule per client within this many minutes (0: none; at most
     /// 30 days).
@@ -110,7 +115,7 @@ pub async fn list(
 #[utoipa::path(
     put, path = "/api/notifications/alert-settings/{rule}", tag = "notifications",
     summary = "Set how a rule alerts the calling trainer, for one client or all",
-    params(("rule" = String, Path, description = "`personal_record`, `workload_spike` or `no_show`"), Scope),
+    params(("rule" = String, Path, description = "`personal_record`, `workload_spike`, `no_show`, `missed_workout` or `adherence_drop`"), Scope),
     request_body = NewAlertSetting,
     responses(
         (status = 200, description = "As stored", body = AlertSetting),
@@ -128,19 +133,18 @@ pub async fn put(
     ApiJson(body): ApiJson<NewAlertSetting>,
 ) -> Result<Json<AlertSetting>, ApiError> {
     trainer_only(&user)?;
-    let (rule, has_threshold) = RULES
+    let (rule, range) = RULES
         .iter()
         .find(|(r, _)| *r == rule)
         .copied()
         .ok_or(ApiError::NotFound)?;
     let mut errors = Vec::new();
-    match body.threshold {
-        Some(_) if !has_threshold => {
-            errors.push(FieldError::new("threshold", "this rule has none"))
-        }
-        Some(t) if !(1.0..=5.0).contains(&t) => {
-            errors.push(FieldError::new("threshold", "must be from 1 to 5"))
-        }
+    match (body.threshold, range) {
+        (Some(_), None) => errors.push(FieldError::new("threshold", "this rule has none")),
+        (Some(t), Some((low, high))) if !(low..=high).contains(&t) => errors.push(FieldError::new(
+            "threshold",
+            format!("must be from {low} to {high}"),
+        )),
         _ => {}
     }
     if !(0..=43_200).contains(&body.cooldown_minutes) {

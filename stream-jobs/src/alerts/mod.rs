@@ -145,7 +145,7 @@ async fn recipient(conn: &mut PgConnection, c: &Candidate) -> Result<Recipient, 
 /// and stores it, in their locale's words, if it fires.
 async fn fire(conn: &mut PgConnection, c: &Candidate) -> Result<Outcome, sqlx::Error> {
     let r = recipient(&mut *conn, c).await?;
-    if !r.enabled || matches!((c.measure, r.threshold), (Some(m), Some(t)) if m <= t) {
+    if !r.enabled || !c.measure.passes(r.threshold) {
         return Ok(Outcome::Suppressed);
     }
     if r.seen {

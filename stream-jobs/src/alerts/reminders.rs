@@ -96,7 +96,7 @@ fn candidate(
         dedup_key: format!("reminder:{booking}:{lead}:{}", starts_at.timestamp()),
         scope: booking.to_string(),
         client_id: None,
-        measure: None,
+        measure: super::rules::Measure::None,
         at: fire_at,
         title: if lead >= 24 * 60 {
             "Session tomorrow"

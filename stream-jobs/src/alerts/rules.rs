@@ -7,6 +7,8 @@
 //! | `personal_record` | `fitsync.progress.personal_record.v1`, counted within `NEWS_WINDOW` of the set | the client's trainers | set, exercise | client + exercise (60 min) |
 //! | `workload_spike` | `fitsync.progress.workload_spike.v1`, ratio above the threshold (1.5), likewise | the client's trainers | client, day | client (7 days) |
 //! | `no_show` | a booking marked `no_show` | its trainer | booking | client (none) |
+//! | `missed_workout` | `fitsync.progress.workout_missed.v1` (a planned workout's local day ended undone, signalled within `MISSED_NEWS_DAYS`) | the client's trainers | planned workout | client (none) |
+//! | `adherence_drop` | the same signal, when the client's 7-day adherence fell below the threshold (70 %) from at or above it the day before | the client's trainers | client, day | client (7 days) |
 //! | `booking_confirmed` | a booking `booked` (of a session not yet begun, as for the next three) | its client and trainer | booking, revision | booking (none) |
 //! | `booking_cancelled` | `cancelled`, `late_cancelled` | its client and trainer | booking, revision | booking (none) |
 //! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
@@ -17,21 +19,27 @@
 use chrono::{DateTime, Utc};
 use fitsync_events::{
     AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WorkloadSpike,
-    ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1, COMMENT_ADDED_V1, PERSONAL_RECORD_V1,
-    WORKLOAD_SPIKE_V1,
+    WorkoutMissed, ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1, COMMENT_ADDED_V1, PERSONAL_RECORD_V1,
+    WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 /// Rules a trainer can tune per client (the others concern the recipient's own bookings
 /// and messages, and are governed by their delivery preferences).
-pub const TUNABLE: [&str; 3] = ["personal_record", "workload_spike", "no_show"];
+pub const TUNABLE: [&str; 5] = [
+    "personal_record",
+    "workload_spike",
+    "no_show",
+    "missed_workout",
+    "adherence_drop",
+];
 
 /// The category a user's channel preferences name a rule by.
 pub fn category(rule: &str) -> &'static str {
     match rule {
         "personal_record" | "workload_spike" => "progress",
-        "no_show" => "attendance",
+        "no_show" | "missed_workout" | "adherence_drop" => "attendance",
         "workout_comment" => "feedback",
         "session_reminder" => "reminders",
         _ => "bookings",
@@ -43,7 +51,34 @@ pub fn defaults(rule: &str) -> (Option<f64>, i32) {
     match rule {
         "personal_record" => (None, 60),
         "workload_spike" => (Some(fitsync_analytics::ACWR_FLAG), 7 * 24 * 60),
+        "adherence_drop" => (Some(ADHERENCE_FLOOR), 7 * 24 * 60),
         _ => (None, 0),
+    }
+}
+
+/// The 7-day adherence below which a drop alerts by default (the at-risk score's
+/// "low adherence").
+pub const ADHERENCE_FLOOR: f64 = 0.7;
+
+/// What a rule's threshold is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure {
+    /// The rule has no threshold.
+    None,
+    /// Fires above the threshold.
+    Above(f64),
+    /// Fires when it fell below the threshold from at or above it.
+    FellBelow { now: f64, before: f64 },
+}
+
+impl Measure {
+    /// Whether the alert passes `threshold` (none: it passes).
+    pub fn passes(self, threshold: Option<f64>) -> bool {
+        match (self, threshold) {
+            (_, None) | (Measure::None, _) => true,
+            (Measure::Above(m), Some(t)) => m > t,
+            (Measure::FellBelow { now, before }, Some(t)) => now < t && before >= t,
+        }
     }
 }
 
@@ -58,8 +93,8 @@ pub struct Candidate {
     pub scope: String,
     /// The client a trainer's settings for this rule are looked up by.
     pub client_id: Option<Uuid>,
-    /// What the rule's threshold is compared with, if it has one.
-    pub measure: Option<f64>,
+    /// What the rule's threshold is compared with.
+    pub measure: Measure,
     /// The trigger's time (cooldowns compare these, not the time of processing).
     pub at: DateTime<Utc>,
     pub title: String,
@@ -77,6 +112,7 @@ pub enum Trigger {
     /// With the time the analytics job derived it.
     Record(PersonalRecord, DateTime<Utc>),
     Workload(WorkloadSpike, DateTime<Utc>),
+    Missed(WorkoutMissed),
     Booking(BookingChanged, DateTime<Utc>),
     Comment(CommentAdded),
     /// Where a user's alert email may go (no alert of its own).
@@ -122,6 +158,19 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                 ));
             }
             Ok(Trigger::Workload(w, event.time))
+        }
+        WORKOUT_MISSED_V1 => {
+            let m: WorkoutMissed = event
+                .payload(WORKOUT_MISSED_V1)
+                .map_err(|e| e.to_string())?;
+            subject_is(m.client_id, "missed workout's client")?;
+            let share = |a: Option<f64>| a.is_none_or(|a| (0.0..=1.0).contains(&a));
+            if !(share(m.adherence_7) && share(m.previous_adherence_7)) {
+                return Err(format!(
+                    "invalid {WORKOUT_MISSED_V1}: adherence from 0 to 1"
+                ));
+            }
+            Ok(Trigger::Missed(m))
         }
         BOOKING_CHANGED_V1 => {
             let b: BookingChanged = event
@@ -181,7 +230,7 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                 dedup_key: format!("pr:{}:{}", r.set_id, r.exercise),
                 scope: format!("{}:{}", r.client_id, r.exercise),
                 client_id: Some(r.client_id),
-                measure: None,
+                measure: Measure::None,
                 at: r.achieved_at,
                 title: "New personal record".to_owned(),
                 body: String::new(),
@@ -206,7 +255,7 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                     dedup_key: format!("workload:{}:{}", w.client_id, w.day),
                     scope: w.client_id.to_string(),
                     client_id: Some(w.client_id),
-                    measure: Some(w.ratio),
+                    measure: Measure::Above(w.ratio),
                     at,
                     title: "Workload spike".to_owned(),
                     body: String::new(),
@@ -218,6 +267,7 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                 })
                 .collect()
         }
+        Trigger::Missed(m) => missed(m),
         Trigger::Booking(b, time) => booking(b, *time),
         Trigger::Comment(c) => vec![Candidate {
             user_id: c.client_id,
@@ -225,7 +275,7 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
             dedup_key: format!("comment:{}", c.comment_id),
             scope: c.comment_id.to_string(),
             client_id: None,
-            measure: None,
+            measure: Measure::None,
             at: c.created_at,
             title: "New feedback on your workout".to_owned(),
             body: c.body.clone(),
@@ -236,6 +286,61 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
         }],
         Trigger::Address(_) | Trigger::Other => Vec::new(),
     }
+}
+
+/// A missed planned workout alerts each trainer; if the client's 7-day adherence is
+/// known on that day and the day before, a fall below the trainer's threshold does too.
+/// Both are dated at the end of the planned day (in the plan's zone), so a replay
+/// decides the same.
+fn missed(m: &WorkoutMissed) -> Vec<Candidate> {
+    let tz: chrono_tz::Tz = m.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let end = (m.day + chrono::Duration::days(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(tz)
+        .earliest()
+        .map_or_else(
+            || m.day.and_time(chrono::NaiveTime::MIN).and_utc() + chrono::Duration::days(1),
+            |t| t.with_timezone(&Utc),
+        );
+    let data = json!({"client_id": m.client_id, "planned_workout_id": m.planned_workout_id,
+                      "assignment_id": m.assignment_id, "day": m.day,
+                      "adherence_7": m.adherence_7, "previous_adherence_7": m.previous_adherence_7});
+    let mut out = Vec::new();
+    for t in &m.trainers {
+        out.push(Candidate {
+            user_id: *t,
+            rule: "missed_workout",
+            dedup_key: format!("missed:{}", m.planned_workout_id),
+            scope: m.client_id.to_string(),
+            client_id: Some(m.client_id),
+            measure: Measure::None,
+            at: end,
+            title: "Missed workout".to_owned(),
+            body: String::new(),
+            subject_id: m.client_id,
+            sender_id: None,
+            data: data.clone(),
+            notification_id: None,
+        });
+        if let (Some(now), Some(before)) = (m.adherence_7, m.previous_adherence_7) {
+            out.push(Candidate {
+                user_id: *t,
+                rule: "adherence_drop",
+                dedup_key: format!("adherence:{}:{}", m.client_id, m.day),
+                scope: m.client_id.to_string(),
+                client_id: Some(m.client_id),
+                measure: Measure::FellBelow { now, before },
+                at: end,
+                title: "Adherence dropping".to_owned(),
+                body: String::new(),
+                subject_id: m.client_id,
+                sender_id: None,
+                data: data.clone(),
+                notification_id: None,
+            });
+        }
+    }
+    out
 }
 
 fn booking(b: &BookingChanged, time: DateTime<Utc>) -> Vec<Candidate> {
@@ -264,7 +369,7 @@ fn booking(b: &BookingChanged, time: DateTime<Utc>) -> Vec<Candidate> {
             b.booking_id.to_string()
         },
         client_id: (user_id == b.trainer_id).then_some(b.client_id),
-        measure: None,
+        measure: Measure::None,
         at: time,
         title: title.to_owned(),
         body: String::new(),
@@ -343,6 +448,16 @@ pub fn text(c: &Candidate, locale: &Locale) -> String {
             kg("chronic_kg", 0)
         ),
         ("no_show", _) => format!("Your client did not come to the session of {at}."),
+        ("missed_workout", _) => format!(
+            "Your client did not do the workout planned for {}.",
+            d["day"].as_str().unwrap_or_default()
+        ),
+        ("adherence_drop", _) => format!(
+            "7-day adherence fell to {:.0} % on {} (from {:.0} % the day before).",
+            100.0 * d["adherence_7"].as_f64().unwrap_or(0.0),
+            d["day"].as_str().unwrap_or_default(),
+            100.0 * d["previous_adherence_7"].as_f64().unwrap_or(0.0)
+        ),
         ("booking_confirmed", false) => format!("Your session on {at} is booked."),
         ("booking_confirmed", true) => format!("A client booked your session on {at}."),
         ("booking_cancelled", false) => format!("Your session on {at} is cancelled."),
@@ -414,6 +529,98 @@ mod tests {
                 assert_eq!(out[0].user_id, b.client_id);
             }
         }
+    }
+
+    fn missed_event(now: Option<f64>, before: Option<f64>) -> WorkoutMissed {
+        WorkoutMissed {
+            client_id: Uuid::now_v7(),
+            planned_workout_id: Uuid::now_v7(),
+            assignment_id: Uuid::now_v7(),
+            day: "2026-12-01".parse().unwrap(),
+            time_zone: "America/New_York".into(),
+            adherence_7: now,
+            previous_adherence_7: before,
+            trainers: vec![Uuid::now_v7(), Uuid::now_v7()],
+        }
+    }
+
+    #[test]
+    fn a_missed_workout_alerts_each_trainer_and_a_known_adherence_may_drop() {
+        let m = missed_event(Some(0.5), Some(1.0));
+        let out = candidates(&Trigger::Missed(m.clone()));
+        let rules: Vec<(&str, Uuid)> = out.iter().map(|c| (c.rule, c.user_id)).collect();
+        assert_eq!(
+            rules,
+            [
+                ("missed_workout", m.trainers[0]),
+                ("adherence_drop", m.trainers[0]),
+                ("missed_workout", m.trainers[1]),
+                ("adherence_drop", m.trainers[1]),
+            ]
+        );
+        // Dated at the end of the planned day where it was planned: midnight in New York
+        // (5 hours behind UTC in December).
+        let end: DateTime<Utc> = "2026-12-02T05:00:00Z".parse().unwrap();
+        assert!(out
+            .iter()
+            .all(|c| c.at == end && c.client_id == Some(m.client_id)));
+        assert_eq!(out[0].dedup_key, format!("missed:{}", m.planned_workout_id));
+        assert_eq!(
+            out[1].dedup_key,
+            format!("adherence:{}:2026-12-01", m.client_id)
+        );
+        assert_eq!(
+            out[1].measure,
+            Measure::FellBelow {
+                now: 0.5,
+                before: 1.0
+            }
+        );
+        assert_eq!(
+            out[1].body,
+            "7-day adherence fell to 50 % on 2026-12-01 (from 100 % the day before)."
+        );
+        // Without a week's adherence on either side, no drop to speak of.
+        for (now, before) in [(None, Some(1.0)), (Some(0.5), None), (None, None)] {
+            let out = candidates(&Trigger::Missed(missed_event(now, before)));
+            assert!(out.iter().all(|c| c.rule == "missed_workout") && out.len() == 2);
+        }
+    }
+
+    #[test]
+    fn a_drop_passes_only_when_it_crosses_the_threshold() {
+        let fell = |now, before| Measure::FellBelow { now, before };
+        assert!(fell(0.5, 0.7).passes(Some(0.7)));
+        assert!(
+            !fell(0.7, 1.0).passes(Some(0.7)),
+            "at the threshold is not below it"
+        );
+        assert!(
+            !fell(0.5, 0.6).passes(Some(0.7)),
+            "already below the day before"
+        );
+        assert!(fell(0.5, 0.6).passes(Some(0.6)));
+        assert!(Measure::Above(1.6).passes(Some(1.5)));
+        assert!(!Measure::Above(1.5).passes(Some(1.5)));
+        assert!(Measure::None.passes(Some(1.0)) && fell(0.9, 0.1).passes(None));
+    }
+
+    #[test]
+    fn a_missed_workout_signal_out_of_range_is_refused() {
+        let event = |now: f64| {
+            let m = missed_event(Some(now), Some(1.0));
+            serde_json::to_vec(&CloudEvent::new(
+                "/t",
+                WORKOUT_MISSED_V1,
+                m.client_id.to_string(),
+                m,
+            ))
+            .unwrap()
+        };
+        assert!(matches!(decode(Some(&event(0.25))), Ok(Trigger::Missed(_))));
+        assert!(decode(Some(&event(1.5)))
+            .unwrap_err()
+            .contains("adherence from 0 to 1"));
     }
 
     #[test]

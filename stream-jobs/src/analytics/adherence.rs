@@ -23,14 +23,17 @@ pub async fn apply_plans(
     let mut stale = 0;
     for plan in plans {
         let newer = sqlx::query_scalar!(
-            "insert into plan_facts (assignment_id, client_id, status, revision) values ($1, $2, $3, $4)
-             on conflict (assignment_id) do update set status = excluded.status, revision = excluded.revision
+            "insert into plan_facts (assignment_id, client_id, status, revision, time_zone)
+             values ($1, $2, $3, $4, $5)
+             on conflict (assignment_id) do update
+             set status = excluded.status, revision = excluded.revision, time_zone = excluded.time_zone
              where excluded.revision > plan_facts.revision
              returning assignment_id",
             plan.assignment_id,
             plan.client_id,
             plan.status,
-            plan.revision
+            plan.revision,
+            plan.time_zone
         )
         .fetch_optional(&mut *conn)
         .await?;

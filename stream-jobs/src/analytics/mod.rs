@@ -13,12 +13,14 @@
 //! every (client, exercise) and (client, week) a correction or deletion touched, and
 //! replace those results; store the next offsets; commit. Kafka commits follow, advisory
 //! only. The results are therefore always those of a fresh computation over the log as it
-//! now stands.
+//! now stands. Beside the batches, a day-close pass (`close`) signals the planned workouts
+//! whose day ended undone.
 
 mod adherence;
 pub mod backfill;
 mod body;
 mod business;
+mod close;
 mod decode;
 mod nutrition;
 mod signals;
@@ -84,7 +86,16 @@ impl ProgressAnalytics {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // The day-close pass signals missed planned workouts (with the signals only).
+        let timers = shutdown.child_token();
+        let close = self
+            .signals
+            .then(|| tokio::spawn(close::run(self.pool.clone(), timers.clone())));
         let result = runner::run(&self, &shutdown).await;
+        timers.cancel();
+        if let Some(close) = close {
+            let _ = close.await;
+        }
         runner::drop_blocking(JOB, self).await;
         result
     }

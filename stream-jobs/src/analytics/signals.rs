@@ -18,10 +18,10 @@ use uuid::Uuid;
 
 use super::sink::{date, days, Improved};
 
-const SOURCE: &str = "/fitsync/analytics";
+pub(super) const SOURCE: &str = "/fitsync/analytics";
 
 /// Each client's current trainers.
-async fn trainers_of(
+pub(super) async fn trainers_of(
     conn: &mut PgConnection,
     clients: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {

@@ -1,0 +1,196 @@
+//! The day-close pass: a missed planned workout is the absence of an event, so no batch
+//! would ever see it. Every `POLL`, this pass looks for planned workouts whose local day
+//! (in their assignment's time zone) has ended, at most `MISSED_NEWS_DAYS` ago, with no
+//! finished workout carrying them out, and signals each once
+//! (`fitsync.progress.workout_missed.v1`), with the client's adherence over the seven
+//! days ending on that day and over the seven before, read from `daily_adherence` (the
+//! job's own results). The mark (`missed_workouts`) and the signal are written in one
+//! transaction, so a crash signals nothing or everything, and a second replica's pass
+//! finds the mark and signals nothing.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{NaiveDate, Utc};
+use fitsync_events::{CloudEvent, Topic, WorkoutMissed, MISSED_NEWS_DAYS, WORKOUT_MISSED_V1};
+use fitsync_platform::outbox;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::signals::trainers_of;
+
+/// How often the pass looks.
+const POLL: Duration = Duration::from_secs(2);
+/// Planned workouts signalled per transaction.
+const BATCH: usize = 500;
+
+/// Runs the pass until `shutdown`.
+pub async fn run(pool: PgPool, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let wait = match round(&pool).await {
+            Ok(n) if n == BATCH => Duration::ZERO,
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                POLL
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "closing planned days failed; retrying");
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// A planned workout the pass may close.
+struct Open {
+    planned_workout_id: Uuid,
+    assignment_id: Uuid,
+    client_id: Uuid,
+    day: NaiveDate,
+    time_zone: String,
+}
+
+/// Whether `day` has ended in `zone` by `now`, at most
+/// `MISSED_NEWS_DAYS` ago. An unknown zone reads as UTC.
+fn due(day: NaiveDate, zone: &str, now: chrono::DateTime<Utc>) -> bool {
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let today = now.with_timezone(&tz).date_naive();
+    day < today && (today - day).num_days() <= MISSED_NEWS_DAYS
+}
+
+/// Signals what is due in one transaction; returns how many it signalled.
+pub async fn round(pool: &PgPool) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    // Every local "today" lies within a day of UTC's: the days that may be due.
+    let open = sqlx::query_as!(
+        Open,
+        r#"select p.planned_workout_id, p.assignment_id, p.client_id, p.day, f.time_zone
+           from planned_facts p join plan_facts f on f.assignment_id = p.assignment_id
+           where p.day between (now() at time zone 'UTC')::date - ($1::int + 1) and (now() at time zone 'UTC')::date
+             and not exists (select 1 from missed_workouts m
+                             where m.planned_workout_id = p.planned_workout_id)
+             and not exists (select 1 from workout_facts w
+                             where w.planned_workout_id = p.planned_workout_id and w.status = 'finished')
+           order by p.day, p.planned_workout_id"#,
+        i32::try_from(MISSED_NEWS_DAYS).unwrap_or(2)
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let now = Utc::now();
+    let due: Vec<Open> = open
+        .into_iter()
+        .filter(|o| due(o.day, &o.time_zone, now))
+        .take(BATCH)
+        .collect();
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = due.iter().map(|o| o.planned_workout_id).collect();
+    let clients: Vec<Uuid> = due.iter().map(|o| o.client_id).collect();
+    let days: Vec<NaiveDate> = due.iter().map(|o| o.day).collect();
+    // Ours are those no other pass marked first (it waits for theirs to commit).
+    let marked: std::collections::HashSet<Uuid> = sqlx::query_scalar!(
+        "insert into missed_workouts (planned_workout_id, client_id, day)
+         select * from unnest($1::uuid[], $2::uuid[], $3::date[])
+         on conflict (planned_workout_id) do nothing
+         returning planned_workout_id",
+        &ids,
+        &clients,
+        &days
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let due: Vec<Open> = due
+        .into_iter()
+        .filter(|o| marked.contains(&o.planned_workout_id))
+        .collect();
+    let adherence = adherence(&mut tx, &due).await?;
+    let mut whose: Vec<Uuid> = due.iter().map(|o| o.client_id).collect();
+    whose.sort_unstable();
+    whose.dedup();
+    let trainers = trainers_of(&mut tx, &whose).await?;
+    for o in &due {
+        let (adherence_7, previous_adherence_7) = adherence
+            .get(&(o.client_id, o.day))
+            .copied()
+            .unwrap_or_default();
+        let event = CloudEvent::new(
+            super::signals::SOURCE,
+            WORKOUT_MISSED_V1,
+            o.client_id.to_string(),
+            WorkoutMissed {
+                client_id: o.client_id,
+                planned_workout_id: o.planned_workout_id,
+                assignment_id: o.assignment_id,
+                day: o.day,
+                time_zone: o.time_zone.clone(),
+                adherence_7,
+                previous_adherence_7,
+                trainers: trainers.get(&o.client_id).cloned().unwrap_or_default(),
+            },
+        );
+        outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
+    }
+    fitsync_platform::fault::point("close.before_commit");
+    tx.commit().await?;
+    Ok(due.len())
+}
+
+/// Each (client, day)'s adherence over the seven days ending on it and over the seven
+/// before: done (finished planned workouts, attended sessions) of planned (workouts and
+/// resolved sessions), as the adherence windows count it.
+async fn adherence(
+    conn: &mut PgConnection,
+    due: &[Open],
+) -> Result<HashMap<(Uuid, NaiveDate), (Option<f64>, Option<f64>)>, sqlx::Error> {
+    let clients: Vec<Uuid> = due.iter().map(|o| o.client_id).collect();
+    let days: Vec<NaiveDate> = due.iter().map(|o| o.day).collect();
+    let rows = sqlx::query!(
+        r#"select k.c as "client_id!", k.d as "day!",
+                  (select sum(completed + attended)::float8 / nullif(sum(planned + sessions), 0)
+                   from daily_adherence a where a.client_id = k.c and a.day between k.d - 6 and k.d) as now,
+                  (select sum(completed + attended)::float8 / nullif(sum(planned + sessions), 0)
+                   from daily_adherence a where a.client_id = k.c and a.day between k.d - 7 and k.d - 1) as before
+           from (select distinct c, d from unnest($1::uuid[], $2::date[]) as t(c, d)) as k"#,
+        &clients,
+        &days
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.client_id, r.day), (r.now, r.before)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_due_once_it_ended_where_it_was_planned_and_for_two_days() {
+        // 23:30 UTC on 1 December: already 2 December in Auckland, still 1 December in
+        // Lisbon and New York.
+        let now: chrono::DateTime<Utc> = "2026-12-01T23:30:00Z".parse().unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert!(due(d("2026-12-01"), "Pacific/Auckland", now));
+        assert!(!due(d("2026-12-01"), "Europe/Lisbon", now));
+        assert!(!due(d("2026-12-01"), "America/New_York", now));
+        assert!(due(d("2026-11-30"), "Europe/Lisbon", now));
+        assert!(due(d("2026-11-29"), "Europe/Lisbon", now));
+        // Three days over: history, not news.
+        assert!(!due(d("2026-11-28"), "Europe/Lisbon", now));
+        assert!(!due(d("2026-11-29"), "Pacific/Auckland", now));
+        // An unknown zone is UTC's day.
+        assert!(!due(d("2026-12-01"), "Mars/Olympus", now));
+        assert!(due(d("2026-11-30"), "Mars/Olympus", now));
+    }
+}
