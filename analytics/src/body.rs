@@ -108,3 +108,52 @@ pub fn weight_trend(days: &[(i32, f64)]) -> Vec<TrendPoint> {
     }
     out
 }
+
+/// The trend's change over the week to its last point: that point's trend less the trend
+/// of the last point at least 7 days before it (the goal's `weekly_rate_kg` reads the
+/// same). `None` without such a point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeeklyChange {
+    /// The last point's day and trend.
+    pub day: i32,
+    pub trend_kg: f64,
+    /// The earlier point's trend.
+    pub from_kg: f64,
+    pub change_kg: f64,
+    /// `change_kg` as a percentage of `from_kg`.
+    pub percent: f64,
+}
+
+/// The weekly change of a trend (`weight_trend`'s output, oldest first).
+pub fn weekly_change(trend: &[TrendPoint]) -> Option<WeeklyChange> {
+    let last = trend.last()?;
+    let from = trend.iter().rev().find(|p| p.day <= last.day - 7)?;
+    let change_kg = last.trend_kg - from.trend_kg;
+    Some(WeeklyChange {
+        day: last.day,
+        trend_kg: last.trend_kg,
+        from_kg: from.trend_kg,
+        change_kg,
+        percent: 100.0 * change_kg / from.trend_kg,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weekly_change_reaches_back_to_the_last_point_a_week_or_more_before() {
+        let p = |day, trend_kg| TrendPoint {
+            day,
+            weight_kg: trend_kg,
+            trend_kg,
+        };
+        assert_eq!(weekly_change(&[p(1, 80.0), p(7, 79.0)]), None, "six days");
+        let change = weekly_change(&[p(0, 81.0), p(2, 80.0), p(5, 79.5), p(9, 78.0)]).unwrap();
+        // Day 9 against day 2 (the last on or before day 2), not day 0 or day 5.
+        assert_eq!(change.day, 9);
+        assert!((change.change_kg - (78.0 - 80.0)).abs() < 1e-12);
+        assert!((change.percent - 100.0 * (78.0 - 80.0) / 80.0).abs() < 1e-12);
+    }
+}

@@ -15,7 +15,8 @@ pub use adherence::{
     Streaks,
 };
 pub use body::{
-    daily_metrics, weight_trend, DailyMetric, MeasurementRow, TrendPoint, TREND_SMOOTHING,
+    daily_metrics, weekly_change, weight_trend, DailyMetric, MeasurementRow, TrendPoint,
+    WeeklyChange, TREND_SMOOTHING,
 };
 pub use frame::{sets_frame, week_start, SetRow};
 pub use nutrition::{adherence, daily_intake, DailyIntake, FoodRow};

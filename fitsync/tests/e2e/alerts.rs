@@ -601,6 +601,11 @@ async fn a_trainers_settings_mute_and_tune_a_rule_per_client() {
             json!({"enabled": true, "threshold": 0.5, "cooldown_minutes": 60}),
             "threshold",
         ),
+        (
+            "weight_change",
+            json!({"enabled": true, "threshold": 0.2, "cooldown_minutes": 60}),
+            "threshold",
+        ),
     ] {
         let (status, problem) = put(rule, None, body).await;
         assert_eq!(status, 422, "{rule}");
@@ -712,5 +717,119 @@ async fn a_trainers_settings_mute_and_tune_a_rule_per_client() {
     )
     .await;
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    app.stop().await;
+}
+
+/// Records weigh-ins of `client` (kg, days from today at 07:00 UTC, or `noon(0)` today).
+async fn weigh(app: &TestApp, client: &Account, weights: &[(i64, f64)]) {
+    for (days, kg) in weights {
+        let at = if *days == 0 {
+            noon(0)
+        } else {
+            (Utc::now().date_naive() + Days::days(*days))
+                .and_hms_opt(7, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        let (status, body) = call(
+            app,
+            client,
+            Method::POST,
+            &format!("/api/metrics/{}/measurements", client.id),
+            Some(json!({"metric": "weight", "value": kg, "measured_at": at, "time_zone": "UTC"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rapid_weight_change_alerts_above_the_trainers_threshold_and_names_the_goal() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let trainer = app.register("trainer").await;
+    let (ana, ben) = (app.register("client").await, app.register("client").await);
+    for client in [&ana, &ben] {
+        train(&app, &trainer, client).await;
+        coached(&env, trainer.id, client.id).await;
+    }
+    // Ana aims at 72 kg; Ben's trainer hears of his weight only beyond 2 % a week.
+    let by = Utc::now().date_naive() + Days::days(120);
+    let (status, goal) = call(
+        &app,
+        &ana,
+        Method::POST,
+        &format!("/api/metrics/{}/goals", ana.id),
+        Some(json!({"kind": "weight", "target_kg": 72.0, "by": by})),
+    )
+    .await;
+    assert_eq!(status, 201, "{goal}");
+    let (status, _) = call(
+        &app,
+        &trainer,
+        Method::PUT,
+        &format!(
+            "/api/notifications/alert-settings/weight_change?client_id={}",
+            ben.id
+        ),
+        Some(json!({"enabled": true, "threshold": 2.0, "cooldown_minutes": 10_080})),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Ten days at 80 kg, then 70 kg today. The trend (each day 10 % of the way to the
+    // day's mean weight) is 80 until today, then 79; a week before today it was 80.
+    let steady: Vec<(i64, f64)> = (-10..=-1).map(|d| (d, 80.0)).collect();
+    let trend = |before: f64, day_mean: f64| before + 0.1 * (day_mean - before);
+    let percent = |now: f64, week_before: f64| 100.0 * (now - week_before) / week_before;
+    for client in [&ana, &ben] {
+        weigh(&app, client, &steady).await;
+        weigh(&app, client, &[(0, 70.0)]).await;
+    }
+    let ana_now = trend(80.0, 70.0);
+    let ana_percent = percent(ana_now, 80.0);
+    assert!(ana_percent.abs() > 1.0 && ana_percent.abs() < 2.0);
+    let mut live = EventStream::open(&app, &trainer, Some(0)).await;
+    let first = live.next(60).await;
+    assert_eq!(first.data["kind"], "weight_change", "{first:?}");
+    let data = &first.data["data"];
+    assert_eq!(
+        data["client_id"],
+        json!(ana.id),
+        "Ben's is below his threshold: {first:?}"
+    );
+    assert!((data["weekly_change_percent"].as_f64().unwrap() - ana_percent).abs() < 1e-9);
+    assert!((data["trend_kg"].as_f64().unwrap() - ana_now).abs() < 1e-9);
+    assert_eq!(
+        (data["goal_kg"].as_f64(), data["toward_goal"].as_bool()),
+        (Some(72.0), Some(true))
+    );
+    assert!(
+        first.data["body"]
+            .as_str()
+            .unwrap()
+            .contains("towards the 72.0 kg goal"),
+        "{first:?}"
+    );
+
+    // Ben weighs 50 kg too today: the day's mean is 60, the trend 78, 2.5 % down in a week,
+    // beyond his 2 %. His first change was held back, so today's key is still free.
+    weigh(&app, &ben, &[(0, 50.0)]).await;
+    let ben_percent = percent(trend(80.0, (70.0 + 50.0) / 2.0), 80.0);
+    assert!(ben_percent.abs() > 2.0);
+    let second = live.next(60).await;
+    assert_eq!(second.data["kind"], "weight_change", "{second:?}");
+    let data = &second.data["data"];
+    assert_eq!(data["client_id"], json!(ben.id));
+    assert!((data["weekly_change_percent"].as_f64().unwrap() - ben_percent).abs() < 1e-9);
+    assert_eq!(
+        (data["goal_kg"].clone(), data["toward_goal"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(second.id, first.id + 1);
+    assert_eq!(
+        kinds(&inbox(&app, &trainer).await),
+        ["weight_change", "weight_change"]
+    );
     app.stop().await;
 }

@@ -339,6 +339,18 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
         .unwrap();
     assert!(paid.status().is_success());
 
+    // progress.weight_change: 80 kg eight days ago, 70 today (the trend moves 1 kg).
+    for (back, kg) in [(8, 80.0), (0, 70.0)] {
+        let at = chrono::Utc::now() - chrono::Duration::days(back);
+        call(
+            &app,
+            &ana,
+            post.clone(),
+            &format!("/api/metrics/{}/measurements", ana.id),
+            json!({"metric": "weight", "value": kg, "measured_at": at, "time_zone": "UTC"}),
+        )
+        .await;
+    }
     // metric.measurement_recorded and _deleted, goal.changed (set and deleted); the
     // trainer reading Ana's health records is audited on fitsync.progress.
     let measurement: Value = app

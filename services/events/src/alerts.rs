@@ -10,6 +10,7 @@ use uuid::Uuid;
 pub const PERSONAL_RECORD_V1: &str = "fitsync.progress.personal_record.v1";
 pub const WORKLOAD_SPIKE_V1: &str = "fitsync.progress.workload_spike.v1";
 pub const WORKOUT_MISSED_V1: &str = "fitsync.progress.workout_missed.v1";
+pub const WEIGHT_CHANGE_V1: &str = "fitsync.progress.weight_change.v1";
 
 /// A client's best estimated one-rep max on an exercise went up (the first set ever
 /// logged on an exercise sets a baseline, not a record).
@@ -67,3 +68,28 @@ pub struct WorkoutMissed {
 /// How many days after a planned day's end a missed workout is still signalled: a plan
 /// assigned or moved into the past is history, not news.
 pub const MISSED_NEWS_DAYS: i64 = 2;
+
+/// A new weigh-in moved a client's weight trend, over the week to its day, by more than
+/// `WEIGHT_CHANGE_FLOOR` percent (the trend's change against the last point a week or
+/// more before, as the weight goal's weekly rate reads it). With the client's current
+/// weight goal, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightChange {
+    pub client_id: Uuid,
+    /// The weigh-in's local day, the trend's last.
+    pub day: NaiveDate,
+    pub measured_at: DateTime<Utc>,
+    pub trend_kg: f64,
+    pub weekly_change_kg: f64,
+    /// `weekly_change_kg` as a percentage of the trend a week before.
+    pub weekly_change_percent: f64,
+    pub goal_kg: Option<f64>,
+    /// The change moves the trend towards the goal (absent: no weight goal).
+    pub toward_goal: Option<bool>,
+    pub trainers: Vec<Uuid>,
+}
+
+/// The lowest weekly change (percent of body weight) a trainer's threshold can be set to;
+/// the analytics job signals every change beyond it.
+pub const WEIGHT_CHANGE_FLOOR: f64 = 0.5;

@@ -20,8 +20,9 @@ pub use access::{
     RELATIONSHIP_STARTED_V1,
 };
 pub use alerts::{
-    PersonalRecord, WorkloadSpike, WorkoutMissed, MISSED_NEWS_DAYS, PERSONAL_RECORD_V1,
-    WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
+    PersonalRecord, WeightChange, WorkloadSpike, WorkoutMissed, MISSED_NEWS_DAYS,
+    PERSONAL_RECORD_V1, WEIGHT_CHANGE_FLOOR, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_FLOOR,
+    WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 pub use diet::{
     DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,
@@ -55,7 +56,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 36] = [
+pub const EVENT_TYPES: [&str; 37] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -92,6 +93,7 @@ pub const EVENT_TYPES: [&str; 36] = [
     PERSONAL_RECORD_V1,
     WORKLOAD_SPIKE_V1,
     WORKOUT_MISSED_V1,
+    WEIGHT_CHANGE_V1,
 ];
 
 /// Types no longer produced whose events consumers still read (a replay of an old log).
@@ -185,6 +187,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         )),
         WORKOUT_MISSED_V1 => Some(include_str!(
             "../schemas/fitsync.progress.workout_missed.v1.json"
+        )),
+        WEIGHT_CHANGE_V1 => Some(include_str!(
+            "../schemas/fitsync.progress.weight_change.v1.json"
         )),
         _ => None,
     }

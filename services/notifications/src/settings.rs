@@ -19,9 +19,10 @@ use crate::NotificationsState;
 /// The rules a trainer tunes (the others concern the recipient's own bookings and
 /// messages, governed by their delivery preferences), and the range of each one's
 /// threshold if it has one.
-const RULES: [(&str, Option<(f64, f64)>); 5] = [
+const RULES: [(&str, Option<(f64, f64)>); 6] = [
     ("personal_record", None),
     ("workload_spike", Some((1.0, 5.0))),
+    ("weight_change", Some((0.5, 5.0))),
     ("no_show", None),
     ("missed_workout", None),
     ("adherence_drop", Some((0.1, 1.0))),
@@ -44,8 +45,10 @@ pub struct Scope {
 pub struct NewAlertSetting {
     enabled: bool,
     /// `workload_spike`: the acute:chronic ratio it must exceed, from 1 to 5 (default
-    /// 1.5); `adherence_drop`: the 7-day adherence it must fall below, from 0.1 to 1
-    /// (default 0.7). The other rules have none.
+    /// 1.5); `weight_change`: the weekly change of the weight trend it must exceed, in
+    /// percent of body weight either way, from 0.5 to 5 (default 1); `adherence_drop`: the
+    /// 7-day adherence it must fall below, from 0.1 to 1 (default 0.7). The other rules
+    /// have none.
     #[serde(default)]
     #[schema(minimum = 0.1, maximum = 5.0)]
     threshold: Option<f64>,
@@ -115,7 +118,7 @@ pub async fn list(
 #[utoipa::path(
     put, path = "/api/notifications/alert-settings/{rule}", tag = "notifications",
     summary = "Set how a rule alerts the calling trainer, for one client or all",
-    params(("rule" = String, Path, description = "`personal_record`, `workload_spike`, `no_show`, `missed_workout` or `adherence_drop`"), Scope),
+    params(("rule" = String, Path, description = "`personal_record`, `workload_spike`, `weight_change`, `no_show`, `missed_workout` or `adherence_drop`"), Scope),
     request_body = NewAlertSetting,
     responses(
         (status = 200, description = "As stored", body = AlertSetting),

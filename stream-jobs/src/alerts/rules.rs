@@ -7,6 +7,7 @@
 //! | `personal_record` | `fitsync.progress.personal_record.v1`, counted within `NEWS_WINDOW` of the set | the client's trainers | set, exercise | client + exercise (60 min) |
 //! | `workload_spike` | `fitsync.progress.workload_spike.v1`, ratio above the threshold (1.5), likewise | the client's trainers | client, day | client (7 days) |
 //! | `no_show` | a booking marked `no_show` | its trainer | booking | client (none) |
+//! | `weight_change` | `fitsync.progress.weight_change.v1`, a weigh-in within `NEWS_WINDOW` whose trend moved more than the threshold (1 % of body weight) over a week, either way (the text says whether towards the goal) | the client's trainers | client, day | client (7 days) |
 //! | `missed_workout` | `fitsync.progress.workout_missed.v1` (a planned workout's local day ended undone, signalled within `MISSED_NEWS_DAYS`) | the client's trainers | planned workout | client (none) |
 //! | `adherence_drop` | the same signal, when the client's 7-day adherence fell below the threshold (70 %) from at or above it the day before | the client's trainers | client, day | client (7 days) |
 //! | `booking_confirmed` | a booking `booked` (of a session not yet begun, as for the next three) | its client and trainer | booking, revision | booking (none) |
@@ -18,18 +19,19 @@
 
 use chrono::{DateTime, Utc};
 use fitsync_events::{
-    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WorkloadSpike,
-    WorkoutMissed, ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1, COMMENT_ADDED_V1, PERSONAL_RECORD_V1,
-    WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
+    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WeightChange,
+    WorkloadSpike, WorkoutMissed, ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1, COMMENT_ADDED_V1,
+    PERSONAL_RECORD_V1, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 /// Rules a trainer can tune per client (the others concern the recipient's own bookings
 /// and messages, and are governed by their delivery preferences).
-pub const TUNABLE: [&str; 5] = [
+pub const TUNABLE: [&str; 6] = [
     "personal_record",
     "workload_spike",
+    "weight_change",
     "no_show",
     "missed_workout",
     "adherence_drop",
@@ -38,7 +40,7 @@ pub const TUNABLE: [&str; 5] = [
 /// The category a user's channel preferences name a rule by.
 pub fn category(rule: &str) -> &'static str {
     match rule {
-        "personal_record" | "workload_spike" => "progress",
+        "personal_record" | "workload_spike" | "weight_change" => "progress",
         "no_show" | "missed_workout" | "adherence_drop" => "attendance",
         "workout_comment" => "feedback",
         "session_reminder" => "reminders",
@@ -52,6 +54,7 @@ pub fn defaults(rule: &str) -> (Option<f64>, i32) {
         "personal_record" => (None, 60),
         "workload_spike" => (Some(fitsync_analytics::ACWR_FLAG), 7 * 24 * 60),
         "adherence_drop" => (Some(ADHERENCE_FLOOR), 7 * 24 * 60),
+        "weight_change" => (Some(WEIGHT_CHANGE_FLAG), 7 * 24 * 60),
         _ => (None, 0),
     }
 }
@@ -59,6 +62,10 @@ pub fn defaults(rule: &str) -> (Option<f64>, i32) {
 /// The 7-day adherence below which a drop alerts by default (the at-risk score's
 /// "low adherence").
 pub const ADHERENCE_FLOOR: f64 = 0.7;
+
+/// The weekly change of the weight trend, in percent of body weight either way, above
+/// which it alerts by default (about the fastest loss commonly advised).
+pub const WEIGHT_CHANGE_FLAG: f64 = 1.0;
 
 /// What a rule's threshold is compared with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,6 +120,8 @@ pub enum Trigger {
     Record(PersonalRecord, DateTime<Utc>),
     Workload(WorkloadSpike, DateTime<Utc>),
     Missed(WorkoutMissed),
+    /// With the time the analytics job derived it.
+    Weight(WeightChange, DateTime<Utc>),
     Booking(BookingChanged, DateTime<Utc>),
     Comment(CommentAdded),
     /// Where a user's alert email may go (no alert of its own).
@@ -158,6 +167,21 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                 ));
             }
             Ok(Trigger::Workload(w, event.time))
+        }
+        WEIGHT_CHANGE_V1 => {
+            let w: WeightChange = event.payload(WEIGHT_CHANGE_V1).map_err(|e| e.to_string())?;
+            subject_is(w.client_id, "weight's client")?;
+            if !(w.trend_kg.is_finite()
+                && w.trend_kg > 0.0
+                && w.weekly_change_kg.is_finite()
+                && w.weekly_change_percent.is_finite()
+                && w.goal_kg.is_none_or(|g| g.is_finite() && g > 0.0))
+            {
+                return Err(format!(
+                    "invalid {WEIGHT_CHANGE_V1}: finite weights, a positive trend"
+                ));
+            }
+            Ok(Trigger::Weight(w, event.time))
         }
         WORKOUT_MISSED_V1 => {
             let m: WorkoutMissed = event
@@ -268,6 +292,29 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                 .collect()
         }
         Trigger::Missed(m) => missed(m),
+        Trigger::Weight(w, seen) if *seen - w.measured_at > NEWS_WINDOW => Vec::new(),
+        Trigger::Weight(w, _) => w
+            .trainers
+            .iter()
+            .map(|t| Candidate {
+                user_id: *t,
+                rule: "weight_change",
+                dedup_key: format!("weight:{}:{}", w.client_id, w.day),
+                scope: w.client_id.to_string(),
+                client_id: Some(w.client_id),
+                measure: Measure::Above(w.weekly_change_percent.abs()),
+                at: w.measured_at,
+                title: "Rapid weight change".to_owned(),
+                body: String::new(),
+                subject_id: w.client_id,
+                sender_id: None,
+                data: json!({"client_id": w.client_id, "day": w.day, "trend_kg": w.trend_kg,
+                             "weekly_change_kg": w.weekly_change_kg,
+                             "weekly_change_percent": w.weekly_change_percent,
+                             "goal_kg": w.goal_kg, "toward_goal": w.toward_goal}),
+                notification_id: None,
+            })
+            .collect(),
         Trigger::Booking(b, time) => booking(b, *time),
         Trigger::Comment(c) => vec![Candidate {
             user_id: c.client_id,
@@ -448,6 +495,21 @@ pub fn text(c: &Candidate, locale: &Locale) -> String {
             kg("chronic_kg", 0)
         ),
         ("no_show", _) => format!("Your client did not come to the session of {at}."),
+        ("weight_change", _) => {
+            let change = d["weekly_change_kg"].as_f64().unwrap_or(0.0);
+            let goal = match (d["goal_kg"].as_f64(), d["toward_goal"].as_bool()) {
+                (Some(g), Some(true)) => format!(", towards the {} goal", locale.weight(g, 1)),
+                (Some(g), _) => format!(", away from the {} goal", locale.weight(g, 1)),
+                _ => String::new(),
+            };
+            format!(
+                "Weight trend {} {} in a week ({:.1} % of body weight) to {}{goal}.",
+                if change < 0.0 { "down" } else { "up" },
+                locale.weight(change.abs(), 1),
+                d["weekly_change_percent"].as_f64().unwrap_or(0.0).abs(),
+                kg("trend_kg", 1)
+            )
+        }
         ("missed_workout", _) => format!(
             "Your client did not do the workout planned for {}.",
             d["day"].as_str().unwrap_or_default()
@@ -585,6 +647,50 @@ mod tests {
             let out = candidates(&Trigger::Missed(missed_event(now, before)));
             assert!(out.iter().all(|c| c.rule == "missed_workout") && out.len() == 2);
         }
+    }
+
+    #[test]
+    fn a_weight_change_is_measured_either_way_and_worded_against_the_goal() {
+        let at: DateTime<Utc> = "2026-12-01T07:00:00Z".parse().unwrap();
+        let w = |goal_kg: Option<f64>, toward_goal: Option<bool>| WeightChange {
+            client_id: Uuid::now_v7(),
+            day: "2026-12-01".parse().unwrap(),
+            measured_at: at,
+            trend_kg: 79.0,
+            weekly_change_kg: -1.0,
+            weekly_change_percent: -1.25,
+            goal_kg,
+            toward_goal,
+            trainers: vec![Uuid::now_v7()],
+        };
+        let out = candidates(&Trigger::Weight(w(Some(72.0), Some(true)), at));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].measure, Measure::Above(1.25));
+        assert_eq!(
+            out[0].body,
+            format!(
+                "Weight trend down 1.0 kg in a week ({:.1} % of body weight) to 79.0 kg, towards the 72.0 kg goal.",
+                1.25
+            )
+        );
+        let pounds = Locale {
+            zone: chrono_tz::UTC,
+            imperial: true,
+        };
+        let away = &candidates(&Trigger::Weight(w(Some(90.0), Some(false)), at))[0];
+        assert!(text(away, &pounds).ends_with(&format!(
+            "to {:.1} lb, away from the {:.1} lb goal.",
+            79.0 * LB_PER_KG,
+            90.0 * LB_PER_KG
+        )));
+        let none = &candidates(&Trigger::Weight(w(None, None), at))[0];
+        assert!(none.body.ends_with("to 79.0 kg."), "{}", none.body);
+        // A weigh-in counted more than 48 hours late is not news.
+        assert!(candidates(&Trigger::Weight(
+            w(None, None),
+            at + NEWS_WINDOW + chrono::Duration::minutes(1)
+        ))
+        .is_empty());
     }
 
     #[test]

@@ -22,12 +22,15 @@ struct Held {
     deleted: bool,
 }
 
+/// A weigh-in seen for the first time: its client, local day and time.
+pub type NewWeight = (Uuid, NaiveDate, DateTime<Utc>);
+
 /// Applies each measurement's newest change if newer than what is held; returns the days
-/// it touched and how many changes were stale.
+/// it touched, how many changes were stale, and the weigh-ins seen for the first time.
 pub async fn apply(
     conn: &mut PgConnection,
     changes: &[(Uuid, MeasurementChange)],
-) -> Result<(HashSet<MetricDay>, usize), sqlx::Error> {
+) -> Result<(HashSet<MetricDay>, usize, Vec<NewWeight>), sqlx::Error> {
     let ids: Vec<Uuid> = changes.iter().map(|(_, c)| c.measurement_id).collect();
     let held: HashMap<Uuid, Held> = sqlx::query!(
         "select measurement_id, metric, local_date, revision, deleted from measurement_facts
@@ -51,6 +54,7 @@ pub async fn apply(
     .collect();
     let mut touched = HashSet::new();
     let mut stale = 0;
+    let mut new_weights = Vec::new();
     let n = changes.len();
     let (mut m_ids, mut clients, mut metrics, mut values) = (
         Vec::with_capacity(n),
@@ -78,6 +82,9 @@ pub async fn apply(
         let (metric, value, local_date, at) = match (&c.recorded, old) {
             (Some(m), _) => {
                 touched.insert((c.client_id, m.metric.clone(), m.local_date));
+                if old.is_none() && m.metric == "weight" {
+                    new_weights.push((c.client_id, m.local_date, m.measured_at));
+                }
                 (m.metric.clone(), m.value, m.local_date, m.measured_at)
             }
             (None, Some(o)) => (
@@ -122,7 +129,7 @@ pub async fn apply(
         .execute(&mut *conn)
         .await?;
     }
-    Ok((touched, stale))
+    Ok((touched, stale, new_weights))
 }
 
 /// The measurements that count on some (client, metric, day)s.

@@ -328,11 +328,12 @@ impl BatchJob for ProgressAnalytics {
 
         // Body measurements: every touched day's mean, and the weight trends it moved.
         let measurements: Vec<_> = measurements.into_values().collect();
-        let (metric_days, stale) = if measurements.is_empty() {
+        let (metric_days, stale, new_weights) = if measurements.is_empty() {
             Default::default()
         } else {
             body::apply(&mut tx, &measurements).await?
         };
+        let mut weight_changes = Vec::new();
         stats.duplicates += stale as u64;
         stats.applied += (measurements.len() - stale) as u64;
         if !metric_days.is_empty() {
@@ -353,6 +354,7 @@ impl BatchJob for ProgressAnalytics {
                 .map(|(client, days)| (client, fitsync_analytics::weight_trend(&days)))
                 .collect();
             body::replace_trends(&mut tx, &trends).await?;
+            weight_changes = signals::weight_changes(&trends, &new_weights);
         }
 
         // Adherence: every (client, day) a plan, workout or booking touched.
@@ -395,7 +397,7 @@ impl BatchJob for ProgressAnalytics {
 
         // Signals for the alerts job, once the coaching facts of the batch are in.
         if self.signals {
-            signals::emit(&mut tx, &improved, &loaded).await?;
+            signals::emit(&mut tx, &improved, &loaded, &weight_changes).await?;
         }
 
         let next: HashMap<PartitionKey, i64> = source::next_offsets(batch);

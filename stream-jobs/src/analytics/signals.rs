@@ -1,21 +1,26 @@
 //! Signals for the alerts job, written to progressdb's outbox in the batch's transaction
 //! (so they are published exactly when the results that caused them commit): a best
-//! e1RM that went up (`personal_record`), and a day whose acute:chronic workload ratio
+//! e1RM that went up (`personal_record`), a day whose acute:chronic workload ratio
 //! is above `WORKLOAD_SPIKE_FLOOR` once sets seen for the first time added to it
-//! (`workload_spike`). Corrections and deletions signal nothing: a recompute is not
-//! news. Each carries the client's trainers as the coaching facts stand.
+//! (`workload_spike`), and a new weigh-in that moved the weight trend by more than
+//! `WEIGHT_CHANGE_FLOOR` percent over a week (`weight_change`). Corrections and deletions
+//! signal nothing: a recompute is not news. Each carries the client's trainers as the
+//! coaching facts stand. (Missed planned workouts are signalled by the day-close pass,
+//! `close`.)
 
 use std::collections::{BTreeMap, HashMap};
 
-use fitsync_analytics::{DailyLoad, CHRONIC_DAYS};
+use chrono::{DateTime, Utc};
+use fitsync_analytics::{DailyLoad, TrendPoint, WeeklyChange, CHRONIC_DAYS};
 use fitsync_events::{
-    CloudEvent, PersonalRecord, Topic, WorkloadSpike, PERSONAL_RECORD_V1, WORKLOAD_SPIKE_FLOOR,
-    WORKLOAD_SPIKE_V1,
+    CloudEvent, PersonalRecord, Topic, WeightChange, WorkloadSpike, PERSONAL_RECORD_V1,
+    WEIGHT_CHANGE_FLOOR, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1,
 };
 use fitsync_platform::outbox;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::body::NewWeight;
 use super::sink::{date, days, Improved};
 
 pub(super) const SOURCE: &str = "/fitsync/analytics";
@@ -40,19 +45,65 @@ pub(super) async fn trainers_of(
     Ok(out)
 }
 
-/// Writes the signals of one batch: `improved` best estimates, and the workload of the
-/// `loaded` (client, local day) pairs first-seen sets added load to.
+/// The weekly changes beyond `WEIGHT_CHANGE_FLOOR` percent of the recomputed `trends`
+/// whose last day has a weigh-in seen for the first time (an old weight entered late
+/// moves the trend, but is not news), with that weigh-in's time.
+pub fn weight_changes(
+    trends: &HashMap<Uuid, Vec<TrendPoint>>,
+    new_weights: &[NewWeight],
+) -> Vec<(Uuid, WeeklyChange, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    for (client, trend) in trends {
+        let Some(change) = fitsync_analytics::weekly_change(trend) else {
+            continue;
+        };
+        let newest = new_weights
+            .iter()
+            .filter(|(c, day, _)| c == client && days(*day) == change.day)
+            .map(|(_, _, at)| *at)
+            .max();
+        if let Some(at) = newest.filter(|_| change.percent.abs() > WEIGHT_CHANGE_FLOOR) {
+            out.push((*client, change, at));
+        }
+    }
+    out.sort_by_key(|(client, _, _)| *client);
+    out
+}
+
+/// Each client's current weight goal (the newest set).
+async fn weight_goals(
+    conn: &mut PgConnection,
+    clients: &[Uuid],
+) -> Result<HashMap<Uuid, f64>, sqlx::Error> {
+    Ok(sqlx::query!(
+        "select distinct on (client_id) client_id, target_kg from goals
+         where client_id = any($1) and kind = 'weight'
+         order by client_id, created_at desc",
+        clients
+    )
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.client_id, r.target_kg))
+    .collect())
+}
+
+/// Writes the signals of one batch: `improved` best estimates, the workload of the
+/// `loaded` (client, local day) pairs first-seen sets added load to, and the weight
+/// `changes` first-seen weigh-ins made.
 pub async fn emit(
     conn: &mut PgConnection,
     improved: &[Improved],
     loaded: &[(Uuid, i32)],
+    changes: &[(Uuid, WeeklyChange, DateTime<Utc>)],
 ) -> anyhow::Result<usize> {
-    if improved.is_empty() && loaded.is_empty() {
+    if improved.is_empty() && loaded.is_empty() && changes.is_empty() {
         return Ok(0);
     }
     let spikes = spikes(conn, loaded).await?;
     let mut clients: Vec<Uuid> = improved.iter().map(|i| i.client_id).collect();
     clients.extend(spikes.iter().map(|w| w.0));
+    clients.extend(changes.iter().map(|c| c.0));
     clients.sort_unstable();
     clients.dedup();
     let trainers = trainers_of(conn, &clients).await?;
@@ -90,7 +141,33 @@ pub async fn emit(
         );
         outbox::enqueue(conn, Topic::Alerts, &event).await?;
     }
-    Ok(improved.len() + spikes.len())
+    let whose: Vec<Uuid> = changes.iter().map(|c| c.0).collect();
+    let goals = if whose.is_empty() {
+        HashMap::new()
+    } else {
+        weight_goals(conn, &whose).await?
+    };
+    for (client, change, measured_at) in changes {
+        let goal = goals.get(client).copied();
+        let event = CloudEvent::new(
+            SOURCE,
+            WEIGHT_CHANGE_V1,
+            client.to_string(),
+            WeightChange {
+                client_id: *client,
+                day: date(change.day),
+                measured_at: *measured_at,
+                trend_kg: change.trend_kg,
+                weekly_change_kg: change.change_kg,
+                weekly_change_percent: change.percent,
+                goal_kg: goal,
+                toward_goal: goal.map(|g| (g - change.from_kg) * change.change_kg > 0.0),
+                trainers: of(client),
+            },
+        );
+        outbox::enqueue(conn, Topic::Alerts, &event).await?;
+    }
+    Ok(improved.len() + spikes.len() + changes.len())
 }
 
 /// The loaded days whose ratio is above the floor, with load before the acute window.
