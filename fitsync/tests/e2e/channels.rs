@@ -35,9 +35,21 @@ use uuid::Uuid;
 use crate::{
     alerts::{baseline, coached, log},
     delivery::address_known,
-    harness::{call, count, emails_to_now, epley, eventually, Account, TestEnv},
+    harness::{call, count, emails_to_now, epley, eventually, Account, TestApp, TestEnv},
     matrix::train,
 };
+
+/// `PUT /api/notifications/phone` as `who`.
+async fn set_phone(app: &TestApp, who: &Account, number: &str) -> (u16, Value) {
+    call(
+        app,
+        who,
+        Method::PUT,
+        "/api/notifications/phone",
+        Some(json!({ "number": number })),
+    )
+    .await
+}
 
 /// The browser's half of RFC 8291: the plaintext of `message`, for the browser whose
 /// private key is `ua` and auth secret `auth`.
@@ -325,14 +337,7 @@ async fn an_alert_is_texted_and_pushed_as_preferences_allow_and_a_failing_channe
 
     // The number: set, a code texted to it, typed back (a wrong one first).
     let number = "+4915112345678";
-    let (status, phone) = call(
-        &app,
-        &trainer,
-        Method::PUT,
-        "/api/notifications/phone",
-        Some(json!({"number": number})),
-    )
-    .await;
+    let (status, phone) = set_phone(&app, &trainer, number).await;
     assert_eq!(
         (status, &phone),
         (202, &json!({"number": number, "verified": false}))
@@ -589,45 +594,17 @@ async fn numbers_subscriptions_and_receipts_refuse_bad_input_and_other_users() {
         "+49 151 1234567",
         "+1234567890123456",
     ] {
-        let (status, problem) = call(
-            &app,
-            &ana,
-            Method::PUT,
-            "/api/notifications/phone",
-            Some(json!({"number": bad})),
-        )
-        .await;
+        let (status, problem) = set_phone(&app, &ana, bad).await;
         assert_eq!(status, 422, "{bad}");
         assert_eq!(problem["errors"][0]["field"], "number", "{problem}");
     }
     let number = "+4930123456789";
-    let (status, _) = call(
-        &app,
-        &ana,
-        Method::PUT,
-        "/api/notifications/phone",
-        Some(json!({"number": number})),
-    )
-    .await;
+    let (status, _) = set_phone(&app, &ana, number).await;
     assert_eq!(status, 202);
-    let (status, _) = call(
-        &app,
-        &ana,
-        Method::PUT,
-        "/api/notifications/phone",
-        Some(json!({"number": number})),
-    )
-    .await;
+    let (status, _) = set_phone(&app, &ana, number).await;
     assert_eq!(status, 429);
     // Nor through another account.
-    let (status, _) = call(
-        &app,
-        &ben,
-        Method::PUT,
-        "/api/notifications/phone",
-        Some(json!({"number": number})),
-    )
-    .await;
+    let (status, _) = set_phone(&app, &ben, number).await;
     assert_eq!(status, 429);
     let code = code_texted(&sms, number);
     let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 7) % 1_000_000);

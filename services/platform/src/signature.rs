@@ -39,6 +39,22 @@ pub fn verify(
     hmac::verify(key, &signed(t, body), &v1).map_err(|_| "a signature that does not match")
 }
 
+/// `verify` of the request header `name` (absent or not text: "no signature").
+pub fn verify_header(
+    key: &hmac::Key,
+    headers: &axum::http::HeaderMap,
+    name: &str,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: i64,
+) -> Result<(), &'static str> {
+    let header = headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("no signature")?;
+    verify(key, header, body, now, tolerance_secs)
+}
+
 fn signed(t: i64, body: &[u8]) -> Vec<u8> {
     let mut signed = format!("{t}.").into_bytes();
     signed.extend_from_slice(body);

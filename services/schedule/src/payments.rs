@@ -167,13 +167,10 @@ impl PaymentGateway for SimulatedGateway {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<GatewayEvent, String> {
-        let header = headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .ok_or("no signature")?;
-        fitsync_platform::signature::verify(
+        fitsync_platform::signature::verify_header(
             &self.key,
-            header,
+            headers,
+            SIGNATURE_HEADER,
             body,
             now.timestamp(),
             self.tolerance.num_seconds(),
