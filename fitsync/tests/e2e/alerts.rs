@@ -612,7 +612,7 @@ async fn a_trainers_settings_mute_and_tune_a_rule_per_client() {
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
     let (status, _) = put(
-        "weekly_summary",
+        "weekly_horoscope",
         None,
         json!({"enabled": true, "cooldown_minutes": 0}),
     )

@@ -3,9 +3,10 @@
 //! ended undone, once, with the client's 7-day adherence from its own results; the alerts
 //! job alerts the trainer, and alerts a fall below the threshold when the adherence was at
 //! or above it the day before. A pass that dies before committing signals nothing; its
-//! successor signals it once. Expected values are the formula applied here.
+//! successor signals it once. The same pass summarises a coached client's last week, for
+//! the trainer and the client. Expected values are the formula applied here.
 
-use chrono::{Duration as Days, NaiveDate};
+use chrono::{Datelike, Duration as Days, NaiveDate, Utc};
 use fitsync::app::Target;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -237,6 +238,214 @@ async fn a_missed_workout_and_a_fall_in_adherence_alert_the_trainer_once_across_
     assert_eq!(
         count(&progress, "select count(*) from missed_workouts").await,
         2
+    );
+    app.stop().await;
+}
+
+/// The weekly summary in `who`'s inbox, once there.
+async fn summary_in(app: &TestApp, who: &Account) -> Value {
+    eventually(60, "the weekly summary", || async {
+        let (_, inbox) = call(app, who, Method::GET, "/api/notifications/inbox", None).await;
+        inbox
+            .as_array()?
+            .iter()
+            .find(|i| i["kind"] == "weekly_summary")
+            .cloned()
+    })
+    .await
+}
+
+/// Publishes the relationship's start again with the time it began a month ago (as an
+/// import would carry it): the analytics job keeps the earliest.
+pub async fn began_long_ago(
+    env: &TestEnv,
+    relationship: uuid::Uuid,
+    trainer: uuid::Uuid,
+    client: uuid::Uuid,
+) {
+    let started = fitsync_events::CloudEvent::new(
+        "/fitsync/users",
+        fitsync_events::RELATIONSHIP_STARTED_V1,
+        client.to_string(),
+        fitsync_events::RelationshipChanged {
+            relationship_id: relationship,
+            trainer_id: trainer,
+            client_id: client,
+            at: Utc::now() - Days::days(30),
+            version: 1,
+        },
+    );
+    env.produce_raw(
+        &env.topic("fitsync.users"),
+        Some(client.to_string().as_bytes()),
+        &serde_json::to_vec(&started).unwrap(),
+    )
+    .await;
+}
+
+/// The week whose summary is due now (its Monday): the last, from Monday 12:00 UTC.
+pub fn summarised_week() -> NaiveDate {
+    let now = Utc::now();
+    let today = now.date_naive();
+    let monday = today - Days::days(i64::from(today.weekday().num_days_from_monday()));
+    if now >= monday.and_hms_opt(12, 0, 0).unwrap().and_utc() {
+        monday - Days::days(7)
+    } else {
+        monday - Days::days(14)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coached_clients_week_is_summarised_once_for_the_trainer_and_the_client() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let trainer = app.register("trainer").await;
+    let (ana, ben) = (app.register("client").await, app.register("client").await);
+    let relationship = train(&app, &trainer, &ana).await;
+    train(&app, &trainer, &ben).await;
+    trains_in_training(&env, trainer.id, ana.id).await;
+    for client in [&ana, &ben] {
+        coached(&env, trainer.id, client.id).await;
+    }
+    let week = summarised_week();
+    let noon = |day: NaiveDate| day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let set = |exercise: &str, reps: i32, kg: f64, day: NaiveDate| json!({"exercise": exercise, "reps": reps, "weight_kg": kg, "performed_at": noon(day)});
+    // Ana: a squat before the week; in it, a lighter one on Tuesday, then on Thursday a
+    // heavier one (a record) and a first bench press (a baseline, not a record). A
+    // one-workout program on its Monday, not done. Ben trains in the week too.
+    let ana_sets = [
+        set("back-squat", 5, 100.0, week - Days::days(3)),
+        set("back-squat", 5, 90.0, week + Days::days(1)),
+        set("back-squat", 5, 105.0, week + Days::days(3)),
+        set(
+            "barbell-bench-press-medium-grip",
+            5,
+            60.0,
+            week + Days::days(3),
+        ),
+    ];
+    for body in ana_sets
+        .iter()
+        .chain([&set("back-squat", 5, 80.0, week + Days::days(2))])
+    {
+        let who = if body["weight_kg"] == 80.0 {
+            &ben
+        } else {
+            &ana
+        };
+        let r = app.log_set(who, body.clone()).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let (status, template) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        "/api/programs",
+        Some(one_day_program()),
+    )
+    .await;
+    assert_eq!(status, 201, "{template}");
+    let (status, body) = call(
+        &app,
+        &trainer,
+        Method::POST,
+        &format!(
+            "/api/programs/{}/assignments",
+            template["id"].as_str().unwrap()
+        ),
+        Some(json!({"client_id": ana.id, "start_date": week, "time_zone": "UTC"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let progress = env.progress_db();
+    eventually(60, "the week's results", || async {
+        let days = count(&progress, &format!(
+            "select count(*) from daily_training where day >= '{week}' and day < '{}'", week + Days::days(7))).await;
+        let planned = count(&progress, &format!(
+            "select count(*) from daily_adherence where client_id = '{}' and day = '{week}' and planned = 1", ana.id)).await;
+        (days == 3 && planned == 1).then_some(())
+    })
+    .await;
+    // Both relationships began now, after the week ended: no summary. Ana's relationship
+    // seen again with the time it began a month ago (as an import would carry it) makes
+    // her week one her trainer coached.
+    began_long_ago(&env, relationship, trainer.id, ana.id).await;
+
+    // Two training days, three sets, 5 × (90 + 105 + 60) kg, one record; none of one
+    // planned done.
+    let volume = 5.0 * (90.0 + 105.0 + 60.0);
+    let for_trainer = summary_in(&app, &trainer).await;
+    let for_ana = summary_in(&app, &ana).await;
+    for item in [&for_trainer, &for_ana] {
+        let d = &item["data"];
+        assert_eq!(d["client_id"], json!(ana.id));
+        assert_eq!(d["week_start"], json!(week));
+        assert_eq!(
+            (d["training_days"].as_i64(), d["sets"].as_i64()),
+            (Some(2), Some(3)),
+            "{item}"
+        );
+        assert!(
+            (d["volume_kg"].as_f64().unwrap() - volume).abs() < 1e-9,
+            "{item}"
+        );
+        assert_eq!(
+            (
+                d["records"].as_i64(),
+                d["done"].as_i64(),
+                d["planned"].as_i64()
+            ),
+            (Some(1), Some(0), Some(1)),
+            "{item}"
+        );
+    }
+    assert!(
+        for_ana["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your week from"),
+        "{for_ana}"
+    );
+    assert!(
+        for_trainer["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your client's week from"),
+        "{for_trainer}"
+    );
+    // Ben's week was looked at in the same pass (his results and coaching were in before
+    // Ana's relationship moved back): his trainer had not coached him through it.
+    assert_eq!(
+        count(
+            &progress,
+            &format!(
+                "select count(*) from weekly_summaries where client_id = '{}'",
+                ben.id
+            )
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&progress, "select count(*) from weekly_summaries").await,
+        1
+    );
+    let (_, inbox) = call(
+        &app,
+        &trainer,
+        Method::GET,
+        "/api/notifications/inbox",
+        None,
+    )
+    .await;
+    assert_eq!(
+        inbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "weekly_summary")
+            .count(),
+        1
     );
     app.stop().await;
 }

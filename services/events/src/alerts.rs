@@ -11,6 +11,7 @@ pub const PERSONAL_RECORD_V1: &str = "fitsync.progress.personal_record.v1";
 pub const WORKLOAD_SPIKE_V1: &str = "fitsync.progress.workload_spike.v1";
 pub const WORKOUT_MISSED_V1: &str = "fitsync.progress.workout_missed.v1";
 pub const WEIGHT_CHANGE_V1: &str = "fitsync.progress.weight_change.v1";
+pub const WEEKLY_SUMMARY_V1: &str = "fitsync.progress.weekly_summary.v1";
 
 /// A client's best estimated one-rep max on an exercise went up (the first set ever
 /// logged on an exercise sets a baseline, not a record).
@@ -93,3 +94,24 @@ pub struct WeightChange {
 /// The lowest weekly change (percent of body weight) a trainer's threshold can be set to;
 /// the analytics job signals every change beyond it.
 pub const WEIGHT_CHANGE_FLOOR: f64 = 0.5;
+
+/// A client's week (Monday to Sunday, their local days) once it has ended everywhere
+/// (Monday 12:00 UTC), from the analytics job's results, for a client their trainers
+/// coached before it ended and who trained or had something planned or booked in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklySummary {
+    pub client_id: Uuid,
+    /// The week's Monday.
+    pub week_start: NaiveDate,
+    pub training_days: i64,
+    pub sets: i64,
+    /// Volume load, kg × reps.
+    pub volume_kg: f64,
+    /// Exercises whose best e1RM rose above every earlier day's in the week.
+    pub records: i64,
+    /// Planned workouts and resolved sessions, and those done or attended.
+    pub planned: i64,
+    pub done: i64,
+    pub trainers: Vec<Uuid>,
+}

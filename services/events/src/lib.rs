@@ -20,9 +20,9 @@ pub use access::{
     RELATIONSHIP_STARTED_V1,
 };
 pub use alerts::{
-    PersonalRecord, WeightChange, WorkloadSpike, WorkoutMissed, MISSED_NEWS_DAYS,
-    PERSONAL_RECORD_V1, WEIGHT_CHANGE_FLOOR, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_FLOOR,
-    WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
+    PersonalRecord, WeeklySummary, WeightChange, WorkloadSpike, WorkoutMissed, MISSED_NEWS_DAYS,
+    PERSONAL_RECORD_V1, WEEKLY_SUMMARY_V1, WEIGHT_CHANGE_FLOOR, WEIGHT_CHANGE_V1,
+    WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 pub use diet::{
     DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,
@@ -56,7 +56,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 37] = [
+pub const EVENT_TYPES: [&str; 38] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -94,6 +94,7 @@ pub const EVENT_TYPES: [&str; 37] = [
     WORKLOAD_SPIKE_V1,
     WORKOUT_MISSED_V1,
     WEIGHT_CHANGE_V1,
+    WEEKLY_SUMMARY_V1,
 ];
 
 /// Types no longer produced whose events consumers still read (a replay of an old log).
@@ -190,6 +191,9 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         )),
         WEIGHT_CHANGE_V1 => Some(include_str!(
             "../schemas/fitsync.progress.weight_change.v1.json"
+        )),
+        WEEKLY_SUMMARY_V1 => Some(include_str!(
+            "../schemas/fitsync.progress.weekly_summary.v1.json"
         )),
         _ => None,
     }

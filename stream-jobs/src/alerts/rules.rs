@@ -14,33 +14,36 @@
 //! | `booking_cancelled` | `cancelled`, `late_cancelled` | its client and trainer | booking, revision | booking (none) |
 //! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
 //! | `waitlist_promoted` | `promoted` | its client | booking, revision | booking (none) |
+//! | `weekly_summary` | `fitsync.progress.weekly_summary.v1` (a coached client's last week, from Monday 12:00 UTC) | the client's trainers and the client | client, week | none |
 //! | `workout_comment` | `fitsync.workout.comment_added.v1` | the client | comment | comment (none) |
 //! | `session_reminder` | a due timer (`reminders`): 24 h and 1 h before a booked session | its client | booking, lead, start | booking (none) |
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use fitsync_events::{
-    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WeightChange,
-    WorkloadSpike, WorkoutMissed, ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1, COMMENT_ADDED_V1,
-    PERSONAL_RECORD_V1, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
+    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WeeklySummary,
+    WeightChange, WorkloadSpike, WorkoutMissed, ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1,
+    COMMENT_ADDED_V1, PERSONAL_RECORD_V1, WEEKLY_SUMMARY_V1, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_V1,
+    WORKOUT_MISSED_V1,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 /// Rules a trainer can tune per client (the others concern the recipient's own bookings
 /// and messages, and are governed by their delivery preferences).
-pub const TUNABLE: [&str; 6] = [
+pub const TUNABLE: [&str; 7] = [
     "personal_record",
     "workload_spike",
     "weight_change",
     "no_show",
     "missed_workout",
     "adherence_drop",
+    "weekly_summary",
 ];
 
 /// The category a user's channel preferences name a rule by.
 pub fn category(rule: &str) -> &'static str {
     match rule {
-        "personal_record" | "workload_spike" | "weight_change" => "progress",
+        "personal_record" | "workload_spike" | "weight_change" | "weekly_summary" => "progress",
         "no_show" | "missed_workout" | "adherence_drop" => "attendance",
         "workout_comment" => "feedback",
         "session_reminder" => "reminders",
@@ -120,6 +123,7 @@ pub enum Trigger {
     Record(PersonalRecord, DateTime<Utc>),
     Workload(WorkloadSpike, DateTime<Utc>),
     Missed(WorkoutMissed),
+    Summary(WeeklySummary),
     /// With the time the analytics job derived it.
     Weight(WeightChange, DateTime<Utc>),
     Booking(BookingChanged, DateTime<Utc>),
@@ -167,6 +171,25 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                 ));
             }
             Ok(Trigger::Workload(w, event.time))
+        }
+        WEEKLY_SUMMARY_V1 => {
+            let w: WeeklySummary = event
+                .payload(WEEKLY_SUMMARY_V1)
+                .map_err(|e| e.to_string())?;
+            subject_is(w.client_id, "summary's client")?;
+            if w.week_start.weekday() != chrono::Weekday::Mon
+                || !(0..=7).contains(&w.training_days)
+                || w.sets < 0
+                || w.records < 0
+                || w.done < 0
+                || w.planned < 0
+                || !(w.volume_kg.is_finite() && w.volume_kg >= 0.0)
+            {
+                return Err(format!(
+                    "invalid {WEEKLY_SUMMARY_V1}: a Monday, counts from 0, a finite volume"
+                ));
+            }
+            Ok(Trigger::Summary(w))
         }
         WEIGHT_CHANGE_V1 => {
             let w: WeightChange = event.payload(WEIGHT_CHANGE_V1).map_err(|e| e.to_string())?;
@@ -292,6 +315,7 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                 .collect()
         }
         Trigger::Missed(m) => missed(m),
+        Trigger::Summary(w) => summary(w),
         Trigger::Weight(w, seen) if *seen - w.measured_at > NEWS_WINDOW => Vec::new(),
         Trigger::Weight(w, _) => w
             .trainers
@@ -333,6 +357,37 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
         }],
         Trigger::Address(_) | Trigger::Other => Vec::new(),
     }
+}
+
+/// A client's week goes to each trainer (subject to their settings for the client) and
+/// to the client, dated at its end (the next Monday, 00:00 UTC).
+fn summary(w: &WeeklySummary) -> Vec<Candidate> {
+    let at = (w.week_start + chrono::Duration::days(7))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let data = json!({"client_id": w.client_id, "week_start": w.week_start,
+                      "training_days": w.training_days, "sets": w.sets, "volume_kg": w.volume_kg,
+                      "records": w.records, "planned": w.planned, "done": w.done});
+    w.trainers
+        .iter()
+        .map(|t| (*t, Some(w.client_id)))
+        .chain([(w.client_id, None)])
+        .map(|(user_id, client_id)| Candidate {
+            user_id,
+            rule: "weekly_summary",
+            dedup_key: format!("summary:{}:{}", w.client_id, w.week_start),
+            scope: w.client_id.to_string(),
+            client_id,
+            measure: Measure::None,
+            at,
+            title: "Weekly summary".to_owned(),
+            body: String::new(),
+            subject_id: w.client_id,
+            sender_id: None,
+            data: data.clone(),
+            notification_id: None,
+        })
+        .collect()
 }
 
 /// A missed planned workout alerts each trainer; if the client's 7-day adherence is
@@ -508,6 +563,24 @@ pub fn text(c: &Candidate, locale: &Locale) -> String {
                 locale.weight(change.abs(), 1),
                 d["weekly_change_percent"].as_f64().unwrap_or(0.0).abs(),
                 kg("trend_kg", 1)
+            )
+        }
+        ("weekly_summary", _) => {
+            let n = |k: &str| d[k].as_i64().unwrap_or(0);
+            let whose = if d["client_id"].as_str() == Some(c.user_id.to_string().as_str()) {
+                "Your week"
+            } else {
+                "Your client's week"
+            };
+            format!(
+                "{whose} from {}: {} training days, {} sets, {} lifted, {} new records; {} of {} planned workouts and sessions done.",
+                d["week_start"].as_str().unwrap_or_default(),
+                n("training_days"),
+                n("sets"),
+                kg("volume_kg", 0),
+                n("records"),
+                n("done"),
+                n("planned")
             )
         }
         ("missed_workout", _) => format!(
@@ -691,6 +764,47 @@ mod tests {
             at + NEWS_WINDOW + chrono::Duration::minutes(1)
         ))
         .is_empty());
+    }
+
+    #[test]
+    fn a_week_goes_to_each_trainer_and_the_client_in_their_words() {
+        let w = WeeklySummary {
+            client_id: Uuid::now_v7(),
+            week_start: "2026-11-23".parse().unwrap(),
+            training_days: 2,
+            sets: 3,
+            volume_kg: 1275.0,
+            records: 1,
+            planned: 1,
+            done: 0,
+            trainers: vec![Uuid::now_v7()],
+        };
+        let out = candidates(&Trigger::Summary(w.clone()));
+        let to: Vec<(Uuid, Option<Uuid>)> = out.iter().map(|c| (c.user_id, c.client_id)).collect();
+        // Only the trainer's copy is subject to the trainer's settings for the client.
+        assert_eq!(
+            to,
+            [(w.trainers[0], Some(w.client_id)), (w.client_id, None)]
+        );
+        assert!(out.iter().all(
+            |c| c.dedup_key == format!("summary:{}:2026-11-23", w.client_id)
+                && c.at == "2026-11-30T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        ));
+        assert_eq!(out[0].body, "Your client's week from 2026-11-23: 2 training days, 3 sets, 1275 kg lifted, 1 new records; 0 of 1 planned workouts and sessions done.");
+        assert!(out[1].body.starts_with("Your week from 2026-11-23:"));
+        // A week that does not start on a Monday is refused.
+        let tuesday = WeeklySummary {
+            week_start: "2026-11-24".parse().unwrap(),
+            ..w
+        };
+        let bytes = serde_json::to_vec(&CloudEvent::new(
+            "/t",
+            WEEKLY_SUMMARY_V1,
+            tuesday.client_id.to_string(),
+            tuesday,
+        ))
+        .unwrap();
+        assert!(decode(Some(&bytes)).unwrap_err().contains("a Monday"));
     }
 
     #[test]

@@ -7,11 +7,19 @@
 //! job's own results). The mark (`missed_workouts`) and the signal are written in one
 //! transaction, so a crash signals nothing or everything, and a second replica's pass
 //! finds the mark and signals nothing.
+//!
+//! The same pass summarises each coached client's last week once it has ended everywhere
+//! (`fitsync.progress.weekly_summary.v1`, marked in `weekly_summaries`), likewise from the
+//! job's results: training days, sets and volume (`daily_training`), records
+//! (`daily_e1rm`), planned and done (`daily_adherence`).
 
 use std::{collections::HashMap, time::Duration};
 
-use chrono::{NaiveDate, Utc};
-use fitsync_events::{CloudEvent, Topic, WorkoutMissed, MISSED_NEWS_DAYS, WORKOUT_MISSED_V1};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use fitsync_events::{
+    CloudEvent, Topic, WeeklySummary, WorkoutMissed, MISSED_NEWS_DAYS, WEEKLY_SUMMARY_V1,
+    WORKOUT_MISSED_V1,
+};
 use fitsync_platform::outbox;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -28,8 +36,9 @@ const BATCH: usize = 500;
 pub async fn run(pool: PgPool, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let wait = match round(&pool).await {
-            Ok(n) if n == BATCH => Duration::ZERO,
+        let signalled = async { anyhow::Ok((round(&pool).await?, summarize(&pool).await?)) };
+        let wait = match signalled.await {
+            Ok((missed, summaries)) if missed == BATCH || summaries == BATCH => Duration::ZERO,
             Ok(_) => {
                 backoff = Duration::from_millis(100);
                 POLL
@@ -56,9 +65,97 @@ struct Open {
     time_zone: String,
 }
 
+/// The week (its Monday) to summarise at `now`: the last one that has ended in every time
+/// zone but UTC−12's, from Monday 12:00 UTC.
+fn due_week(now: DateTime<Utc>) -> NaiveDate {
+    let today = now.date_naive();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let noon = monday.and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default());
+    if now.naive_utc() >= noon {
+        monday - chrono::Duration::days(7)
+    } else {
+        monday - chrono::Duration::days(14)
+    }
+}
+
+/// Summarises, in one transaction, the due week of clients not yet summarised for it:
+/// coached by a relationship that began before the week ended and had not ended before
+/// it began, who trained or had something planned or booked in it. Returns how many.
+pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
+    let week = due_week(Utc::now());
+    let end = week + chrono::Duration::days(7);
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query!(
+        r#"with todo as (
+               select distinct c.client_id from coaching_facts c
+               where c.started_at < $2::date and (c.ended_at is null or c.ended_at >= $1::date)
+                 and not exists (select 1 from weekly_summaries s
+                                 where s.client_id = c.client_id and s.week_start = $1)
+                 and (exists (select 1 from daily_training t
+                              where t.client_id = c.client_id and t.day >= $1 and t.day < $2)
+                      or exists (select 1 from daily_adherence a
+                                 where a.client_id = c.client_id and a.day >= $1 and a.day < $2
+                                   and a.planned + a.sessions > 0))
+               order by c.client_id limit $3),
+           marked as (insert into weekly_summaries (client_id, week_start)
+                      select client_id, $1 from todo
+                      on conflict do nothing returning client_id)
+           select m.client_id as "client_id!",
+                  t.days as "training_days!", t.sets as "sets!", t.volume as "volume_kg!",
+                  (select count(distinct d.exercise) from daily_e1rm d
+                   where d.client_id = m.client_id and d.day >= $1 and d.day < $2
+                     and d.e1rm_kg > (select max(p.e1rm_kg) from daily_e1rm p
+                                      where p.client_id = d.client_id and p.exercise = d.exercise
+                                        and p.day < d.day)) as "records!",
+                  a.planned as "planned!", a.done as "done!"
+           from marked m
+           cross join lateral (select count(*) as days, coalesce(sum(sets), 0)::int8 as sets,
+                                      coalesce(sum(volume_kg), 0)::float8 as volume
+                               from daily_training
+                               where client_id = m.client_id and day >= $1 and day < $2) t
+           cross join lateral (select coalesce(sum(planned + sessions), 0)::int8 as planned,
+                                      coalesce(sum(completed + attended), 0)::int8 as done
+                               from daily_adherence
+                               where client_id = m.client_id and day >= $1 and day < $2) a
+           order by m.client_id"#,
+        week,
+        end,
+        i64::try_from(BATCH).unwrap_or(500)
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let clients: Vec<Uuid> = rows.iter().map(|r| r.client_id).collect();
+    let trainers = trainers_of(&mut tx, &clients).await?;
+    for r in &rows {
+        let event = CloudEvent::new(
+            super::signals::SOURCE,
+            WEEKLY_SUMMARY_V1,
+            r.client_id.to_string(),
+            WeeklySummary {
+                client_id: r.client_id,
+                week_start: week,
+                training_days: r.training_days,
+                sets: r.sets,
+                volume_kg: r.volume_kg,
+                records: r.records,
+                planned: r.planned,
+                done: r.done,
+                trainers: trainers.get(&r.client_id).cloned().unwrap_or_default(),
+            },
+        );
+        outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
+    }
+    fitsync_platform::fault::point("summary.before_commit");
+    tx.commit().await?;
+    Ok(rows.len())
+}
+
 /// Whether `day` has ended in `zone` by `now`, at most
 /// `MISSED_NEWS_DAYS` ago. An unknown zone reads as UTC.
-fn due(day: NaiveDate, zone: &str, now: chrono::DateTime<Utc>) -> bool {
+fn due(day: NaiveDate, zone: &str, now: DateTime<Utc>) -> bool {
     let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
     let today = now.with_timezone(&tz).date_naive();
     day < today && (today - day).num_days() <= MISSED_NEWS_DAYS
@@ -179,7 +276,7 @@ mod tests {
     fn a_day_is_due_once_it_ended_where_it_was_planned_and_for_two_days() {
         // 23:30 UTC on 1 December: already 2 December in Auckland, still 1 December in
         // Lisbon and New York.
-        let now: chrono::DateTime<Utc> = "2026-12-01T23:30:00Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-12-01T23:30:00Z".parse().unwrap();
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         assert!(due(d("2026-12-01"), "Pacific/Auckland", now));
         assert!(!due(d("2026-12-01"), "Europe/Lisbon", now));
@@ -192,5 +289,16 @@ mod tests {
         // An unknown zone is UTC's day.
         assert!(!due(d("2026-12-01"), "Mars/Olympus", now));
         assert!(due(d("2026-11-30"), "Mars/Olympus", now));
+    }
+
+    #[test]
+    fn the_week_summarised_is_the_last_from_monday_noon_utc() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        // Monday 30 November 2026.
+        assert_eq!(due_week(at("2026-11-30T11:59:59Z")), d("2026-11-16"));
+        assert_eq!(due_week(at("2026-11-30T12:00:00Z")), d("2026-11-23"));
+        assert_eq!(due_week(at("2026-12-06T23:59:59Z")), d("2026-11-23"));
+        assert_eq!(due_week(at("2026-12-07T12:00:00Z")), d("2026-11-30"));
     }
 }
