@@ -240,14 +240,16 @@ async fn every_event_type_is_produced_and_matches_its_schema() {
     .await;
     let heavier = json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 120.0});
     assert_eq!(app.log_set(&ana, heavier).await.status(), 201);
-    // progress.weekly_summary: a set in the week being summarised, and the relationship
-    // seen again with the time it began a month ago (the summary covers weeks a trainer
-    // coached through).
+    // progress.weekly_summary, progress.plateau: lighter sets two weeks before the week
+    // being summarised, the week before and in it, and the relationship seen again with
+    // the time it began a month ago (the summary covers weeks a trainer coached through).
     let week = crate::missed::summarised_week();
-    let in_week = week.and_hms_opt(12, 0, 0).unwrap().and_utc() + chrono::Duration::days(2);
-    let set =
-        json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": 90.0, "performed_at": in_week});
-    assert_eq!(app.log_set(&ana, set).await.status(), 201);
+    for (day, kg) in [(-10, 100.0), (-3, 95.0), (2, 90.0)] {
+        let at = week.and_hms_opt(12, 0, 0).unwrap().and_utc() + chrono::Duration::days(day);
+        let set =
+            json!({"exercise": "barbell-squat", "reps": 5, "weight_kg": kg, "performed_at": at});
+        assert_eq!(app.log_set(&ana, set).await.status(), 201);
+    }
     crate::missed::began_long_ago(&env, relationship, trainer.id, ana.id).await;
 
     // schedule.availability_changed, session_type_saved, session_changed;

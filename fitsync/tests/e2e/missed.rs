@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::{
     alerts::coached,
-    harness::{call, count, eventually, trains_in_training, Account, TestApp, TestEnv},
+    harness::{call, count, epley, eventually, trains_in_training, Account, TestApp, TestEnv},
     matrix::train,
 };
 
@@ -311,18 +311,17 @@ async fn a_coached_clients_week_is_summarised_once_for_the_trainer_and_the_clien
     let noon = |day: NaiveDate| day.and_hms_opt(12, 0, 0).unwrap().and_utc();
     let set = |exercise: &str, reps: i32, kg: f64, day: NaiveDate| json!({"exercise": exercise, "reps": reps, "weight_kg": kg, "performed_at": noon(day)});
     // Ana: a squat before the week; in it, a lighter one on Tuesday, then on Thursday a
-    // heavier one (a record) and a first bench press (a baseline, not a record). A
-    // one-workout program on its Monday, not done. Ben trains in the week too.
+    // heavier one (a record) and a bench press lighter than in each of the two weeks
+    // before (a plateau). A one-workout program on its Monday, not done. Ben trains in
+    // the week too.
+    let bench = "barbell-bench-press-medium-grip";
     let ana_sets = [
+        set(bench, 5, 70.0, week - Days::days(10)),
+        set(bench, 5, 65.0, week - Days::days(3)),
         set("back-squat", 5, 100.0, week - Days::days(3)),
         set("back-squat", 5, 90.0, week + Days::days(1)),
         set("back-squat", 5, 105.0, week + Days::days(3)),
-        set(
-            "barbell-bench-press-medium-grip",
-            5,
-            60.0,
-            week + Days::days(3),
-        ),
+        set(bench, 5, 60.0, week + Days::days(3)),
     ];
     for body in ana_sets
         .iter()
@@ -371,8 +370,8 @@ async fn a_coached_clients_week_is_summarised_once_for_the_trainer_and_the_clien
     // her week one her trainer coached.
     began_long_ago(&env, relationship, trainer.id, ana.id).await;
 
-    // Two training days, three sets, 5 × (90 + 105 + 60) kg, one record; none of one
-    // planned done.
+    // Two training days, three sets, 5 × (90 + 105 + 60) kg, one record (the squat's 105,
+    // above its 100 before the week); none of one planned done.
     let volume = 5.0 * (90.0 + 105.0 + 60.0);
     let for_trainer = summary_in(&app, &trainer).await;
     let for_ana = summary_in(&app, &ana).await;
@@ -430,6 +429,10 @@ async fn a_coached_clients_week_is_summarised_once_for_the_trainer_and_the_clien
         count(&progress, "select count(*) from weekly_summaries").await,
         1
     );
+    // The bench press: weekly bests e1RM(70 × 5), e1RM(65 × 5), e1RM(60 × 5) over three
+    // weeks, a least-squares slope of (last − first) ÷ 2 (equally spaced): a plateau;
+    // the squat, trained in two of the six weeks, is not judged.
+    let slope = (epley(60.0, 5) - epley(70.0, 5)) / 2.0;
     let (_, inbox) = call(
         &app,
         &trainer,
@@ -438,14 +441,24 @@ async fn a_coached_clients_week_is_summarised_once_for_the_trainer_and_the_clien
         None,
     )
     .await;
+    let items = inbox.as_array().unwrap();
     assert_eq!(
-        inbox
-            .as_array()
-            .unwrap()
+        items
             .iter()
             .filter(|i| i["kind"] == "weekly_summary")
             .count(),
         1
+    );
+    let plateaus: Vec<&Value> = items.iter().filter(|i| i["kind"] == "plateau").collect();
+    assert_eq!(plateaus.len(), 1, "{inbox}");
+    let d = &plateaus[0]["data"];
+    assert_eq!(
+        (d["exercise"].as_str(), d["weeks"].as_i64()),
+        (Some(bench), Some(3))
+    );
+    assert!(
+        (d["slope_kg_per_week"].as_f64().unwrap() - slope).abs() < 1e-9,
+        "{d}"
     );
     app.stop().await;
 }

@@ -12,6 +12,7 @@ pub const WORKLOAD_SPIKE_V1: &str = "fitsync.progress.workload_spike.v1";
 pub const WORKOUT_MISSED_V1: &str = "fitsync.progress.workout_missed.v1";
 pub const WEIGHT_CHANGE_V1: &str = "fitsync.progress.weight_change.v1";
 pub const WEEKLY_SUMMARY_V1: &str = "fitsync.progress.weekly_summary.v1";
+pub const PLATEAU_V1: &str = "fitsync.progress.plateau.v1";
 
 /// A client's best estimated one-rep max on an exercise went up (the first set ever
 /// logged on an exercise sets a baseline, not a record).
@@ -113,5 +114,21 @@ pub struct WeeklySummary {
     /// Planned workouts and resolved sessions, and those done or attended.
     pub planned: i64,
     pub done: i64,
+    pub trainers: Vec<Uuid>,
+}
+
+/// An exercise a client trained in a summarised week whose weekly best e1RM stopped
+/// rising: the least-squares slope over the weeks with data among the six ending with
+/// that week (at least three) is zero or below, as the plateau chart fits it. Judged once,
+/// when the week is summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plateau {
+    pub client_id: Uuid,
+    pub exercise: String,
+    /// The Monday of the last week fitted.
+    pub week_start: NaiveDate,
+    pub weeks: u32,
+    pub slope_kg_per_week: f64,
     pub trainers: Vec<Uuid>,
 }

@@ -20,9 +20,9 @@ pub use access::{
     RELATIONSHIP_STARTED_V1,
 };
 pub use alerts::{
-    PersonalRecord, WeeklySummary, WeightChange, WorkloadSpike, WorkoutMissed, MISSED_NEWS_DAYS,
-    PERSONAL_RECORD_V1, WEEKLY_SUMMARY_V1, WEIGHT_CHANGE_FLOOR, WEIGHT_CHANGE_V1,
-    WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
+    PersonalRecord, Plateau, WeeklySummary, WeightChange, WorkloadSpike, WorkoutMissed,
+    MISSED_NEWS_DAYS, PERSONAL_RECORD_V1, PLATEAU_V1, WEEKLY_SUMMARY_V1, WEIGHT_CHANGE_FLOOR,
+    WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 pub use diet::{
     DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,
@@ -56,7 +56,7 @@ pub use training::{
 pub use users::{UserRegistered, USER_REGISTERED_V1};
 
 /// Every event type FitSync produces. A type missing here has no schema test.
-pub const EVENT_TYPES: [&str; 38] = [
+pub const EVENT_TYPES: [&str; 39] = [
     USER_REGISTERED_V1,
     RELATIONSHIP_STARTED_V1,
     RELATIONSHIP_ENDED_V1,
@@ -95,6 +95,7 @@ pub const EVENT_TYPES: [&str; 38] = [
     WORKOUT_MISSED_V1,
     WEIGHT_CHANGE_V1,
     WEEKLY_SUMMARY_V1,
+    PLATEAU_V1,
 ];
 
 /// Types no longer produced whose events consumers still read (a replay of an old log).
@@ -195,6 +196,7 @@ pub fn schema_for(event_type: &str) -> Option<&'static str> {
         WEEKLY_SUMMARY_V1 => Some(include_str!(
             "../schemas/fitsync.progress.weekly_summary.v1.json"
         )),
+        PLATEAU_V1 => Some(include_str!("../schemas/fitsync.progress.plateau.v1.json")),
         _ => None,
     }
 }

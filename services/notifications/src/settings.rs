@@ -19,7 +19,7 @@ use crate::NotificationsState;
 /// The rules a trainer tunes (the others concern the recipient's own bookings and
 /// messages, governed by their delivery preferences), and the range of each one's
 /// threshold if it has one.
-const RULES: [(&str, Option<(f64, f64)>); 7] = [
+const RULES: [(&str, Option<(f64, f64)>); 8] = [
     ("personal_record", None),
     ("workload_spike", Some((1.0, 5.0))),
     ("weight_change", Some((0.5, 5.0))),
@@ -27,6 +27,7 @@ const RULES: [(&str, Option<(f64, f64)>); 7] = [
     ("missed_workout", None),
     ("adherence_drop", Some((0.1, 1.0))),
     ("weekly_summary", None),
+    ("plateau", None),
 ];
 
 /// What "all clients" is stored as.
@@ -119,7 +120,7 @@ pub async fn list(
 #[utoipa::path(
     put, path = "/api/notifications/alert-settings/{rule}", tag = "notifications",
     summary = "Set how a rule alerts the calling trainer, for one client or all",
-    params(("rule" = String, Path, description = "`personal_record`, `workload_spike`, `weight_change`, `no_show`, `missed_workout`, `adherence_drop` or `weekly_summary`"), Scope),
+    params(("rule" = String, Path, description = "`personal_record`, `workload_spike`, `weight_change`, `no_show`, `missed_workout`, `adherence_drop`, `weekly_summary` or `plateau`"), Scope),
     request_body = NewAlertSetting,
     responses(
         (status = 200, description = "As stored", body = AlertSetting),

@@ -14,23 +14,24 @@
 //! | `booking_cancelled` | `cancelled`, `late_cancelled` | its client and trainer | booking, revision | booking (none) |
 //! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
 //! | `waitlist_promoted` | `promoted` | its client | booking, revision | booking (none) |
+//! | `plateau` | `fitsync.progress.plateau.v1` (judged once per summarised week) | the client's trainers | client, exercise, week | client + exercise (28 days) |
 //! | `weekly_summary` | `fitsync.progress.weekly_summary.v1` (a coached client's last week, from Monday 12:00 UTC) | the client's trainers and the client | client, week | none |
 //! | `workout_comment` | `fitsync.workout.comment_added.v1` | the client | comment | comment (none) |
 //! | `session_reminder` | a due timer (`reminders`): 24 h and 1 h before a booked session | its client | booking, lead, start | booking (none) |
 
 use chrono::{DateTime, Datelike, Utc};
 use fitsync_events::{
-    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, WeeklySummary,
-    WeightChange, WorkloadSpike, WorkoutMissed, ADDRESS_VERIFIED_V1, BOOKING_CHANGED_V1,
-    COMMENT_ADDED_V1, PERSONAL_RECORD_V1, WEEKLY_SUMMARY_V1, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_V1,
-    WORKOUT_MISSED_V1,
+    AddressVerified, BookingChanged, CloudEvent, CommentAdded, PersonalRecord, Plateau,
+    WeeklySummary, WeightChange, WorkloadSpike, WorkoutMissed, ADDRESS_VERIFIED_V1,
+    BOOKING_CHANGED_V1, COMMENT_ADDED_V1, PERSONAL_RECORD_V1, PLATEAU_V1, WEEKLY_SUMMARY_V1,
+    WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 /// Rules a trainer can tune per client (the others concern the recipient's own bookings
 /// and messages, and are governed by their delivery preferences).
-pub const TUNABLE: [&str; 7] = [
+pub const TUNABLE: [&str; 8] = [
     "personal_record",
     "workload_spike",
     "weight_change",
@@ -38,12 +39,15 @@ pub const TUNABLE: [&str; 7] = [
     "missed_workout",
     "adherence_drop",
     "weekly_summary",
+    "plateau",
 ];
 
 /// The category a user's channel preferences name a rule by.
 pub fn category(rule: &str) -> &'static str {
     match rule {
-        "personal_record" | "workload_spike" | "weight_change" | "weekly_summary" => "progress",
+        "personal_record" | "workload_spike" | "weight_change" | "weekly_summary" | "plateau" => {
+            "progress"
+        }
         "no_show" | "missed_workout" | "adherence_drop" => "attendance",
         "workout_comment" => "feedback",
         "session_reminder" => "reminders",
@@ -58,6 +62,7 @@ pub fn defaults(rule: &str) -> (Option<f64>, i32) {
         "workload_spike" => (Some(fitsync_analytics::ACWR_FLAG), 7 * 24 * 60),
         "adherence_drop" => (Some(ADHERENCE_FLOOR), 7 * 24 * 60),
         "weight_change" => (Some(WEIGHT_CHANGE_FLAG), 7 * 24 * 60),
+        "plateau" => (None, 28 * 24 * 60),
         _ => (None, 0),
     }
 }
@@ -124,6 +129,7 @@ pub enum Trigger {
     Workload(WorkloadSpike, DateTime<Utc>),
     Missed(WorkoutMissed),
     Summary(WeeklySummary),
+    Plateau(Plateau),
     /// With the time the analytics job derived it.
     Weight(WeightChange, DateTime<Utc>),
     Booking(BookingChanged, DateTime<Utc>),
@@ -171,6 +177,19 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                 ));
             }
             Ok(Trigger::Workload(w, event.time))
+        }
+        PLATEAU_V1 => {
+            let p: Plateau = event.payload(PLATEAU_V1).map_err(|e| e.to_string())?;
+            subject_is(p.client_id, "plateau's client")?;
+            if p.exercise.is_empty()
+                || p.week_start.weekday() != chrono::Weekday::Mon
+                || !(p.slope_kg_per_week.is_finite() && p.slope_kg_per_week <= 0.0)
+            {
+                return Err(format!(
+                    "invalid {PLATEAU_V1}: an exercise, a Monday, a slope of 0 or below"
+                ));
+            }
+            Ok(Trigger::Plateau(p))
         }
         WEEKLY_SUMMARY_V1 => {
             let w: WeeklySummary = event
@@ -316,6 +335,29 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
         }
         Trigger::Missed(m) => missed(m),
         Trigger::Summary(w) => summary(w),
+        Trigger::Plateau(p) => p
+            .trainers
+            .iter()
+            .map(|t| Candidate {
+                user_id: *t,
+                rule: "plateau",
+                dedup_key: format!("plateau:{}:{}:{}", p.client_id, p.exercise, p.week_start),
+                scope: format!("{}:{}", p.client_id, p.exercise),
+                client_id: Some(p.client_id),
+                measure: Measure::None,
+                at: (p.week_start + chrono::Duration::days(7))
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc(),
+                title: "Plateau".to_owned(),
+                body: String::new(),
+                subject_id: p.client_id,
+                sender_id: None,
+                data: json!({"client_id": p.client_id, "exercise": p.exercise,
+                             "week_start": p.week_start, "weeks": p.weeks,
+                             "slope_kg_per_week": p.slope_kg_per_week}),
+                notification_id: None,
+            })
+            .collect(),
         Trigger::Weight(w, seen) if *seen - w.measured_at > NEWS_WINDOW => Vec::new(),
         Trigger::Weight(w, _) => w
             .trainers
@@ -565,6 +607,12 @@ pub fn text(c: &Candidate, locale: &Locale) -> String {
                 kg("trend_kg", 1)
             )
         }
+        ("plateau", _) => format!(
+            "No gain on {exercise} over {} weeks to the week from {}: the best estimated 1RM moves {} a week.",
+            d["weeks"].as_i64().unwrap_or(0),
+            d["week_start"].as_str().unwrap_or_default(),
+            locale.weight(d["slope_kg_per_week"].as_f64().unwrap_or(0.0), 1)
+        ),
         ("weekly_summary", _) => {
             let n = |k: &str| d[k].as_i64().unwrap_or(0);
             let whose = if d["client_id"].as_str() == Some(c.user_id.to_string().as_str()) {

@@ -11,14 +11,17 @@
 //! The same pass summarises each coached client's last week once it has ended everywhere
 //! (`fitsync.progress.weekly_summary.v1`, marked in `weekly_summaries`), likewise from the
 //! job's results: training days, sets and volume (`daily_training`), records
-//! (`daily_e1rm`), planned and done (`daily_adherence`).
+//! (`daily_e1rm`), planned and done (`daily_adherence`); and judges, once, each exercise
+//! trained in that week for a plateau (`fitsync.progress.plateau.v1`: the weekly best
+//! e1RM's least-squares slope over the six weeks ending with it, fitted with Polars as
+//! the plateau chart fits it, is zero or below).
 
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use fitsync_events::{
-    CloudEvent, Topic, WeeklySummary, WorkoutMissed, MISSED_NEWS_DAYS, WEEKLY_SUMMARY_V1,
-    WORKOUT_MISSED_V1,
+    CloudEvent, Topic, WeeklySummary, WorkoutMissed, MISSED_NEWS_DAYS, PLATEAU_V1,
+    WEEKLY_SUMMARY_V1, WORKOUT_MISSED_V1,
 };
 use fitsync_platform::outbox;
 use sqlx::{PgConnection, PgPool};
@@ -148,9 +151,79 @@ pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
         );
         outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
     }
+    for (client, p) in plateaus(&mut tx, &clients, week).await? {
+        let event = CloudEvent::new(
+            super::signals::SOURCE,
+            PLATEAU_V1,
+            client.to_string(),
+            fitsync_events::Plateau {
+                client_id: client,
+                exercise: p.exercise,
+                week_start: week,
+                weeks: p.weeks,
+                slope_kg_per_week: p.slope_kg_per_week,
+                trainers: trainers.get(&client).cloned().unwrap_or_default(),
+            },
+        );
+        outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
+    }
     fitsync_platform::fault::point("summary.before_commit");
     tx.commit().await?;
     Ok(rows.len())
+}
+
+/// Weeks fitted for a plateau, ending with the summarised one (the chart's default).
+const PLATEAU_WEEKS: i64 = 6;
+
+/// The plateaus of the exercises each client trained in `week`.
+async fn plateaus(
+    conn: &mut PgConnection,
+    clients: &[Uuid],
+    week: NaiveDate,
+) -> anyhow::Result<Vec<(Uuid, fitsync_analytics::Plateau)>> {
+    let end = week + chrono::Duration::days(7);
+    let rows = sqlx::query!(
+        r#"select d.client_id, d.exercise, date_trunc('week', d.day)::date as "week!",
+                  max(d.e1rm_kg) as "best!"
+           from daily_e1rm d
+           where d.client_id = any($1) and d.day >= $2 and d.day < $4
+             and exists (select 1 from daily_e1rm w
+                         where w.client_id = d.client_id and w.exercise = d.exercise
+                           and w.day >= $3 and w.day < $4)
+           group by 1, 2, 3
+           order by 1, 2, 3"#,
+        clients,
+        week - chrono::Duration::weeks(PLATEAU_WEEKS - 1),
+        week,
+        end
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut by_client: HashMap<Uuid, Vec<fitsync_analytics::WeekBest>> = HashMap::new();
+    for r in rows {
+        by_client
+            .entry(r.client_id)
+            .or_default()
+            .push(fitsync_analytics::WeekBest {
+                exercise: r.exercise,
+                week_start: super::sink::days(r.week),
+                e1rm_kg: r.best,
+            });
+    }
+    let fitted = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for (client, rows) in by_client {
+            for p in fitsync_analytics::plateaus(&rows)? {
+                if p.plateau {
+                    out.push((client, p));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.0, &a.1.exercise).cmp(&(b.0, &b.1.exercise)));
+        polars::error::PolarsResult::Ok(out)
+    })
+    .await??;
+    Ok(fitted)
 }
 
 /// Whether `day` has ended in `zone` by `now`, at most
