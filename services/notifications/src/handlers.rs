@@ -62,9 +62,10 @@ pub struct InboxItem {
     /// The recipient's sequence number: 1, 2, 3, … in the order they arrived (the live
     /// stream's event id).
     pub(crate) seq: i64,
-    /// The rule that fired: `personal_record`, `workload_spike`, `no_show`,
+    /// The rule that fired: `personal_record`, `workload_spike`, `weight_change`,
+    /// `plateau`, `weekly_summary`, `no_show`, `missed_workout`, `adherence_drop`,
     /// `booking_confirmed`, `booking_cancelled`, `booking_rescheduled`,
-    /// `waitlist_promoted` or `workout_comment`.
+    /// `waitlist_promoted`, `session_reminder` or `workout_comment`.
     pub(crate) kind: String,
     pub(crate) title: String,
     pub(crate) body: String,

@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use crate::NotificationsState;
 
-/// The categories alerts fall in (`personal_record` and `workload_spike` are progress,
-/// `no_show` attendance, booking changes and waitlist promotions bookings, comments on a
-/// workout feedback, session reminders reminders).
+/// The categories alerts fall in (records, workload spikes, weight changes, plateaus and
+/// weekly summaries are progress; no-shows, missed workouts and adherence drops
+/// attendance; booking changes and waitlist promotions bookings; comments on a workout
+/// feedback; session reminders reminders).
 const CATEGORIES: [&str; 5] = [
     "progress",
     "attendance",

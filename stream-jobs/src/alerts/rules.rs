@@ -9,7 +9,7 @@
 //! | `no_show` | a booking marked `no_show` | its trainer | booking | client (none) |
 //! | `weight_change` | `fitsync.progress.weight_change.v1`, a weigh-in within `NEWS_WINDOW` whose trend moved more than the threshold (1 % of body weight) over a week, either way (the text says whether towards the goal) | the client's trainers | client, day | client (7 days) |
 //! | `missed_workout` | `fitsync.progress.workout_missed.v1` (a planned workout's local day ended undone, signalled within `MISSED_NEWS_DAYS`) | the client's trainers | planned workout | client (none) |
-//! | `adherence_drop` | the same signal, when the client's 7-day adherence fell below the threshold (70 %) from at or above it the day before | the client's trainers | client, day | client (7 days) |
+//! | `adherence_drop` | the same signal, when the client's adherence over the seven days to that day fell below the threshold (70 %) from at or above it over the seven days to the day before | the client's trainers | client, day | client (7 days) |
 //! | `booking_confirmed` | a booking `booked` (of a session not yet begun, as for the next three) | its client and trainer | booking, revision | booking (none) |
 //! | `booking_cancelled` | `cancelled`, `late_cancelled` | its client and trainer | booking, revision | booking (none) |
 //! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
