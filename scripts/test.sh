@@ -24,6 +24,9 @@ cleanup() {
 trap cleanup EXIT
 
 bash scripts/stack.sh start
+# This checkout's servers and folders, whatever a caller's environment says (a shell
+# set up for another checkout would point the tests at its Maildir).
+eval "$(bash scripts/stack.sh env)"
 # Builds of checkouts in other folders, once the shared build cache is over its budget.
 bash scripts/prune-target.sh
 

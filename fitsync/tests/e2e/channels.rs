@@ -562,6 +562,97 @@ async fn an_alert_is_texted_and_pushed_as_preferences_allow_and_a_failing_channe
         .await,
         0
     );
+
+    // Quiet hours in his zone (New York), from an hour ago to two hours ahead, and records
+    // by SMS again: the next record waits on both channels until their end, then goes
+    // out once on each (the wait moved into the past here, as the email's test does).
+    let new_york = chrono_tz::America::New_York;
+    let now = chrono::Utc::now();
+    let hm = |hours: i64| {
+        (now + chrono::Duration::hours(hours))
+            .with_timezone(&new_york)
+            .format("%H:%M")
+            .to_string()
+    };
+    let mut quiet = preferences(true);
+    quiet["quiet_hours"] = json!({"time_zone": new_york.name(), "starts": hm(-1), "ends": hm(2)});
+    let (status, body) = call(
+        &app,
+        &trainer,
+        Method::PUT,
+        "/api/notifications/preferences",
+        Some(quiet),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    baseline(&env, &app, &client, "front-barbell-squat", 80.0).await;
+    log(&app, &client, "front-barbell-squat", 5, 90.0, 0).await;
+    let db = env.notifications_db();
+    let deferred = eventually(60, "the deferred text and push", || async {
+        let due: Vec<(String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "select channel, due_at from alert_deliveries
+             where user_id = $1 and status = 'pending' and channel <> 'email' order by channel",
+        )
+        .bind(trainer.id)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        (due.len() == 2).then_some(due)
+    })
+    .await;
+    // The end of the window on his clock, as a UTC instant (within the minute it was set).
+    let end = now + chrono::Duration::hours(2);
+    for (channel, due) in &deferred {
+        assert!(
+            (*due - end).num_seconds().abs() <= 60
+                && due.with_timezone(&new_york).format("%H:%M").to_string() == hm(2),
+            "{channel} due at {due}, the window ends at {end}"
+        );
+    }
+    let texted = |sms: &SimulatedSms| {
+        sms.messages()
+            .iter()
+            .filter(|m| m.text.contains("front-barbell-squat"))
+            .count()
+    };
+    assert_eq!(texted(&sms), 0);
+    assert_eq!(pushes.received("laptop").len(), 2);
+    sqlx::query("update alert_deliveries set due_at = now() - interval '1 second' where user_id = $1 and status = 'pending'")
+        .bind(trainer.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("select pg_notify('fitsync_inbox', $1)")
+        .bind(trainer.id.to_string())
+        .execute(&db)
+        .await
+        .unwrap();
+    let third = pushes.nth("laptop", 3).await;
+    assert!(
+        third["body"]
+            .as_str()
+            .unwrap()
+            .contains("front-barbell-squat"),
+        "{third}"
+    );
+    eventually(60, "the deferred text", || async {
+        (texted(&sms) == 1).then_some(())
+    })
+    .await;
+    eventually(60, "both sent", || async {
+        let n = count(
+            &db,
+            &format!(
+                "select count(*) from alert_deliveries where user_id = '{}' and status = 'pending'",
+                trainer.id
+            ),
+        )
+        .await;
+        (n == 0).then_some(())
+    })
+    .await;
+    assert_eq!(texted(&sms), 1);
+    assert_eq!(pushes.received("laptop").len(), 3);
     app.stop().await;
 }
 

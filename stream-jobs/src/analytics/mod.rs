@@ -14,7 +14,7 @@
 //! replace those results; store the next offsets; commit. Kafka commits follow, advisory
 //! only. The results are therefore always those of a fresh computation over the log as it
 //! now stands. Beside the batches, a day-close pass (`close`) signals the planned workouts
-//! whose day ended undone.
+//! whose day ended undone, and summarises each coached client's week (and its plateaus).
 
 mod adherence;
 pub mod backfill;
@@ -86,7 +86,7 @@ impl ProgressAnalytics {
     }
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        // The day-close pass signals missed planned workouts (with the signals only).
+        // The day-close pass: missed workouts, weekly summaries, plateaus (signals only).
         let timers = shutdown.child_token();
         let close = self
             .signals
