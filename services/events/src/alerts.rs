@@ -14,6 +14,21 @@ pub const WEIGHT_CHANGE_V1: &str = "fitsync.progress.weight_change.v1";
 pub const WEEKLY_SUMMARY_V1: &str = "fitsync.progress.weekly_summary.v1";
 pub const PLATEAU_V1: &str = "fitsync.progress.plateau.v1";
 
+/// The alert rules a trainer tunes per client (through the notifications API; the alerts
+/// job applies them), and the range of each one's threshold if it has one. The other
+/// rules concern the recipient's own bookings and messages, governed by their delivery
+/// preferences.
+pub const TUNABLE_RULES: [(&str, Option<(f64, f64)>); 8] = [
+    ("personal_record", None),
+    ("workload_spike", Some((1.0, 5.0))),
+    ("weight_change", Some((0.5, 5.0))),
+    ("no_show", None),
+    ("missed_workout", None),
+    ("adherence_drop", Some((0.1, 1.0))),
+    ("weekly_summary", None),
+    ("plateau", None),
+];
+
 /// A client's best estimated one-rep max on an exercise went up (the first set ever
 /// logged on an exercise sets a baseline, not a record).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,8 +21,9 @@ pub use access::{
 };
 pub use alerts::{
     PersonalRecord, Plateau, WeeklySummary, WeightChange, WorkloadSpike, WorkoutMissed,
-    MISSED_NEWS_DAYS, PERSONAL_RECORD_V1, PLATEAU_V1, WEEKLY_SUMMARY_V1, WEIGHT_CHANGE_FLOOR,
-    WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1, WORKOUT_MISSED_V1,
+    MISSED_NEWS_DAYS, PERSONAL_RECORD_V1, PLATEAU_V1, TUNABLE_RULES, WEEKLY_SUMMARY_V1,
+    WEIGHT_CHANGE_FLOOR, WEIGHT_CHANGE_V1, WORKLOAD_SPIKE_FLOOR, WORKLOAD_SPIKE_V1,
+    WORKOUT_MISSED_V1,
 };
 pub use diet::{
     DietAssignmentChanged, DietSaved, FoodDeleted, FoodLogged, Nutrients,

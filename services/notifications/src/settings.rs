@@ -16,20 +16,6 @@ use uuid::Uuid;
 
 use crate::NotificationsState;
 
-/// The rules a trainer tunes (the others concern the recipient's own bookings and
-/// messages, governed by their delivery preferences), and the range of each one's
-/// threshold if it has one.
-const RULES: [(&str, Option<(f64, f64)>); 8] = [
-    ("personal_record", None),
-    ("workload_spike", Some((1.0, 5.0))),
-    ("weight_change", Some((0.5, 5.0))),
-    ("no_show", None),
-    ("missed_workout", None),
-    ("adherence_drop", Some((0.1, 1.0))),
-    ("weekly_summary", None),
-    ("plateau", None),
-];
-
 /// What "all clients" is stored as.
 const ALL_CLIENTS: Uuid = Uuid::nil();
 
@@ -138,7 +124,7 @@ pub async fn put(
     ApiJson(body): ApiJson<NewAlertSetting>,
 ) -> Result<Json<AlertSetting>, ApiError> {
     trainer_only(&user)?;
-    let (rule, range) = RULES
+    let (rule, range) = fitsync_events::TUNABLE_RULES
         .iter()
         .find(|(r, _)| *r == rule)
         .copied()
@@ -208,7 +194,10 @@ pub async fn delete(
     ApiQuery(scope): ApiQuery<Scope>,
 ) -> Result<StatusCode, ApiError> {
     trainer_only(&user)?;
-    if !RULES.iter().any(|(r, _)| *r == rule) {
+    if !fitsync_events::TUNABLE_RULES
+        .iter()
+        .any(|(r, _)| *r == rule)
+    {
         return Err(ApiError::NotFound);
     }
     let gone = sqlx::query!(

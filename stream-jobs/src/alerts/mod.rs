@@ -107,7 +107,7 @@ struct Recipient {
 async fn recipient(conn: &mut PgConnection, c: &Candidate) -> Result<Recipient, sqlx::Error> {
     let (threshold, cooldown) = rules::defaults(c.rule);
     // Settings are looked up for tunable rules about a client only.
-    let client = c.client_id.filter(|_| rules::TUNABLE.contains(&c.rule));
+    let client = c.client_id.filter(|_| rules::tunable(c.rule));
     let r = sqlx::query!(
         r#"select s.enabled as "enabled?", s.threshold as "threshold?", s.cooldown_minutes as "cooldown?",
                   l.time_zone as "zone?", l.units as "units?",

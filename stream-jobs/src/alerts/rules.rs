@@ -29,18 +29,12 @@ use fitsync_events::{
 use serde_json::json;
 use uuid::Uuid;
 
-/// Rules a trainer can tune per client (the others concern the recipient's own bookings
-/// and messages, and are governed by their delivery preferences).
-pub const TUNABLE: [&str; 8] = [
-    "personal_record",
-    "workload_spike",
-    "weight_change",
-    "no_show",
-    "missed_workout",
-    "adherence_drop",
-    "weekly_summary",
-    "plateau",
-];
+/// Whether a trainer tunes `rule` per client (`fitsync_events::TUNABLE_RULES`).
+pub fn tunable(rule: &str) -> bool {
+    fitsync_events::TUNABLE_RULES
+        .iter()
+        .any(|(r, _)| *r == rule)
+}
 
 /// The category a user's channel preferences name a rule by.
 pub fn category(rule: &str) -> &'static str {
