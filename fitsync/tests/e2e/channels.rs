@@ -617,16 +617,7 @@ async fn an_alert_is_texted_and_pushed_as_preferences_allow_and_a_failing_channe
     };
     assert_eq!(texted(&sms), 0);
     assert_eq!(pushes.received("laptop").len(), 2);
-    sqlx::query("update alert_deliveries set due_at = now() - interval '1 second' where user_id = $1 and status = 'pending'")
-        .bind(trainer.id)
-        .execute(&db)
-        .await
-        .unwrap();
-    sqlx::query("select pg_notify('fitsync_inbox', $1)")
-        .bind(trainer.id.to_string())
-        .execute(&db)
-        .await
-        .unwrap();
+    crate::delivery::end_the_wait(&env, trainer.id).await;
     let third = pushes.nth("laptop", 3).await;
     assert!(
         third["body"]

@@ -57,6 +57,25 @@ fn preferences(bookings_by_email: bool, quiet: Option<Value>) -> Value {
 
 /// A trainer's free one-hour session type, open every day, and a booking by `client`
 /// `hours` after noon tomorrow.
+/// Moves `user`'s pending deliveries' due time into the past (their quiet hours over)
+/// and wakes the workers at once rather than at their next poll.
+pub async fn end_the_wait(env: &TestEnv, user: Uuid) {
+    let db = env.notifications_db();
+    sqlx::query(
+        "update alert_deliveries set due_at = now() - interval '1 second'
+         where user_id = $1 and status = 'pending'",
+    )
+    .bind(user)
+    .execute(&db)
+    .await
+    .unwrap();
+    sqlx::query("select pg_notify('fitsync_inbox', $1)")
+        .bind(user.to_string())
+        .execute(&db)
+        .await
+        .unwrap();
+}
+
 async fn book(app: &TestApp, trainer: &Account, client: &Account, hours: i64) -> String {
     set_hours(
         app,
@@ -331,20 +350,7 @@ async fn quiet_hours_defer_email_to_their_end_in_each_users_time_zone() {
 
     // Deferred, not dropped: when the window has passed (moved into the past here), it
     // goes out, once.
-    let db = env.notifications_db();
-    sqlx::query(
-        "update alert_deliveries set due_at = now() - interval '1 second' where user_id = $1",
-    )
-    .bind(trainer.id)
-    .execute(&db)
-    .await
-    .unwrap();
-    // Wakes the worker at once rather than at its next poll.
-    sqlx::query("select pg_notify('fitsync_inbox', $1)")
-        .bind(trainer.id.to_string())
-        .execute(&db)
-        .await
-        .unwrap();
+    end_the_wait(&env, trainer.id).await;
     let mail = TestEnv::email_to(&trainer.email, "Subject: Session booked").await;
     assert!(mail.contains("A client booked your session"), "{mail}");
     eventually(30, "the deferred delivery sent", || async {

@@ -30,6 +30,20 @@ fn one_day_program() -> Value {
     ]}]}})
 }
 
+/// The trainer's one-day program.
+async fn one_day_template(app: &TestApp, trainer: &Account) -> Value {
+    let (status, template) = call(
+        app,
+        trainer,
+        Method::POST,
+        "/api/programs",
+        Some(one_day_program()),
+    )
+    .await;
+    assert_eq!(status, 201, "{template}");
+    template
+}
+
 /// Assigns `template` to `client` from `start` (in `ZONE`); returns its planned workout.
 async fn assign(
     app: &TestApp,
@@ -118,15 +132,7 @@ async fn a_missed_workout_and_a_fall_in_adherence_alert_the_trainer_once_across_
     trains_in_training(&env, trainer.id, client.id).await;
     coached(&env, trainer.id, client.id).await;
     let today = chrono::Utc::now().with_timezone(&ZONE).date_naive();
-    let (status, template) = call(
-        &app,
-        &trainer,
-        Method::POST,
-        "/api/programs",
-        Some(one_day_program()),
-    )
-    .await;
-    assert_eq!(status, 201, "{template}");
+    let template = one_day_template(&app, &trainer).await;
 
     // Five days ago (too long ago to be news): done.
     let done_day = today - Days::days(5);
@@ -335,15 +341,7 @@ async fn a_coached_clients_week_is_summarised_once_for_the_trainer_and_the_clien
         let r = app.log_set(who, body.clone()).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
-    let (status, template) = call(
-        &app,
-        &trainer,
-        Method::POST,
-        "/api/programs",
-        Some(one_day_program()),
-    )
-    .await;
-    assert_eq!(status, 201, "{template}");
+    let template = one_day_template(&app, &trainer).await;
     let (status, body) = call(
         &app,
         &trainer,

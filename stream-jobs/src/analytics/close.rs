@@ -6,7 +6,7 @@
 //! days ending on that day and over the seven before, read from `daily_adherence` (the
 //! job's own results). The mark (`missed_workouts`) and the signal are written in one
 //! transaction, so a crash signals nothing or everything, and a second replica's pass
-//! finds the mark and signals nothing.
+//! finds the mark's key taken and signals nothing (not tested with two replicas).
 //!
 //! The same pass summarises each coached client's last week once it has ended everywhere
 //! (`fitsync.progress.weekly_summary.v1`, marked in `weekly_summaries`), likewise from the
