@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{bench_raw_consume, count, create_database, steady_writes, Platform};
+use crate::{bench_raw_consume, count, create_database, steady_writes, usage, Platform};
 
 const PAIRS: usize = 50;
 
@@ -173,6 +173,18 @@ async fn latency(
         ready.recv().await.context("a stream")?;
     }
 
+    let scrape = || async {
+        let text = http
+            .get(format!("{api}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        anyhow::Ok(usage::metrics(&text))
+    };
+    let analyzed = platform.analyze_after_warmup(settings)?;
+    let (cpu_before, metrics_before, phase) =
+        (usage::Cpu::sample(), scrape().await?, Instant::now());
     let (from, sent, achieved) = steady_writes(
         rate,
         seconds,
@@ -188,6 +200,19 @@ async fn latency(
         |_| {},
     )
     .await?;
+    let (cpu_after, metrics_after) = (usage::Cpu::sample(), scrape().await?);
+    analyzed.await?;
+    let phase = phase.elapsed().as_secs_f64();
+    println!(
+        "cpu while writing: {}",
+        usage::describe(&cpu_before, &cpu_after)
+    );
+    for line in usage::batches(&metrics_before, &metrics_after, phase)
+        .into_iter()
+        .chain(usage::freshness(&metrics_before, &metrics_after))
+    {
+        println!("  {line}");
+    }
     // Every write counted, then the alerts of every record stored and streamed.
     let wait = Instant::now();
     while count(&progress, "select count(*) from set_facts").await? < sent as i64 {

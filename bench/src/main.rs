@@ -17,6 +17,7 @@
 mod alerts;
 mod auth;
 mod schedule;
+mod usage;
 
 use std::{
     collections::HashMap,
@@ -452,6 +453,9 @@ impl Drop for Child_ {
     }
 }
 
+/// The steady writes' warm-up, left out of their measures.
+pub(crate) const WARMUP: Duration = Duration::from_secs(3);
+
 /// Sends `write(n)` for n = 0, 1, 2, … at a steady `rate` per second for 3 s of warm-up
 /// and `seconds` more (late ticks catch up in a burst), calling `sent(n + 1)` after each;
 /// every answer must be 201. Returns when the measured phase began, how many were sent
@@ -466,8 +470,7 @@ where
     W: FnMut(u64) -> F,
     F: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
 {
-    let warmup = Duration::from_secs(3);
-    let total = warmup + Duration::from_secs(seconds);
+    let total = WARMUP + Duration::from_secs(seconds);
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
@@ -477,7 +480,7 @@ where
     while started.elapsed() < total {
         tokio::select! {
             _ = ticker.tick() => {
-                if measured_from.is_none() && started.elapsed() >= warmup {
+                if measured_from.is_none() && started.elapsed() >= WARMUP {
                     measured_from = Some(chrono::Utc::now());
                 }
                 in_flight.push(write(sent));
@@ -600,6 +603,30 @@ impl Platform {
         Ok(db::pool(&settings.database, name)?)
     }
 
+    /// ANALYZEs every database of the run once the steady writes' warm-up is over (in
+    /// the background). A production database has statistics; these are new, and a
+    /// statement first run while its table was empty keeps a plan made for an empty table
+    /// (a sequential scan, cached by the connection) until autovacuum's ANALYZE happens
+    /// to replace it — which made one run's job batches 3× slower than the next's.
+    pub fn analyze_after_warmup(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let pools = self
+            .names
+            .iter()
+            .map(|(service, _)| self.pool(settings, service))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(tokio::spawn(async move {
+            tokio::time::sleep(WARMUP).await;
+            for pool in pools {
+                if let Err(e) = sqlx::query("analyze").execute(&pool).await {
+                    eprintln!("analyze failed: {e}");
+                }
+            }
+        }))
+    }
+
     /// Registers `email` as `role` and signs in: (id, access token).
     pub async fn account(&self, email: &str, role: &str) -> anyhow::Result<(Uuid, String)> {
         self.http
@@ -657,6 +684,7 @@ async fn bench_freshness(
     }
 
     let mut peak_rss_under_load = 0.0f64;
+    let analyzed = platform.analyze_after_warmup(settings)?;
     let (measured_from, sent, achieved) = steady_writes(
         rate,
         seconds,
@@ -673,6 +701,7 @@ async fn bench_freshness(
         },
     )
     .await?;
+    analyzed.await?;
     let training = platform.pool(settings, "TRAINING")?;
     let progress = platform.pool(settings, "PROGRESS")?;
     let wait = Instant::now();

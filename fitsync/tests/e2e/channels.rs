@@ -121,25 +121,25 @@ impl Browser {
 }
 
 #[derive(Default)]
-struct Pushes {
+pub(crate) struct Pushes {
     browsers: HashMap<String, Browser>,
     /// Per browser, each message as decrypted.
     received: HashMap<String, Vec<Value>>,
     /// Requests refused: no valid VAPID, or not decryptable.
     refused: Vec<String>,
     /// The application server key requests must be signed with.
-    server_key: Option<String>,
+    pub(crate) server_key: Option<String>,
 }
 
 /// A push service: `POST /push/{browser}` takes a message for a browser (201) once its
 /// VAPID header verifies; `POST /gone/{browser}` is a subscription it forgot (410).
-struct PushService {
+pub(crate) struct PushService {
     origin: String,
-    state: Arc<Mutex<Pushes>>,
+    pub(crate) state: Arc<Mutex<Pushes>>,
 }
 
 impl PushService {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(Pushes::default()));
@@ -151,7 +151,7 @@ impl PushService {
         Self { origin, state }
     }
 
-    fn add(&self, name: &str) -> Value {
+    pub(crate) fn add(&self, name: &str) -> Value {
         let browser = Browser::new();
         let sub = browser.subscription(&format!("{}/push/{name}", self.origin));
         self.state
@@ -162,7 +162,7 @@ impl PushService {
         sub
     }
 
-    fn received(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn received(&self, name: &str) -> Vec<Value> {
         let s = self.state.lock().unwrap();
         assert!(s.refused.is_empty(), "refused: {:?}", s.refused);
         s.received.get(name).cloned().unwrap_or_default()

@@ -26,6 +26,7 @@ mod delivery;
 mod diets;
 mod email;
 mod export;
+mod killed_channels;
 mod missed;
 mod outage;
 mod pipeline;

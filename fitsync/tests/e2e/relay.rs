@@ -184,3 +184,37 @@ async fn a_lost_leader_is_replaced_within_seconds_and_nothing_is_lost_or_reorder
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_enqueued_together_are_written_in_their_order() {
+    let env = TestEnv::new().await;
+    let db = env.progress_db();
+    // Subjects in descending order: an insert ordered by key would reverse them.
+    let events: Vec<CloudEvent<Value>> = (0..5)
+        .map(|n| {
+            CloudEvent::new(
+                "/fitsync/test",
+                "fitsync.test.ordered.v1",
+                format!("subject-{}", 4 - n),
+                json!({"n": n}),
+            )
+        })
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    fitsync_platform::outbox::enqueue_all(&mut tx, fitsync_events::Topic::Alerts, &events)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let rows: Vec<(String, String, Value)> =
+        sqlx::query_as("select topic, message_key, payload from outbox order by id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), events.len());
+    for ((topic, key, payload), event) in rows.iter().zip(&events) {
+        assert_eq!(topic, fitsync_events::Topic::Alerts.suffix());
+        assert_eq!(key, &event.subject);
+        assert_eq!(payload["id"], json!(event.id), "the event in its place");
+        assert_eq!(payload["data"], event.data);
+    }
+}

@@ -29,3 +29,37 @@ pub async fn enqueue<T: Serialize>(
         .await?;
     Ok(())
 }
+
+/// Appends `events`, in order, to the outbox inside the caller's transaction: one
+/// statement for all of them, and one wake-up.
+#[tracing::instrument(skip_all, fields(events = events.len()), err)]
+pub async fn enqueue_all<T: Serialize>(
+    conn: &mut PgConnection,
+    topic: Topic,
+    events: &[CloudEvent<T>],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
+    let payloads = events
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // Ids are drawn in the order the rows are inserted: the events' order.
+    sqlx::query!(
+        "insert into outbox (topic, message_key, payload)
+         select $1, k, p from unnest($2::text[], $3::jsonb[]) with ordinality as e(k, p, n)
+         order by n",
+        topic.suffix(),
+        &keys as &[&str],
+        &payloads
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("select pg_notify($1, '')", CHANNEL)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

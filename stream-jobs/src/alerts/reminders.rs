@@ -25,9 +25,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
-    fire, fired,
+    fire_all, fired,
     rules::{text, Candidate, Locale},
-    Outcome, CHANNEL,
+    wake, Outcome,
 };
 
 /// Minutes before the session each reminder fires.
@@ -153,36 +153,40 @@ async fn round(pool: &PgPool) -> Result<usize, sqlx::Error> {
         return Ok(0);
     }
     let now = Utc::now();
-    let mut woken = std::collections::BTreeSet::new();
-    for r in &due {
-        // The job was down past the session's start: too late to remind.
-        if r.starts_at > now {
-            let c = candidate(
+    // The job was down past a session's start: too late to remind of it.
+    let candidates: Vec<_> = due
+        .iter()
+        .filter(|r| r.starts_at > now)
+        .map(|r| {
+            candidate(
                 r.booking_id,
                 r.lead_minutes,
                 r.client_id,
                 r.session_id,
                 r.starts_at,
                 r.fire_at,
-            );
-            if fire(&mut tx, &c).await? == Outcome::Fired {
-                fired(c.rule);
-                woken.insert(c.user_id);
-            }
+            )
+        })
+        .collect();
+    let mut woken = std::collections::BTreeSet::new();
+    for (c, outcome) in candidates.iter().zip(fire_all(&mut tx, &candidates).await?) {
+        if outcome == Outcome::Fired {
+            fired(c.rule);
+            woken.insert(c.user_id);
         }
-        sqlx::query!(
-            "update reminders set fired_at = now() where booking_id = $1 and lead_minutes = $2",
-            r.booking_id,
-            r.lead_minutes
-        )
-        .execute(&mut *tx)
-        .await?;
     }
-    for user in woken {
-        sqlx::query!("select pg_notify($1, $2)", CHANNEL, user.to_string())
-            .execute(&mut *tx)
-            .await?;
-    }
+    let (bookings, leads): (Vec<Uuid>, Vec<i32>) =
+        due.iter().map(|r| (r.booking_id, r.lead_minutes)).unzip();
+    sqlx::query!(
+        "update reminders r set fired_at = now()
+         from unnest($1::uuid[], $2::int4[]) as d(booking_id, lead_minutes)
+         where r.booking_id = d.booking_id and r.lead_minutes = d.lead_minutes",
+        &bookings,
+        &leads
+    )
+    .execute(&mut *tx)
+    .await?;
+    wake(&mut tx, &woken).await?;
     fitsync_platform::fault::point("reminders.before_commit");
     tx.commit().await?;
     Ok(due.len())

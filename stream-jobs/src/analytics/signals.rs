@@ -108,65 +108,74 @@ pub async fn emit(
     clients.dedup();
     let trainers = trainers_of(conn, &clients).await?;
     let of = |c: &Uuid| trainers.get(c).cloned().unwrap_or_default();
-    for i in improved {
-        let event = CloudEvent::new(
-            SOURCE,
-            PERSONAL_RECORD_V1,
-            i.client_id.to_string(),
-            PersonalRecord {
-                client_id: i.client_id,
-                exercise: i.exercise.clone(),
-                e1rm_kg: i.e1rm_kg,
-                previous_kg: i.previous_kg,
-                set_id: i.set_id,
-                achieved_at: i.achieved_at,
-                trainers: of(&i.client_id),
-            },
-        );
-        outbox::enqueue(conn, Topic::Alerts, &event).await?;
-    }
-    for (client, w) in &spikes {
-        let event = CloudEvent::new(
-            SOURCE,
-            WORKLOAD_SPIKE_V1,
-            client.to_string(),
-            WorkloadSpike {
-                client_id: *client,
-                day: date(w.day),
-                ratio: w.ratio,
-                acute_kg: w.acute_kg,
-                chronic_kg: w.chronic_kg,
-                trainers: of(client),
-            },
-        );
-        outbox::enqueue(conn, Topic::Alerts, &event).await?;
-    }
+    let records: Vec<_> = improved
+        .iter()
+        .map(|i| {
+            CloudEvent::new(
+                SOURCE,
+                PERSONAL_RECORD_V1,
+                i.client_id.to_string(),
+                PersonalRecord {
+                    client_id: i.client_id,
+                    exercise: i.exercise.clone(),
+                    e1rm_kg: i.e1rm_kg,
+                    previous_kg: i.previous_kg,
+                    set_id: i.set_id,
+                    achieved_at: i.achieved_at,
+                    trainers: of(&i.client_id),
+                },
+            )
+        })
+        .collect();
+    outbox::enqueue_all(conn, Topic::Alerts, &records).await?;
+    let workloads: Vec<_> = spikes
+        .iter()
+        .map(|(client, w)| {
+            CloudEvent::new(
+                SOURCE,
+                WORKLOAD_SPIKE_V1,
+                client.to_string(),
+                WorkloadSpike {
+                    client_id: *client,
+                    day: date(w.day),
+                    ratio: w.ratio,
+                    acute_kg: w.acute_kg,
+                    chronic_kg: w.chronic_kg,
+                    trainers: of(client),
+                },
+            )
+        })
+        .collect();
+    outbox::enqueue_all(conn, Topic::Alerts, &workloads).await?;
     let whose: Vec<Uuid> = changes.iter().map(|c| c.0).collect();
     let goals = if whose.is_empty() {
         HashMap::new()
     } else {
         weight_goals(conn, &whose).await?
     };
-    for (client, change, measured_at) in changes {
-        let goal = goals.get(client).copied();
-        let event = CloudEvent::new(
-            SOURCE,
-            WEIGHT_CHANGE_V1,
-            client.to_string(),
-            WeightChange {
-                client_id: *client,
-                day: date(change.day),
-                measured_at: *measured_at,
-                trend_kg: change.trend_kg,
-                weekly_change_kg: change.change_kg,
-                weekly_change_percent: change.percent,
-                goal_kg: goal,
-                toward_goal: goal.map(|g| (g - change.from_kg) * change.change_kg > 0.0),
-                trainers: of(client),
-            },
-        );
-        outbox::enqueue(conn, Topic::Alerts, &event).await?;
-    }
+    let weights: Vec<_> = changes
+        .iter()
+        .map(|(client, change, measured_at)| {
+            let goal = goals.get(client).copied();
+            CloudEvent::new(
+                SOURCE,
+                WEIGHT_CHANGE_V1,
+                client.to_string(),
+                WeightChange {
+                    client_id: *client,
+                    day: date(change.day),
+                    measured_at: *measured_at,
+                    trend_kg: change.trend_kg,
+                    weekly_change_kg: change.change_kg,
+                    weekly_change_percent: change.percent,
+                    goal_kg: goal,
+                    toward_goal: goal.map(|g| (g - change.from_kg) * change.change_kg > 0.0),
+                    trainers: of(client),
+                },
+            )
+        })
+        .collect();
+    outbox::enqueue_all(conn, Topic::Alerts, &weights).await?;
     Ok(improved.len() + spikes.len() + changes.len())
 }
 

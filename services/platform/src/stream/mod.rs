@@ -34,9 +34,16 @@ pub struct ConsumerSpec {
     pub group: String,
     pub topics: Vec<String>,
     pub dead_letters: DeadLetters,
-    max_batch: usize,
-    window: Duration,
-    stats_interval: Duration,
+    batching: Batching,
+}
+
+/// How a consumer fetches and cuts micro-batches (`[jobs]` settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    pub max_batch: usize,
+    pub window: Duration,
+    pub fetch_wait: Duration,
+    pub stats_interval: Duration,
 }
 
 impl ConsumerSpec {
@@ -56,15 +63,18 @@ impl ConsumerSpec {
             topics: topics.iter().map(|t| names.name(*t)).collect(),
             dead_letters: DeadLetters::new(kafka, name)?,
             kafka: kafka.clone(),
-            max_batch: jobs.max_batch,
-            window: Duration::from_millis(jobs.batch_window_ms),
-            stats_interval: Duration::from_millis(jobs.stats_interval_ms),
+            batching: Batching {
+                max_batch: jobs.max_batch,
+                window: Duration::from_millis(jobs.batch_window_ms),
+                fetch_wait: Duration::from_millis(jobs.fetch_wait_ms),
+                stats_interval: Duration::from_millis(jobs.stats_interval_ms),
+            },
         })
     }
 
     /// Caps the batch size (for sinks that do per-message work).
     pub fn max_batch(mut self, cap: usize) -> Self {
-        self.max_batch = self.max_batch.min(cap);
+        self.batching.max_batch = self.batching.max_batch.min(cap);
         self
     }
 
@@ -90,9 +100,7 @@ impl ConsumerSpec {
             &self.group,
             &self.topics,
             stored,
-            self.max_batch,
-            self.window,
-            self.stats_interval,
+            self.batching,
         )
     }
 }

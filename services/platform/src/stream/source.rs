@@ -21,7 +21,7 @@ use rdkafka::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::offsets::PartitionKey;
+use super::{offsets::PartitionKey, Batching};
 
 /// The sink's stored offsets, loaded once when the consumer is built and kept current
 /// as batches commit. The rebalance callback reads it without I/O: it runs inside
@@ -122,9 +122,7 @@ impl KafkaSource {
         group: &str,
         topics: &[String],
         stored: Option<HashMap<PartitionKey, i64>>,
-        max_batch: usize,
-        window: Duration,
-        stats_interval: Duration,
+        batching: Batching,
     ) -> anyhow::Result<Self> {
         let stored = stored.map(|offsets| Arc::new(Mutex::new(offsets)));
         let consumer: StreamConsumer<SeekingContext> = kafka::client_config(kafka_settings)
@@ -136,11 +134,14 @@ impl KafkaSource {
             .set("partition.assignment.strategy", "range")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
-            .set("fetch.wait.max.ms", "5")
+            .set(
+                "fetch.wait.max.ms",
+                batching.fetch_wait.as_millis().to_string(),
+            )
             .set("fetch.min.bytes", "1")
             .set(
                 "statistics.interval.ms",
-                stats_interval.as_millis().to_string(),
+                batching.stats_interval.as_millis().to_string(),
             )
             .create_with_context(SeekingContext {
                 stored: stored.clone(),
@@ -151,8 +152,8 @@ impl KafkaSource {
         Ok(Self {
             consumer,
             stored,
-            max_batch,
-            window,
+            max_batch: batching.max_batch,
+            window: batching.window,
         })
     }
 
