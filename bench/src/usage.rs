@@ -109,9 +109,8 @@ pub fn metrics(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Per stream job, between two scrapes: batches, mean messages and mean time per batch,
-/// over a phase
-/// `phase_secs` long (its busy share is the batches' time over it).
+/// Per stream job, between two scrapes `phase_secs` apart: batches, mean messages and
+/// mean time per batch, and the share of the phase spent in batches.
 pub fn batches(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,

@@ -113,8 +113,9 @@ struct Queued {
 
 /// Queues the `n`-th alert (1 or 2) for `user` on `channel`, to `target` (a browser's
 /// subscription id on push, '' elsewhere), as the alerts job queues one (tested in
-/// `channels.rs`). The first is due now, the second two seconds later: the first is
-/// claimed, sent and recorded in a round before the second's.
+/// `channels.rs`). The first is due now, the second in an hour (`until_the_fault` makes it
+/// due once the first is recorded), so the first is claimed, sent and recorded in a round
+/// of its own, however long the worker takes to start.
 async fn queue(db: &PgPool, channel: &str, user: Uuid, target: &str, n: i32) -> Queued {
     let notification = Uuid::now_v7();
     let delivery = Uuid::now_v7();
@@ -139,7 +140,7 @@ async fn queue(db: &PgPool, channel: &str, user: Uuid, target: &str, n: i32) -> 
     .bind(user)
     .bind(channel)
     .bind(target)
-    .bind(f64::from(n - 1) * 2.0 - 0.001)
+    .bind(f64::from(n - 1) * 3600.0 - 0.001)
     .execute(db)
     .await
     .unwrap();
@@ -162,6 +163,23 @@ async fn until_the_fault(
     let mut with_fault = config.to_vec();
     with_fault.push(("FITSYNC_FAULT", fault));
     let worker = env.spawn_process("notifications", &with_fault);
+    let db = env.notifications_db();
+    eventually(60, &format!("the first {channel} delivery recorded"), || async {
+        let sent = count(
+            &db,
+            &format!("select count(*) from alert_deliveries where channel = '{channel}' and status = 'sent'"),
+        )
+        .await;
+        (sent == 1).then_some(())
+    })
+    .await;
+    sqlx::query(
+        "update alert_deliveries set due_at = now() where channel = $1 and status = 'pending'",
+    )
+    .bind(channel)
+    .execute(&db)
+    .await
+    .unwrap();
     crate::crash::aborted(worker).await;
     sqlx::query_as("select id, status from alert_deliveries where channel = $1 order by due_at")
         .bind(channel)

@@ -2,7 +2,8 @@
 //! then the next leader's database session is terminated. Another takes over within
 //! seconds each time, nothing is lost, the first copy of every event arrives in the
 //! order it was written per client, and once leadership has settled no event is
-//! published twice (a deposed leader that kept publishing would duplicate them).
+//! published twice (a deposed leader that kept publishing would duplicate them). And the
+//! outbox's writing half: events enqueued together keep their order.
 
 use std::collections::{HashMap, HashSet};
 

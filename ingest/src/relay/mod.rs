@@ -201,9 +201,6 @@ impl Relay {
                 ),
                 _ => None,
             };
-            // Wake-ups already received are for rows this drain reads (each was sent
-            // after its transaction committed): dropped, they cost no empty read.
-            while listener.next_buffered().is_some() {}
             // Drain everything that is waiting, then sleep until woken.
             let drained = loop {
                 match self.publish_batch(leader).await? {

@@ -31,7 +31,7 @@ pub async fn enqueue<T: Serialize>(
 }
 
 /// Appends `events`, in order, to the outbox inside the caller's transaction: one
-/// statement for all of them, and one wake-up.
+/// insert for all of them, and one wake-up.
 #[tracing::instrument(skip_all, fields(events = events.len()), err)]
 pub async fn enqueue_all<T: Serialize>(
     conn: &mut PgConnection,
@@ -42,15 +42,17 @@ pub async fn enqueue_all<T: Serialize>(
         return Ok(());
     }
     let keys: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
+    // As text: the column is `json`, which keeps what it is given (through `jsonb` it
+    // would be parsed and rewritten).
     let payloads = events
         .iter()
-        .map(serde_json::to_value)
+        .map(serde_json::to_string)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Ids are drawn in the order the rows are inserted: the events' order.
     sqlx::query!(
         "insert into outbox (topic, message_key, payload)
-         select $1, k, p from unnest($2::text[], $3::jsonb[]) with ordinality as e(k, p, n)
+         select $1, k, p::json from unnest($2::text[], $3::text[]) with ordinality as e(k, p, n)
          order by n",
         topic.suffix(),
         &keys as &[&str],

@@ -530,6 +530,8 @@ impl BatchJob for AlertsJob {
             }
             match rules::decode(m.payload()) {
                 Ok(rules::Trigger::Address(a)) => {
+                    // Known before any alert of the batch is decided: an alert earlier in
+                    // the batch than the address may be emailed to it too.
                     remember_address(&mut tx, &a).await?;
                     stats.applied += 1;
                 }
