@@ -170,9 +170,9 @@ pub struct JobSettings {
     pub max_batch: usize,
     /// How long a micro-batch waits to fill once its first message arrived.
     pub batch_window_ms: u64,
-    /// How long the broker holds a fetch open on an idle topic. It answers as soon as
-    /// there is a byte to send, so this costs no latency; only the idle polling (the
-    /// broker's CPU) shrinks as it grows.
+    /// How long the broker holds a fetch open on an idle topic. It answers a waiting
+    /// fetch as soon as there is a byte to send, so in steady state this costs no
+    /// latency; the idle polling (the broker's CPU) shrinks as it grows.
     pub fetch_wait_ms: u64,
     pub consumer_group_prefix: String,
     /// How often consumers report their lag (`fitsync_consumer_lag`).

@@ -24,10 +24,7 @@ pub async fn enqueue<T: Serialize>(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!("select pg_notify($1, '')", CHANNEL)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    wake_relay(conn).await
 }
 
 /// Appends `events`, in order, to the outbox inside the caller's transaction: one
@@ -60,8 +57,13 @@ pub async fn enqueue_all<T: Serialize>(
     )
     .execute(&mut *conn)
     .await?;
+    wake_relay(conn).await
+}
+
+/// Wakes the relay when the caller's transaction commits (never for a rolled-back one).
+async fn wake_relay(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query!("select pg_notify($1, '')", CHANNEL)
-        .execute(&mut *conn)
+        .execute(conn)
         .await?;
     Ok(())
 }
