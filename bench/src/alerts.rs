@@ -33,7 +33,9 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{bench_raw_consume, count, create_database, steady_writes, usage, Platform};
+use crate::{
+    bench_raw_consume, count, create_database, steady_writes, usage, Load, Platform, ANALYZE_AFTER,
+};
 
 const PAIRS: usize = 50;
 
@@ -44,11 +46,10 @@ pub async fn run(
     settings: &Settings,
     id: &str,
     binary: &PathBuf,
-    rate: u64,
-    seconds: u64,
+    load: &Load,
     events: i64,
 ) -> anyhow::Result<()> {
-    latency(settings, id, binary, rate, seconds).await?;
+    latency(settings, id, binary, load).await?;
     throughput(settings, id, events).await
 }
 
@@ -88,8 +89,7 @@ async fn latency(
     settings: &Settings,
     id: &str,
     binary: &PathBuf,
-    rate: u64,
-    seconds: u64,
+    load: &Load,
 ) -> anyhow::Result<()> {
     let platform = Platform::start(settings, id, "a", binary).await?;
     let users = platform.pool(settings, "USERS")?;
@@ -173,21 +173,27 @@ async fn latency(
         ready.recv().await.context("a stream")?;
     }
 
-    let scrape = || async {
-        let text = http
-            .get(format!("{api}/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        anyhow::Ok(usage::metrics(&text))
+    let scrape = {
+        let (http, url) = (http.clone(), format!("{api}/metrics"));
+        move || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let text = http.get(url).send().await?.text().await?;
+                anyhow::Ok(usage::metrics(&text))
+            }
+        }
     };
-    let analyzed = platform.analyze_after_warmup(settings)?;
-    let (cpu_before, metrics_before, phase) =
-        (usage::Cpu::sample(), scrape().await?, Instant::now());
+    let analyzed = platform.analyze_after(settings, ANALYZE_AFTER)?;
+    // The CPU and the jobs' batches are read over the measured phase only.
+    let measured = tokio::spawn({
+        let (scrape, warmup) = (scrape.clone(), load.warmup);
+        async move {
+            tokio::time::sleep(warmup).await;
+            anyhow::Ok((usage::Cpu::sample(), scrape().await?, Instant::now()))
+        }
+    });
     let (from, sent, achieved) = steady_writes(
-        rate,
-        seconds,
+        load,
         |n| {
             let (_, client) = &pairs[(n % PAIRS as u64) as usize].1;
             // Each client's sets heavier by 0.5 kg each time: every one a record.
@@ -201,6 +207,7 @@ async fn latency(
     )
     .await?;
     let (cpu_after, metrics_after) = (usage::Cpu::sample(), scrape().await?);
+    let (cpu_before, metrics_before, phase) = measured.await??;
     analyzed.await?;
     let phase = phase.elapsed().as_secs_f64();
     println!(

@@ -48,9 +48,14 @@ struct Args {
     /// Writes per second in the freshness run.
     #[arg(long, default_value_t = 500)]
     rate: u64,
-    /// Seconds of steady load in the freshness run (after 3 s of warm-up).
+    /// Seconds of steady load measured in the freshness and alerts runs.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Seconds of the same steady load before the measured ones, left out of the
+    /// figures: the JVMs (Kafka, OpenSearch) still compile their hot code for the first
+    /// minutes of load, and compete with everything else for the cores while they do.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
     /// The fitsync binary for the freshness run (default: beside this one).
     #[arg(long)]
     fitsync: Option<PathBuf>,
@@ -96,9 +101,14 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     println!(
-        "# FitSync benchmarks ({} events; {} writes/s for {} s)\n",
-        args.events, args.rate, args.seconds
+        "# FitSync benchmarks ({} events; {} writes/s for {} s after {} s of warm-up)\n",
+        args.events, args.rate, args.seconds, args.warmup
     );
+    let load = Load {
+        rate: args.rate,
+        warmup: Duration::from_secs(args.warmup),
+        seconds: args.seconds,
+    };
     if args.suite == "auth" || args.suite == "all" {
         auth::run(&settings, &progress, args.seconds.min(10)).await?;
     }
@@ -113,18 +123,10 @@ async fn main() -> anyhow::Result<()> {
         None => std::env::current_exe()?.with_file_name("fitsync"),
     };
     if args.suite == "alerts" {
-        return alerts::run(
-            &settings,
-            &id,
-            &binary,
-            args.rate,
-            args.seconds,
-            args.events,
-        )
-        .await;
+        return alerts::run(&settings, &id, &binary, &load, args.events).await;
     }
     if args.suite == "freshness" {
-        return bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await;
+        return bench_freshness(&settings, &id, &binary, &load).await;
     }
     let relay_rate = bench_relay(&settings, &training, args.events).await?;
     println!(
@@ -148,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
     println!("job / COPY       {:>10.2}", job_rate / copy_rate);
 
     bench_backfill(&settings, &progress, &id, &binary, args.events).await?;
-    bench_freshness(&settings, &id, &binary, args.rate, args.seconds).await?;
+    bench_freshness(&settings, &id, &binary, &load).await?;
     Ok(())
 }
 
@@ -453,16 +455,24 @@ impl Drop for Child_ {
     }
 }
 
-/// The steady writes' warm-up, left out of their measures.
-pub(crate) const WARMUP: Duration = Duration::from_secs(3);
+/// A steady load: `rate` writes per second, `warmup` of them left out of the measures,
+/// then `seconds` measured.
+pub(crate) struct Load {
+    pub rate: u64,
+    pub warmup: Duration,
+    pub seconds: u64,
+}
 
-/// Sends `write(n)` for n = 0, 1, 2, … at a steady `rate` per second for 3 s of warm-up
-/// and `seconds` more (late ticks catch up in a burst), calling `sent(n + 1)` after each;
-/// every answer must be 201. Returns when the measured phase began, how many were sent
-/// and the rate achieved.
+/// When the run's databases are ANALYZEd (see `Platform::analyze_after`): their tables
+/// have rows by then.
+pub(crate) const ANALYZE_AFTER: Duration = Duration::from_secs(3);
+
+/// Sends `write(n)` for n = 0, 1, 2, … at the load's steady rate through its warm-up
+/// and its measured seconds (late ticks catch up in a burst), calling `sent(n + 1)` after
+/// each; every answer must be 201. Returns when the measured phase began, how many were
+/// sent and the rate achieved.
 pub(crate) async fn steady_writes<W, F>(
-    rate: u64,
-    seconds: u64,
+    load: &Load,
     mut write: W,
     mut sent_one: impl FnMut(u64),
 ) -> anyhow::Result<(chrono::DateTime<chrono::Utc>, u64, f64)>
@@ -470,8 +480,8 @@ where
     W: FnMut(u64) -> F,
     F: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
 {
-    let total = WARMUP + Duration::from_secs(seconds);
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    let total = load.warmup + Duration::from_secs(load.seconds);
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / load.rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
     let mut measured_from = None;
@@ -480,7 +490,7 @@ where
     while started.elapsed() < total {
         tokio::select! {
             _ = ticker.tick() => {
-                if measured_from.is_none() && started.elapsed() >= WARMUP {
+                if measured_from.is_none() && started.elapsed() >= load.warmup {
                     measured_from = Some(chrono::Utc::now());
                 }
                 in_flight.push(write(sent));
@@ -603,14 +613,15 @@ impl Platform {
         Ok(db::pool(&settings.database, name)?)
     }
 
-    /// ANALYZEs every database of the run once the steady writes' warm-up is over (in
-    /// the background). A production database has statistics; these are new, and a
+    /// ANALYZEs every database of the run `after` the steady writes begin (in the
+    /// background). A production database has statistics; these are new, and a
     /// statement first run while its table was empty keeps a plan made for an empty table
     /// (a sequential scan, cached by the connection) until autovacuum's ANALYZE happens
     /// to replace it — which made one run's job batches 3× slower than the next's.
-    pub fn analyze_after_warmup(
+    pub fn analyze_after(
         &self,
         settings: &Settings,
+        after: Duration,
     ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let pools = self
             .names
@@ -618,7 +629,7 @@ impl Platform {
             .map(|(service, _)| self.pool(settings, service))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(tokio::spawn(async move {
-            tokio::time::sleep(WARMUP).await;
+            tokio::time::sleep(after).await;
             for pool in pools {
                 if let Err(e) = sqlx::query("analyze").execute(&pool).await {
                     eprintln!("analyze failed: {e}");
@@ -670,8 +681,7 @@ async fn bench_freshness(
     settings: &Settings,
     id: &str,
     binary: &PathBuf,
-    rate: u64,
-    seconds: u64,
+    load: &Load,
 ) -> anyhow::Result<()> {
     let platform = Platform::start(settings, id, "f", binary).await?;
     let (api, http, pid) = (platform.api.clone(), platform.http.clone(), platform.pid);
@@ -684,10 +694,9 @@ async fn bench_freshness(
     }
 
     let mut peak_rss_under_load = 0.0f64;
-    let analyzed = platform.analyze_after_warmup(settings)?;
+    let analyzed = platform.analyze_after(settings, ANALYZE_AFTER)?;
     let (measured_from, sent, achieved) = steady_writes(
-        rate,
-        seconds,
+        load,
         |n| {
             http.post(format!("{api}/api/workouts/sets"))
                 .bearer_auth(&tokens[(n % 50) as usize])
@@ -695,7 +704,7 @@ async fn bench_freshness(
                 .send()
         },
         |n| {
-            if n.is_multiple_of(rate) {
+            if n.is_multiple_of(load.rate) {
                 peak_rss_under_load = peak_rss_under_load.max(rss_mib(pid).1);
             }
         },

@@ -3,11 +3,15 @@
 
 use std::collections::BTreeMap;
 
-/// CPU ticks so far: the machine's total, and each process group's (user + system).
+/// CPU ticks so far: the machine's total, and each process's (user + system) with the
+/// group it counts in. Keyed by pid, not by name: a kernel worker's name changes with
+/// the work it does, and a renamed process must count only its ticks since the earlier
+/// sample, not all of them.
 #[derive(Debug, Default, Clone)]
 pub struct Cpu {
     total: u64,
-    groups: BTreeMap<String, u64>,
+    /// (pid, the JVM's JIT compiler threads apart) → (group, ticks).
+    procs: BTreeMap<(u32, bool), (String, u64)>,
 }
 
 /// The group a process counts in: its command, with the two JVMs told apart.
@@ -23,6 +27,21 @@ fn group(pid: &str, comm: &str) -> String {
         }
     }
     comm.to_owned()
+}
+
+/// A `/proc/…/stat` line's command and user + system ticks. `pid (comm) state ppid …`:
+/// the command may hold spaces; the fields after its closing parenthesis are fixed
+/// (utime and stime are the 12th and 13th).
+fn stat_ticks(stat: &str) -> Option<(&str, u64)> {
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some((&stat[open + 1..close], field(11)? + field(12)?))
+}
+
+/// A HotSpot JIT compiler thread (`C2 CompilerThread0`, cut to 15 characters).
+fn is_jit(thread: &str) -> bool {
+    thread.starts_with("C1 CompilerThre") || thread.starts_with("C2 CompilerThre")
 }
 
 impl Cpu {
@@ -41,29 +60,25 @@ impl Cpu {
             return cpu;
         };
         for entry in dir.flatten() {
-            let pid = entry.file_name().to_string_lossy().into_owned();
-            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(pid) = name.parse::<u32>() else {
                 continue;
-            }
+            };
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
                 continue;
             };
-            // `pid (comm) state ppid …`: the command may hold spaces; the fields after
-            // its closing parenthesis are fixed (utime and stime are the 12th and 13th).
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            let Some((comm, ticks)) = stat_ticks(&stat) else {
                 continue;
             };
-            let comm = &stat[open + 1..close];
-            let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-            let ticks = fields
-                .get(11)
-                .and_then(|u| u.parse::<u64>().ok())
-                .unwrap_or(0)
-                + fields
-                    .get(12)
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .unwrap_or(0);
-            *cpu.groups.entry(group(&pid, comm)).or_default() += ticks;
+            let group = group(&name, comm);
+            // A JVM compiling its hot code competes for the same cores: its compiler
+            // threads count apart, so a run can tell warm-up from steady state.
+            let jit = if comm == "java" { jit_ticks(pid) } else { 0 };
+            if jit > 0 {
+                cpu.procs.insert((pid, true), (format!("{group} JIT"), jit));
+            }
+            cpu.procs
+                .insert((pid, false), (group, ticks.saturating_sub(jit)));
         }
         cpu
     }
@@ -72,19 +87,35 @@ impl Cpu {
     /// is every core busy), the largest first, and the share left idle or unattributed.
     pub fn shares(&self, later: &Cpu) -> (Vec<(String, f64)>, f64) {
         let total = later.total.saturating_sub(self.total).max(1) as f64;
-        let mut shares: Vec<(String, f64)> = later
-            .groups
-            .iter()
-            .map(|(name, t)| {
-                let before = self.groups.get(name).copied().unwrap_or(0);
-                (name.clone(), t.saturating_sub(before) as f64 / total)
-            })
+        let mut groups: BTreeMap<&str, u64> = BTreeMap::new();
+        for (key, (group, ticks)) in &later.procs {
+            let before = self.procs.get(key).map_or(0, |(_, t)| *t);
+            *groups.entry(group).or_default() += ticks.saturating_sub(before);
+        }
+        let mut shares: Vec<(String, f64)> = groups
+            .into_iter()
+            .map(|(name, t)| (name.to_owned(), t as f64 / total))
             .filter(|(_, s)| *s >= 0.005)
             .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1));
         let busy: f64 = shares.iter().map(|(_, s)| s).sum();
         (shares, (1.0 - busy).max(0.0))
     }
+}
+
+/// The ticks of a JVM's JIT compiler threads.
+fn jit_ticks(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let (thread, ticks) = stat_ticks(&stat)?;
+            is_jit(thread).then_some(ticks)
+        })
+        .sum()
 }
 
 /// One line: `postgres 41 %, kafka 12 %, … (idle 3 %)`.
@@ -209,6 +240,61 @@ pub fn freshness(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cpu(total: u64, procs: &[(u32, bool, &str, u64)]) -> Cpu {
+        Cpu {
+            total,
+            procs: procs
+                .iter()
+                .map(|&(pid, jit, group, ticks)| ((pid, jit), (group.to_owned(), ticks)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_stat_line_gives_its_command_and_user_plus_system_ticks() {
+        // Fields after the command: state ppid pgrp session tty tpgid flags minflt
+        // cminflt majflt cmajflt utime(12th) stime(13th) …
+        let line = "42 (C2 CompilerThre) S 1 42 42 0 -1 4194560 10 0 0 0 700 55 0 0 20 0";
+        assert_eq!(stat_ticks(line), Some(("C2 CompilerThre", 700 + 55)));
+        assert!(is_jit("C2 CompilerThre") && is_jit("C1 CompilerThre"));
+        assert!(!is_jit("data-plane-kafk"));
+    }
+
+    #[test]
+    fn shares_are_per_process_deltas_even_when_a_process_is_renamed() {
+        // A kernel worker busy for 9 000 ticks before the phase and renamed during it
+        // counts its 10 ticks in the phase, not 9 010; a JVM's compiler threads count
+        // apart from its other threads; a process started in the phase counts whole.
+        let before = cpu(
+            1_000,
+            &[
+                (7, false, "kworker/u8:1-writeback", 9_000),
+                (9, false, "kafka", 500),
+                (9, true, "kafka JIT", 300),
+            ],
+        );
+        let after = cpu(
+            1_200,
+            &[
+                (7, false, "kworker/u8:1-ext4-rsv-conversion", 9_010),
+                (9, false, "kafka", 560),
+                (9, true, "kafka JIT", 330),
+                (11, false, "postgres", 80),
+            ],
+        );
+        let (shares, idle) = before.shares(&after);
+        assert_eq!(
+            shares,
+            [
+                ("postgres".to_owned(), 80.0 / 200.0),
+                ("kafka".to_owned(), 60.0 / 200.0),
+                ("kafka JIT".to_owned(), 30.0 / 200.0),
+                ("kworker/u8:1-ext4-rsv-conversion".to_owned(), 10.0 / 200.0),
+            ]
+        );
+        assert!((idle - (200.0 - 180.0) / 200.0).abs() < 1e-9);
+    }
 
     #[test]
     fn a_scrape_reads_samples_and_batches_are_per_job_deltas() {

@@ -254,7 +254,13 @@ async fn exports_read_back_with_pyarrow_equal_the_data_and_stream_past_one_chunk
         read["rows"][0]["client_id"].as_str(),
         Some(client.id.to_string().as_str())
     );
-    assert_eq!(read["rows"][0]["days_since_training"], json!(0));
+    // Days from the newest set's day to today (UTC: the client has no time zone set; the
+    // sets were an hour to three ago, so yesterday's just after midnight).
+    let newest = logged.iter().map(|l| l.4).max().unwrap();
+    assert_eq!(
+        read["rows"][0]["days_since_training"],
+        json!((Utc::now().date_naive() - newest.date_naive()).num_days())
+    );
 
     // Who may export.
     for (who, path, status) in [

@@ -30,6 +30,7 @@ mod killed_channels;
 mod missed;
 mod outage;
 mod pipeline;
+mod pool;
 mod programs;
 mod properties;
 mod relay;

@@ -50,6 +50,8 @@ pub struct DatabaseSettings {
     /// Server URL without a database name; each service appends its own.
     pub url: SecretString,
     pub max_connections: u32,
+    /// A pooled connection idle this long is pinged before use (see `db::pool`).
+    pub ping_idle_after_ms: u64,
     pub names: DatabaseNames,
 }
 

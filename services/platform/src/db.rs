@@ -6,7 +6,7 @@ use sqlx::{
     error::BoxDynError,
     migrate::{Migration, MigrationSource, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool,
+    Connection, PgPool,
 };
 
 use crate::config::DatabaseSettings;
@@ -25,10 +25,26 @@ pub fn connect_options(
 
 /// A pool that connects on first use, so a process starts (and reports not-ready)
 /// while its database is still coming up.
+///
+/// A connection idle for `ping_idle_after_ms` or longer is pinged before it is handed
+/// out, and replaced if the server dropped it (a restart, an idle timeout); one in
+/// steady use is not (sqlx's default pings on every acquire: one more round trip for
+/// every request and batch). A connection that dies while in use fails that use, as it
+/// would after a ping.
 pub fn pool(settings: &DatabaseSettings, database: &str) -> Result<PgPool, sqlx::Error> {
+    let idle_after = Duration::from_millis(settings.ping_idle_after_ms);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= idle_after {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(connect_options(settings, database)?))
 }
 

@@ -16,19 +16,23 @@ pub async fn enqueue<T: Serialize>(
     event: &CloudEvent<T>,
 ) -> Result<(), sqlx::Error> {
     let payload = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    // The insert and the wake-up in one statement (one round trip): a data-modifying
+    // WITH runs to completion whether or not the query reads it.
     sqlx::query!(
-        "insert into outbox (topic, message_key, payload) values ($1, $2, $3)",
+        "with added as (insert into outbox (topic, message_key, payload) values ($1, $2, $3))
+         select pg_notify($4, '')",
         topic.suffix(),
         &event.subject,
-        payload
+        payload,
+        CHANNEL
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    wake_relay(conn).await
+    Ok(())
 }
 
 /// Appends `events`, in order, to the outbox inside the caller's transaction: one
-/// insert for all of them, and one wake-up.
+/// statement inserts all of them and wakes the relay.
 #[tracing::instrument(skip_all, fields(events = events.len()), err)]
 pub async fn enqueue_all<T: Serialize>(
     conn: &mut PgConnection,
@@ -48,22 +52,17 @@ pub async fn enqueue_all<T: Serialize>(
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Ids are drawn in the order the rows are inserted: the events' order.
     sqlx::query!(
-        "insert into outbox (topic, message_key, payload)
-         select $1, k, p::json from unnest($2::text[], $3::text[]) with ordinality as e(k, p, n)
-         order by n",
+        "with added as (
+           insert into outbox (topic, message_key, payload)
+           select $1, k, p::json from unnest($2::text[], $3::text[]) with ordinality as e(k, p, n)
+           order by n)
+         select pg_notify($4, '')",
         topic.suffix(),
         &keys as &[&str],
-        &payloads
+        &payloads,
+        CHANNEL
     )
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    wake_relay(conn).await
-}
-
-/// Wakes the relay when the caller's transaction commits (never for a rolled-back one).
-async fn wake_relay(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query!("select pg_notify($1, '')", CHANNEL)
-        .execute(conn)
-        .await?;
     Ok(())
 }

@@ -281,11 +281,10 @@ pub async fn log_set(
 ) -> Result<(StatusCode, Json<WorkoutSet>), ApiError> {
     let client_id = user.id();
     user.may_write_client(client_id)?;
-    let unit = unit_of(&state.pool, user.id()).await?;
+    let mut tx = state.pool.begin().await?;
+    let (unit, zone) = profile_of(&mut tx, client_id).await?;
     let set = req.parse(Utc::now(), unit)?;
     let id = Uuid::now_v7();
-
-    let mut tx = state.pool.begin().await?;
     let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
     own_workout(&mut tx, set.workout_id, client_id).await?;
     let row = sqlx::query_as!(
@@ -309,7 +308,6 @@ pub async fn log_set(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let zone = zone_of(&mut tx, client_id).await?;
     let event = CloudEvent::new(
         SOURCE,
         SET_LOGGED_V2,
@@ -321,20 +319,30 @@ pub async fn log_set(
     Ok((StatusCode::CREATED, Json(row.shown_in(unit))))
 }
 
-/// The client's time zone, which their sets' days are counted in: that of their newest
-/// program or diet assignment; UTC without one.
-async fn zone_of(conn: &mut sqlx::PgConnection, client: Uuid) -> Result<chrono_tz::Tz, ApiError> {
-    let zone = sqlx::query_scalar!(
-        r#"select time_zone as "time_zone!" from (
-             select time_zone, created_at from program_assignments where client_id = $1
-             union all
-             select time_zone, created_at from diet_assignments where client_id = $1
-           ) z order by created_at desc limit 1"#,
+/// The client's load unit (as `unit_of`) and time zone, which their sets' days are
+/// counted in: that of their newest program or diet assignment, UTC without one. One
+/// statement, inside the set's transaction.
+async fn profile_of(
+    conn: &mut sqlx::PgConnection,
+    client: Uuid,
+) -> Result<(Unit, chrono_tz::Tz), ApiError> {
+    let row = sqlx::query!(
+        r#"select (select unit from load_units where user_id = $1) as unit,
+                  (select time_zone from (
+                     select time_zone, created_at from program_assignments where client_id = $1
+                     union all
+                     select time_zone, created_at from diet_assignments where client_id = $1
+                   ) z order by created_at desc limit 1) as time_zone"#,
         client
     )
-    .fetch_optional(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(zone.and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC))
+    let unit = row.unit.and_then(|u| Unit::parse(&u)).unwrap_or_default();
+    let zone = row
+        .time_zone
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(chrono_tz::UTC);
+    Ok((unit, zone))
 }
 
 /// A set may join only a workout of the client's own.
@@ -402,9 +410,9 @@ pub async fn correct_set(
 ) -> Result<Json<WorkoutSet>, ApiError> {
     let client_id = user.id();
     user.may_write_client(client_id)?;
-    let unit = unit_of(&state.pool, user.id()).await?;
-    let set = req.parse(Utc::now(), unit)?;
     let mut tx = state.pool.begin().await?;
+    let (unit, zone) = profile_of(&mut tx, client_id).await?;
+    let set = req.parse(Utc::now(), unit)?;
     let exercise = library_exercise(&state, &mut tx, &set.exercise, &user).await?;
     own_workout(&mut tx, set.workout_id, client_id).await?;
     let row = sqlx::query_as!(
@@ -430,7 +438,7 @@ pub async fn correct_set(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
-    let logged = row.logged(zone_of(&mut tx, client_id).await?);
+    let logged = row.logged(zone);
     let event = CloudEvent::new(
         SOURCE,
         SET_CORRECTED_V2,

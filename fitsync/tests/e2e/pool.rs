@@ -1,0 +1,82 @@
+//! The database pools' check of idle connections (`db::pool`): a connection idle for
+//! `database.ping_idle_after_ms` is pinged before use and replaced if the server dropped
+//! it; one in steady use is handed out without that round trip.
+
+use std::time::Duration;
+
+use fitsync_platform::config::DatabaseSettings;
+use sqlx::PgPool;
+
+use crate::harness::{eventually, TestEnv};
+
+/// A one-connection pool of the test's training database, pinging after `idle_after`.
+fn pool(env: &TestEnv, idle_after: Duration) -> PgPool {
+    let settings = DatabaseSettings {
+        max_connections: 1,
+        ping_idle_after_ms: u64::try_from(idle_after.as_millis()).unwrap(),
+        ..env.settings.database.clone()
+    };
+    fitsync_platform::db::pool(&settings, &env.settings.database.names.training).unwrap()
+}
+
+/// Ends the server process behind the pool's one connection, as a restart or an idle
+/// timeout would, and waits until the server has let it go.
+async fn drop_server_side(env: &TestEnv, pool: &PgPool) -> i32 {
+    let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let admin = env.pool("postgres");
+    let ended: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+        .bind(backend)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(ended, "the backend {backend} was there to end");
+    eventually(10, "the ended backend to be gone", || async {
+        let left: i64 = sqlx::query_scalar("select count(*) from pg_stat_activity where pid = $1")
+            .bind(backend)
+            .fetch_one(&admin)
+            .await
+            .ok()?;
+        (left == 0).then_some(())
+    })
+    .await;
+    backend
+}
+
+#[tokio::test]
+async fn a_connection_dropped_while_idle_is_replaced_before_use_and_a_busy_one_is_not_pinged() {
+    let env = TestEnv::new().await;
+
+    // Idle longer than the threshold: pinged, found dead, replaced; the query succeeds
+    // on a new server process.
+    let checked = pool(&env, Duration::from_millis(100));
+    let dropped = drop_server_side(&env, &checked).await;
+    // The idle time is what is being tested: the connection must have sat for longer
+    // than the threshold (the server has already let it go).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let backend: i32 = sqlx::query_scalar("select pg_backend_pid()")
+        .fetch_one(&checked)
+        .await
+        .expect("the dropped connection is replaced before use");
+    assert_ne!(backend, dropped, "a new server process answers");
+
+    // Under the threshold (an hour): handed out without a ping, so the query itself
+    // meets the dead connection — proof that no round trip preceded it. The pool then
+    // discards it, and the next query gets a new one.
+    let unchecked = pool(&env, Duration::from_secs(3600));
+    drop_server_side(&env, &unchecked).await;
+    let failed = sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(&unchecked)
+        .await;
+    assert!(
+        failed.is_err(),
+        "a connection in steady use is not pinged, so its first query fails"
+    );
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&unchecked)
+        .await
+        .expect("the broken connection was discarded");
+    assert_eq!(one, 1);
+}
