@@ -15,6 +15,7 @@
 //! Run with `scripts/bench.sh` (release build). Nothing here asserts a time.
 
 mod alerts;
+mod api;
 mod auth;
 mod schedule;
 mod usage;
@@ -60,15 +61,32 @@ struct Args {
     #[arg(long)]
     fitsync: Option<PathBuf>,
     /// Which benchmarks: `pipeline` (with backfill and freshness), `freshness` alone,
-    /// `alerts` (latency to an open stream, and the alerts job's throughput), `auth`,
-    /// `schedule` or `all` (all but `alerts`).
+    /// `alerts` (latency to an open stream, and the alerts job's throughput), `api`
+    /// (the write path against pgbench, the middleware against bare axum), `auth`,
+    /// `schedule` or `all` (all but `alerts` and `api`).
     #[arg(long, default_value = "all")]
     suite: String,
+    /// Concurrent connections of the `api` suite's closed loops.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Serve a bare axum `/healthz` on this port and nothing else (the `api` suite's
+    /// baseline, started by the suite itself).
+    #[arg(long, hide = true)]
+    serve_hello: Option<u16>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(port) = args.serve_hello {
+        return api::serve_hello(port);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(benches(args))
+}
+
+async fn benches(args: Args) -> anyhow::Result<()> {
     let id = Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut settings = Settings::load(None)?;
     settings.telemetry.log_level = "error".into();
@@ -122,6 +140,9 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path,
         None => std::env::current_exe()?.with_file_name("fitsync"),
     };
+    if args.suite == "api" {
+        return api::run(&settings, &id, &binary, args.seconds, args.connections).await;
+    }
     if args.suite == "alerts" {
         return alerts::run(&settings, &id, &binary, &load, args.events).await;
     }
@@ -510,7 +531,7 @@ where
     Ok((measured_from.context("no steady phase")?, sent, achieved))
 }
 
-/// A `fitsync run --target all` child process on databases, topics and indexes of its
+/// A `fitsync run --target …` child process on databases, topics and indexes of its
 /// own (`tag` tells runs apart), ready.
 pub(crate) struct Platform {
     pub api: String,
@@ -522,11 +543,23 @@ pub(crate) struct Platform {
 }
 
 impl Platform {
+    /// The whole platform in one process (`--target all`).
     pub async fn start(
         settings: &Settings,
         id: &str,
         tag: &str,
         binary: &PathBuf,
+    ) -> anyhow::Result<Self> {
+        Self::start_targets(settings, id, tag, binary, "all").await
+    }
+
+    /// `targets` (as `--target` takes them, e.g. `users,training`) in one process.
+    pub async fn start_targets(
+        settings: &Settings,
+        id: &str,
+        tag: &str,
+        binary: &PathBuf,
+        targets: &str,
     ) -> anyhow::Result<Self> {
         let names = [
             ("USERS", format!("bench_{id}_{tag}u")),
@@ -564,6 +597,18 @@ impl Platform {
             "FITSYNC__OPENSEARCH__INDEX_PREFIX".into(),
             format!("{tag}{id}-"),
         );
+        if targets != "all" {
+            // Outside `all` the users service must be given its keys (as a deployment's
+            // processes share them).
+            env.insert(
+                "FITSYNC__AUTH__SIGNING_KEY_PEM".into(),
+                fitsync_platform::auth::generate_pem()?,
+            );
+            env.insert(
+                "FITSYNC__AUTH__EMAIL_TOKEN_KEY".into(),
+                fitsync_platform::sealed::generate_key()?,
+            );
+        }
         env.insert("FITSYNC__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
         env.insert("FITSYNC__TELEMETRY__LOG_LEVEL".into(), "error".into());
         // Many accounts from one address in a few seconds is the benchmark, not an attack.
@@ -571,9 +616,19 @@ impl Platform {
             "FITSYNC__AUTH__LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE".into(),
             "10000".into(),
         );
+        if targets != "all" {
+            // `all` migrates as it starts; other targets leave it to `migrate` (a Job
+            // before a deployment's pods).
+            let migrated = Command::new(binary)
+                .arg("migrate")
+                .envs(&env)
+                .stdout(Stdio::null())
+                .status()?;
+            anyhow::ensure!(migrated.success(), "fitsync migrate failed");
+        }
         let child = Child_(
             Command::new(binary)
-                .args(["run", "--target", "all"])
+                .args(["run", "--target", targets])
                 .envs(&env)
                 .stdout(Stdio::null())
                 .spawn()

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Clone)]
 pub struct Cpu {
     total: u64,
+    /// Ticks the hypervisor gave this VM's cores to another (`steal` in `/proc/stat`).
+    steal: u64,
     /// (pid, the JVM's JIT compiler threads apart) → (group, ticks).
     procs: BTreeMap<(u32, bool), (String, u64)>,
 }
@@ -39,6 +41,20 @@ fn stat_ticks(stat: &str) -> Option<(&str, u64)> {
     Some((&stat[open + 1..close], field(11)? + field(12)?))
 }
 
+/// The `cpu ` line of `/proc/stat`: all ticks (user nice system idle iowait irq softirq
+/// steal; guest time is already inside user) and the stolen ones.
+fn machine_ticks(line: &str) -> (u64, u64) {
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (
+        ticks.iter().take(8).sum(),
+        ticks.get(7).copied().unwrap_or(0),
+    )
+}
+
 /// A HotSpot JIT compiler thread (`C2 CompilerThread0`, cut to 15 characters).
 fn is_jit(thread: &str) -> bool {
     thread.starts_with("C1 CompilerThre") || thread.starts_with("C2 CompilerThre")
@@ -49,11 +65,7 @@ impl Cpu {
         let mut cpu = Self::default();
         if let Ok(stat) = std::fs::read_to_string("/proc/stat") {
             if let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) {
-                cpu.total = line
-                    .split_whitespace()
-                    .skip(1)
-                    .filter_map(|v| v.parse::<u64>().ok())
-                    .sum();
+                (cpu.total, cpu.steal) = machine_ticks(line);
             }
         }
         let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -83,8 +95,16 @@ impl Cpu {
         cpu
     }
 
+    /// The share of the machine's time between `self` and `later` that the hypervisor
+    /// gave to other guests.
+    pub fn stolen(&self, later: &Cpu) -> f64 {
+        later.steal.saturating_sub(self.steal) as f64
+            / later.total.saturating_sub(self.total).max(1) as f64
+    }
+
     /// Each group's share of the machine between `self` and `later` (of all cores: 1.0
-    /// is every core busy), the largest first, and the share left idle or unattributed.
+    /// is every core busy), the largest first, and the share left idle, stolen or
+    /// unattributed.
     pub fn shares(&self, later: &Cpu) -> (Vec<(String, f64)>, f64) {
         let total = later.total.saturating_sub(self.total).max(1) as f64;
         let mut groups: BTreeMap<&str, u64> = BTreeMap::new();
@@ -118,14 +138,16 @@ fn jit_ticks(pid: u32) -> u64 {
         .sum()
 }
 
-/// One line: `postgres 41 %, kafka 12 %, … (idle 3 %)`.
+/// One line: `postgres 41 %, kafka 12 %, …, stolen 9 %, idle 3 %`.
 pub fn describe(before: &Cpu, after: &Cpu) -> String {
-    let (shares, idle) = before.shares(after);
+    let (shares, rest) = before.shares(after);
+    let stolen = before.stolen(after);
     let mut parts: Vec<String> = shares
         .iter()
         .map(|(name, s)| format!("{name} {:.0} %", s * 100.0))
         .collect();
-    parts.push(format!("idle {:.0} %", idle * 100.0));
+    parts.push(format!("stolen by the hypervisor {:.0} %", stolen * 100.0));
+    parts.push(format!("idle {:.0} %", (rest - stolen).max(0.0) * 100.0));
     parts.join(", ")
 }
 
@@ -244,6 +266,7 @@ mod tests {
     fn cpu(total: u64, procs: &[(u32, bool, &str, u64)]) -> Cpu {
         Cpu {
             total,
+            steal: 0,
             procs: procs
                 .iter()
                 .map(|&(pid, jit, group, ticks)| ((pid, jit), (group.to_owned(), ticks)))
@@ -258,6 +281,11 @@ mod tests {
         let line = "42 (C2 CompilerThre) S 1 42 42 0 -1 4194560 10 0 0 0 700 55 0 0 20 0";
         assert_eq!(stat_ticks(line), Some(("C2 CompilerThre", 700 + 55)));
         assert!(is_jit("C2 CompilerThre") && is_jit("C1 CompilerThre"));
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        assert_eq!(
+            machine_ticks("cpu  100 2 30 500 4 0 6 58 40 0"),
+            (100 + 2 + 30 + 500 + 4 + 6 + 58, 58)
+        );
         assert!(!is_jit("data-plane-kafk"));
     }
 
