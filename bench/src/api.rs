@@ -5,9 +5,10 @@
 //!   (authentication, policy, validation, problem JSON, tracing, metrics), the set and
 //!   its outbox row in one transaction — against `pgbench` running the same two
 //!   INSERTs (the outbox row's with its wake-up, as the API's) in one transaction;
-//! - the middleware — `/healthz` of a `fitsync` process, which touches no database,
-//!   through every layer the API's routes have — against a bare axum "hello" in a
-//!   process of its own on the same runtime settings, driven by the same load generator.
+//! - the middleware — an answer that touches no database, served through every layer
+//!   the API's routes have (`server::with_common_layers`), then also from a verified
+//!   token — against the same answer from a bare axum router; all three in this process
+//!   on its runtime, loaded alike.
 
 use std::{
     path::PathBuf,
@@ -17,11 +18,17 @@ use std::{
 };
 
 use anyhow::Context;
-use fitsync_platform::{db, Settings};
+use axum::{routing::get, Json, Router};
+use fitsync_platform::{
+    auth::{Revocations, Verifier},
+    db, server, AuthUser, Authenticator, KeySet, Role, Settings,
+};
 use hdrhistogram::Histogram;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-use crate::{Child_, Platform};
+use crate::{auth::serve, Platform};
 
 /// What a closed-loop load measured: requests completed per second and their latency.
 struct Measured {
@@ -109,7 +116,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     println!("(closed loops of {connections} connections, {seconds} s each after 3 s of warm-up)");
     write_path(settings, id, binary, seconds, connections).await?;
-    middleware(settings, id, binary, seconds, connections).await
+    middleware(settings, seconds, connections).await
 }
 
 const WARMUP: Duration = Duration::from_secs(3);
@@ -244,64 +251,59 @@ fn pgbench(
     Ok((number("tps =")?, number("latency average =")?))
 }
 
-async fn middleware(
-    settings: &Settings,
-    id: &str,
-    binary: &PathBuf,
-    seconds: u64,
-    connections: usize,
-) -> anyhow::Result<()> {
-    let platform = Platform::start_targets(settings, id, "m", binary, "users").await?;
-    let (api, http) = (platform.api.clone(), platform.http.clone());
-    let full = closed_loop(connections, WARMUP, seconds, 200, move |_, _| {
-        http.get(format!("{api}/healthz")).send()
-    })
-    .await?;
-    drop(platform);
-
-    // The bare server: this binary again, serving one route on a default multi-thread
-    // runtime, as `fitsync` builds its own.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let _hello = Child_(
-        Command::new(std::env::current_exe()?)
-            .args(["--serve-hello", &port.to_string()])
-            .stdout(Stdio::null())
-            .spawn()?,
+async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> anyhow::Result<()> {
+    let keys = Arc::new(KeySet::from_settings(&settings.auth, true)?);
+    let (token, _) = keys.issue(Uuid::new_v4(), Role::Client, None)?;
+    let redis = fitsync_platform::redis::connect(&settings.redis).await?;
+    let auth = Arc::new(Authenticator::new(
+        Verifier::Local(keys),
+        Revocations::new(redis, settings.redis.key_prefix.clone()),
+    ));
+    let timeout = settings.server.request_timeout();
+    // The same answer three ways: bare; through the layers every API route has; and
+    // through them from the caller's verified token (signature, claims, the Redis
+    // revocation check), as `/api/users/me` would be served from the token alone.
+    let bare = Router::new().route("/api/whoami", get(|| async { Json(json!({"ok": true})) }));
+    let layered = server::with_common_layers(
+        Router::new().route("/api/whoami", get(|| async { Json(json!({"ok": true})) })),
+        timeout,
+        false,
     );
-    let url = format!("http://127.0.0.1:{port}/healthz");
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(128)
-        .build()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while http.get(&url).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "the hello server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let bare = closed_loop(connections, WARMUP, seconds, 200, move |_, _| {
-        http.get(&url).send()
-    })
-    .await?;
-    println!("{}", full.line("full middleware"));
-    println!("{}", bare.line("bare axum"));
-    println!("full / bare      {:>10.2}", full.rate / bare.rate);
-    Ok(())
-}
-
-/// `--serve-hello PORT`: a bare axum server answering `/healthz` with the same JSON as
-/// the platform's, on a default multi-thread runtime.
-pub fn serve_hello(port: u16) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(async move {
-            let app = axum::Router::new().route(
-                "/healthz",
-                axum::routing::get(|| async { axum::Json(json!({"status": "ok"})) }),
-            );
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-            axum::serve(listener, app).await?;
-            anyhow::Ok(())
+    let full = server::with_common_layers(
+        Router::new()
+            .route(
+                "/api/whoami",
+                get(|user: AuthUser| async move { Json(json!({"ok": true, "id": user.id()})) }),
+            )
+            .with_state(auth),
+        timeout,
+        false,
+    );
+    let stop = CancellationToken::new();
+    let mut rates = Vec::new();
+    for (name, app, token) in [
+        ("bare axum", bare, None),
+        ("layers", layered, None),
+        ("layers + token", full, Some(token)),
+    ] {
+        let url = format!("{}/api/whoami", serve(app, &stop).await?);
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .build()?;
+        let measured = closed_loop(connections, WARMUP, seconds, 200, move |_, _| {
+            let request = http.get(&url);
+            match &token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+            .send()
         })
+        .await?;
+        println!("{}", measured.line(name));
+        rates.push(measured.rate);
+    }
+    stop.cancel();
+    println!("layers / bare    {:>10.2}", rates[1] / rates[0]);
+    println!("+ token / bare   {:>10.2}", rates[2] / rates[0]);
+    Ok(())
 }

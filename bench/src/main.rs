@@ -69,24 +69,11 @@ struct Args {
     /// Concurrent connections of the `api` suite's closed loops.
     #[arg(long, default_value_t = 16)]
     connections: usize,
-    /// Serve a bare axum `/healthz` on this port and nothing else (the `api` suite's
-    /// baseline, started by the suite itself).
-    #[arg(long, hide = true)]
-    serve_hello: Option<u16>,
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(port) = args.serve_hello {
-        return api::serve_hello(port);
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(benches(args))
-}
-
-async fn benches(args: Args) -> anyhow::Result<()> {
     let id = Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut settings = Settings::load(None)?;
     settings.telemetry.log_level = "error".into();
