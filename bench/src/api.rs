@@ -129,8 +129,20 @@ async fn write_path(
     connections: usize,
 ) -> anyhow::Result<()> {
     // The API and nothing else: no relay, no jobs (pgbench's rows are not published
-    // either; the outbox keeps both sides' rows).
-    let platform = Platform::start_targets(settings, id, "w", binary, "users,training").await?;
+    // either; the outbox keeps both sides' rows). Its pools get as many connections as
+    // pgbench has clients (the default is 10), so the database sees one concurrency.
+    let platform = Platform::start_targets(
+        settings,
+        id,
+        "w",
+        binary,
+        "users,training",
+        &[(
+            "FITSYNC__DATABASE__MAX_CONNECTIONS",
+            connections.to_string(),
+        )],
+    )
+    .await?;
     let mut tokens = Vec::new();
     for i in 0..connections {
         let (_, token) = platform
@@ -152,16 +164,21 @@ async fn write_path(
     // The same two rows, as the API wrote them: a set of one of as many clients, and an
     // outbox row carrying one of the API's own events.
     let training = platform.pool(settings, "TRAINING")?;
-    let payload: String = sqlx::query_scalar("select payload::text from outbox limit 1")
-        .fetch_one(&training)
-        .await?;
+    // Through jsonb, whose text has a space after every colon: pgbench's `-M prepared`
+    // takes any `:name`, quoted or not, for one of its variables.
+    let (topic, payload): (String, String) =
+        sqlx::query_as("select topic, payload::jsonb::text from outbox limit 1")
+            .fetch_one(&training)
+            .await?;
     // The library's slug the API resolved "back-squat" to.
     let exercise: String = sqlx::query_scalar("select exercise from workout_sets limit 1")
         .fetch_one(&training)
         .await?;
     anyhow::ensure!(
-        !payload.contains('\'') && !exercise.contains('\''),
-        "values pgbench can quote"
+        ![&topic, &payload, &exercise]
+            .iter()
+            .any(|v| v.contains('\'') || has_variable(v)),
+        "values pgbench can quote and leaves as they are"
     );
     let script = std::env::temp_dir().join(format!("fitsync-bench-{id}.sql"));
     std::fs::write(
@@ -174,7 +191,7 @@ async fn write_path(
              VALUES (gen_random_uuid(), ('00000000-0000-4000-8000-' || lpad(:c::text, 12, '0'))::uuid,\n\
              '{exercise}', :reps, 100, 2, false, now(), 'kg');\n\
              WITH added AS (INSERT INTO outbox (topic, message_key, payload)\n\
-             VALUES ('training', '00000000-0000-4000-8000-' || lpad(:c::text, 12, '0'), '{payload}'))\n\
+             VALUES ('{topic}', '00000000-0000-4000-8000-' || lpad(:c::text, 12, '0'), '{payload}'))\n\
              SELECT pg_notify('fitsync_outbox', '');\n\
              END;\n",
             last = connections - 1,
@@ -186,8 +203,9 @@ async fn write_path(
         .find(|(service, _)| *service == "TRAINING")
         .context("the training database")?
         .1;
-    let pgbench = pgbench(settings, database, &script, connections, seconds)?;
+    let pgbench = pgbench(settings, database, &script, connections, seconds);
     std::fs::remove_file(&script).ok();
+    let pgbench = pgbench?;
     println!("{}", api_side.line("API write"));
     println!(
         "pgbench          {:>10.0} tx/s    mean {:.2} ms  (the same two INSERTs in one transaction, -M prepared)",
@@ -195,6 +213,14 @@ async fn write_path(
     );
     println!("API / pgbench    {:>10.2}", api_side.rate / pgbench.0);
     Ok(())
+}
+
+/// Whether `text` holds what pgbench would read as a variable: a colon followed by a
+/// letter or an underscore.
+fn has_variable(text: &str) -> bool {
+    text.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b':' && (w[1].is_ascii_alphabetic() || w[1] == b'_'))
 }
 
 /// Runs pgbench's `script` on `database` for `seconds` after 3 s of the same (a first

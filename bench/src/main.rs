@@ -537,16 +537,18 @@ impl Platform {
         tag: &str,
         binary: &PathBuf,
     ) -> anyhow::Result<Self> {
-        Self::start_targets(settings, id, tag, binary, "all").await
+        Self::start_targets(settings, id, tag, binary, "all", &[]).await
     }
 
-    /// `targets` (as `--target` takes them, e.g. `users,training`) in one process.
+    /// `targets` (as `--target` takes them, e.g. `users,training`) in one process, with
+    /// `extra` settings (`FITSYNC__…` variables).
     pub async fn start_targets(
         settings: &Settings,
         id: &str,
         tag: &str,
         binary: &PathBuf,
         targets: &str,
+        extra: &[(&str, String)],
     ) -> anyhow::Result<Self> {
         let names = [
             ("USERS", format!("bench_{id}_{tag}u")),
@@ -597,6 +599,7 @@ impl Platform {
             );
         }
         env.insert("FITSYNC__SERVER__BIND".into(), format!("127.0.0.1:{port}"));
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         env.insert("FITSYNC__TELEMETRY__LOG_LEVEL".into(), "error".into());
         // Many accounts from one address in a few seconds is the benchmark, not an attack.
         env.insert(

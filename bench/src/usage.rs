@@ -84,7 +84,9 @@ impl Cpu {
             };
             let group = group(&name, comm);
             // A JVM compiling its hot code competes for the same cores: its compiler
-            // threads count apart, so a run can tell warm-up from steady state.
+            // threads count apart, so a run can tell warm-up from steady state. (A
+            // compiler thread that ends between two samples — HotSpot stops idle ones —
+            // leaves its ticks in the process's total: they then count as the JVM's.)
             let jit = if comm == "java" { jit_ticks(pid) } else { 0 };
             if jit > 0 {
                 cpu.procs.insert((pid, true), (format!("{group} JIT"), jit));
@@ -138,7 +140,8 @@ fn jit_ticks(pid: u32) -> u64 {
         .sum()
 }
 
-/// One line: `postgres 41 %, kafka 12 %, …, stolen 9 %, idle 3 %`.
+/// One line: `postgres 41 %, kafka 12 %, …, stolen by the hypervisor 9 %, idle or
+/// unattributed 3 %` (the last: idle, I/O wait, interrupts, groups under 0.5 %).
 pub fn describe(before: &Cpu, after: &Cpu) -> String {
     let (shares, rest) = before.shares(after);
     let stolen = before.stolen(after);
@@ -147,7 +150,10 @@ pub fn describe(before: &Cpu, after: &Cpu) -> String {
         .map(|(name, s)| format!("{name} {:.0} %", s * 100.0))
         .collect();
     parts.push(format!("stolen by the hypervisor {:.0} %", stolen * 100.0));
-    parts.push(format!("idle {:.0} %", (rest - stolen).max(0.0) * 100.0));
+    parts.push(format!(
+        "idle or unattributed {:.0} %",
+        (rest - stolen).max(0.0) * 100.0
+    ));
     parts.join(", ")
 }
 

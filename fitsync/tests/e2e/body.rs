@@ -76,9 +76,11 @@ async fn weights_become_a_trend_a_goal_measures_against_and_a_deleted_weight_ret
     train(&app, &trainer, &client).await;
     trainer_projected(&app, &trainer, &client).await;
 
-    // Every other morning for three weeks, 07:30 in Berlin (05:30 or 06:30 UTC: the same
-    // local day) — today's a minute ago if that is earlier (no weigh-in from the future;
-    // still today in Berlin); two weigh-ins on the last day count as their mean.
+    // Every other morning for three weeks at 05:30 UTC (06:30 or 07:30 in Berlin: the
+    // same local day) — today's a minute ago if that is earlier (no weigh-in from the
+    // future; still today in Berlin). A weigh-in without a time follows: on the last
+    // day as well, and the two count as their mean, unless Berlin's day has already
+    // turned (from 22:00 or 23:00 UTC), when it is a day of its own.
     let today = Utc::now().date_naive();
     let mut weights: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
     let mut ids = Vec::new();

@@ -26,6 +26,12 @@ async fn drop_server_side(env: &TestEnv, pool: &PgPool) -> i32 {
         .fetch_one(pool)
         .await
         .unwrap();
+    // sqlx checks a connection as it returns to the pool (in a task of its own): only
+    // once it is back idle is it the one the next query gets.
+    eventually(10, "the connection back in the pool", || async {
+        (pool.num_idle() == 1).then_some(())
+    })
+    .await;
     let admin = env.pool("postgres");
     let ended: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
         .bind(backend)
