@@ -42,7 +42,9 @@ bash scripts/sqlx.sh check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shellcheck"
-if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh .ci/run; fi
+shellcheck scripts/*.sh scripts/deploy/*.sh .ci/run
+echo "== delivery artifacts: charts, GitOps manifests, Prometheus rules"
+bash scripts/deploy/charts.sh
 echo "== cargo test"
 # Every end-to-end test has its own time limit (FITSYNC_TEST_TIMEOUT_SECS, see
 # fitsync/tests/e2e/harness.rs); this one bounds the whole run.

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Validates the Kubernetes delivery artifacts offline, failing on the first error:
+#   - charts/fitsync: `helm lint --strict` and `helm template` with every values file and
+#     the variants (External Secrets, blue-green, no mesh and no rollouts);
+#   - the rendered manifests and gitops/: core kinds against Kubernetes' schemas
+#     (kubernetes-validate --strict), custom resources against their CRDs' schemas
+#     (kubeconform -strict with ../shared/schemas/crds; a kind without a schema fails);
+#   - the Prometheus rules (`promtool check rules`, `promtool test rules`) and the
+#     Alertmanager configuration (`amtool check-config`).
+# Tools are installed once into $FITSYNC_CACHE/tools (helm and kubeconform built with Go,
+# kubernetes-validate in a virtualenv, amtool from Debian).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+KUBE_VERSION=1.34.0
+HELM_VERSION=v3.21.4
+KUBECONFORM_VERSION=v0.7.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
+TOOLS=$FITSYNC_CACHE/tools
+BIN=$TOOLS/bin
+VENV=$TOOLS/charts-venv
+export PATH=$BIN:$PATH
+CRDS=${FITSYNC_CRD_SCHEMAS:-$ROOT/../shared/schemas/crds}
+[[ -d $CRDS ]] || CRDS=/work/shared/schemas/crds
+if [[ ! -d $CRDS ]]; then
+  echo "no CRD schemas at ../shared/schemas/crds (set FITSYNC_CRD_SCHEMAS)" >&2
+  exit 1
+fi
+
+log() { printf '== %s\n' "$*"; }
+
+go_tool() { # NAME MODULE@VERSION VERSION
+  local name=$1 module=$2 version=$3 stamp=$BIN/.$1.version
+  [[ -x $BIN/$name && $(cat "$stamp" 2>/dev/null) == "$version" ]] && return 0
+  local go=go
+  command -v go >/dev/null || go=/usr/local/go/bin/go
+  log "building $name $version with Go"
+  mkdir -p "$BIN"
+  GOBIN=$BIN GOFLAGS=-mod=mod "$go" install "$module"
+  echo "$version" >"$stamp"
+}
+go_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION"
+go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" "$KUBECONFORM_VERSION"
+if [[ $("$VENV/bin/pip" show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p') != "$KUBERNETES_VALIDATE_VERSION" ]]; then
+  log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+if ! command -v amtool >/dev/null || ! command -v promtool >/dev/null; then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo=sudo
+  log "installing prometheus and prometheus-alertmanager (promtool, amtool)"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+fi
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+# Splits rendered manifests into core kinds and custom resources (by API group).
+split() { # IN CORE CUSTOM
+  python3 - "$@" <<'EOF'
+import sys, yaml
+src, core, custom = sys.argv[1:]
+core_groups = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
+               "rbac.authorization.k8s.io", "storage.k8s.io"}
+docs = {"core": [], "custom": []}
+for doc in yaml.safe_load_all(open(src)):
+    if not doc:
+        continue
+    group = doc["apiVersion"].rpartition("/")[0]
+    docs["core" if group in core_groups else "custom"].append(doc)
+for name, path in (("core", core), ("custom", custom)):
+    with open(path, "w") as f:
+        yaml.safe_dump_all(docs[name], f, sort_keys=False)
+print(len(docs["core"]), len(docs["custom"]))
+EOF
+}
+
+validate() { # FILE LABEL
+  local file=$1 label=$2 counts summary
+  counts=$(split "$file" "${file%.yaml}.core.yaml" "${file%.yaml}.custom.yaml")
+  echo "$label: ${counts% *} core, ${counts#* } custom resources"
+  "$VENV/bin/kubernetes-validate" --strict --quiet -k "$KUBE_VERSION" "${file%.yaml}.core.yaml"
+  summary=$(kubeconform -strict -summary -output text \
+    -schema-location "$CRDS/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json" \
+    "${file%.yaml}.custom.yaml")
+  echo "$summary"
+  # kubeconform passes a file it found nothing in: every custom resource must be valid.
+  grep -q "Valid: ${counts#* }, Invalid: 0, Errors: 0, Skipped: 0" <<<"$summary"
+}
+
+CHART=charts/fitsync
+variants=(
+  "defaults|"
+  "staging|-f $CHART/values-staging.yaml"
+  "production|-f $CHART/values-production.yaml"
+  "production, External Secrets, blue-green|-f $CHART/values-production.yaml --set secrets.provider=externalSecrets --set rollouts.strategy=blueGreen"
+  "no mesh, no rollouts, no autoscaling|--set istio.enabled=false --set rollouts.enabled=false --set autoscaling.enabled=false --set keda.enabled=false"
+)
+for variant in "${variants[@]}"; do
+  label=${variant%%|*}
+  read -r -a args <<<"${variant#*|}"
+  log "helm lint --strict ($label)"
+  helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" "${args[@]}" >"$OUT/lint.log" || {
+    cat "$OUT/lint.log"
+    exit 1
+  }
+  log "helm template + schemas ($label)"
+  file=$OUT/rendered-${label//[^a-z]/_}.yaml
+  helm template fitsync "$CHART" --namespace fitsync --kube-version "$KUBE_VERSION" "${args[@]}" >"$file"
+  validate "$file" "$label"
+done
+
+log "gitops/ manifests + schemas"
+python3 -c 'import sys, yaml
+docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
+yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)' gitops/*.yaml gitops/*/*.yaml >"$OUT/gitops.yaml"
+validate "$OUT/gitops.yaml" gitops
+
+log "promtool check rules"
+promtool check rules "$CHART/files/prometheus/alerts.yaml"
+log "promtool test rules"
+promtool test rules "$CHART/files/prometheus/alerts_test.yaml"
+log "amtool check-config"
+amtool check-config gitops/platform/alertmanager/alertmanager.yml
