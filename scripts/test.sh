@@ -43,9 +43,9 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== shellcheck"
 shellcheck scripts/*.sh scripts/deploy/*.sh .ci/run
-echo "== delivery artifacts: charts, GitOps manifests, Prometheus rules"
-bash scripts/deploy/charts.sh
 echo "== cargo test"
 # Every end-to-end test has its own time limit (FITSYNC_TEST_TIMEOUT_SECS, see
 # fitsync/tests/e2e/harness.rs); this one bounds the whole run.
 timeout --signal=KILL 45m cargo test --workspace --locked
+echo "== delivery artifacts: charts, GitOps manifests, Prometheus rules"
+bash scripts/deploy/charts.sh "$CARGO_TARGET_DIR/debug/fitsync"

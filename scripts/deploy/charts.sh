@@ -5,8 +5,11 @@
 #   - the rendered manifests and gitops/: core kinds against Kubernetes' schemas
 #     (kubernetes-validate --strict), custom resources against their CRDs' schemas
 #     (kubeconform -strict with ../shared/schemas/crds; a kind without a schema fails);
+#   - the secrets file each provider renders (Vault agent, External Secrets), loaded by
+#     the binary given as the argument (`fitsync config`: scripts/deploy/secrets_render.py);
 #   - the Prometheus rules (`promtool check rules`, `promtool test rules`) and the
 #     Alertmanager configuration (`amtool check-config`).
+# usage: scripts/deploy/charts.sh PATH/TO/fitsync
 # Tools are installed once into $FITSYNC_CACHE/tools (helm and kubeconform built with Go,
 # kubernetes-validate in a virtualenv, amtool from Debian).
 set -euo pipefail
@@ -14,6 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+FITSYNC_BIN=${1:?usage: scripts/deploy/charts.sh PATH/TO/fitsync}
 
 KUBE_VERSION=1.34.0
 HELM_VERSION=v3.21.4
@@ -62,7 +66,7 @@ trap 'rm -rf "$OUT"' EXIT
 
 # Splits rendered manifests into core kinds and custom resources (by API group).
 split() { # IN CORE CUSTOM
-  python3 - "$@" <<'EOF'
+  "$VENV/bin/python" - "$@" <<'EOF'
 import sys, yaml
 src, core, custom = sys.argv[1:]
 core_groups = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
@@ -110,13 +114,17 @@ for variant in "${variants[@]}"; do
     exit 1
   }
   log "helm template + schemas ($label)"
-  file=$OUT/rendered-${label//[^a-z]/_}.yaml
+  file=$OUT/rendered-${label//[^a-zA-Z]/_}.yaml
   helm template fitsync "$CHART" --namespace fitsync --kube-version "$KUBE_VERSION" "${args[@]}" >"$file"
   validate "$file" "$label"
 done
 
+log "secrets files: rendered as each provider would, loaded by fitsync config"
+"$VENV/bin/python" scripts/deploy/secrets_render.py "$OUT/rendered-production.yaml" \
+  "$OUT/rendered-production__External_Secrets__blue_green.yaml" "$FITSYNC_BIN" "$BIN/helm"
+
 log "gitops/ manifests + schemas"
-python3 -c 'import sys, yaml
+"$VENV/bin/python" -c 'import sys, yaml
 docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
 yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)' gitops/*.yaml gitops/*/*.yaml >"$OUT/gitops.yaml"
 validate "$OUT/gitops.yaml" gitops
