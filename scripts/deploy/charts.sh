@@ -69,11 +69,16 @@ split() { # IN CORE CUSTOM
   "$VENV/bin/python" - "$@" <<'EOF'
 import sys, yaml
 src, core, custom = sys.argv[1:]
+# Kinds no schema is at hand for offline (named in docs/deployment.md): left out, said.
+UNCHECKED = {"OpenSearchCluster"}
 core_groups = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io",
                "rbac.authorization.k8s.io", "storage.k8s.io"}
 docs = {"core": [], "custom": []}
 for doc in yaml.safe_load_all(open(src)):
     if not doc:
+        continue
+    if doc["kind"] in UNCHECKED:
+        print(f"not checked (no schema offline): {doc['kind']} {doc['metadata']['name']}", file=sys.stderr)
         continue
     group = doc["apiVersion"].rpartition("/")[0]
     docs["core" if group in core_groups else "custom"].append(doc)
@@ -98,26 +103,32 @@ validate() { # FILE LABEL
 }
 
 CHART=charts/fitsync
+DATA=charts/fitsync-data
 variants=(
-  "defaults|"
-  "staging|-f $CHART/values-staging.yaml"
-  "production|-f $CHART/values-production.yaml"
-  "production, External Secrets, blue-green|-f $CHART/values-production.yaml --set secrets.provider=externalSecrets --set rollouts.strategy=blueGreen"
-  "no mesh, no rollouts, no autoscaling|--set istio.enabled=false --set rollouts.enabled=false --set autoscaling.enabled=false --set keda.enabled=false"
+  "defaults|$CHART|"
+  "staging|$CHART|-f $CHART/values-staging.yaml"
+  "production|$CHART|-f $CHART/values-production.yaml"
+  "production, External Secrets, blue-green|$CHART|-f $CHART/values-production.yaml --set secrets.provider=externalSecrets --set rollouts.strategy=blueGreen"
+  "no mesh, no rollouts, no autoscaling|$CHART|--set istio.enabled=false --set rollouts.enabled=false --set autoscaling.enabled=false --set keda.enabled=false"
+  "data, production|$DATA|"
+  "data, staging|$DATA|-f $DATA/values-staging.yaml"
 )
 for variant in "${variants[@]}"; do
-  label=${variant%%|*}
-  read -r -a args <<<"${variant#*|}"
+  IFS='|' read -r label chart rest <<<"$variant"
+  read -r -a args <<<"$rest"
   log "helm lint --strict ($label)"
-  helm lint --strict --kube-version "$KUBE_VERSION" "$CHART" "${args[@]}" >"$OUT/lint.log" || {
+  helm lint --strict --kube-version "$KUBE_VERSION" "$chart" "${args[@]}" >"$OUT/lint.log" || {
     cat "$OUT/lint.log"
     exit 1
   }
   log "helm template + schemas ($label)"
   file=$OUT/rendered-${label//[^a-zA-Z]/_}.yaml
-  helm template fitsync "$CHART" --namespace fitsync --kube-version "$KUBE_VERSION" "${args[@]}" >"$file"
+  helm template fitsync "$chart" --namespace fitsync --kube-version "$KUBE_VERSION" "${args[@]}" >"$file"
   validate "$file" "$label"
 done
+
+log "partitions: the same count in both charts and the binary's setting"
+"$VENV/bin/python" scripts/deploy/partitions.py
 
 log "secrets files: rendered as each provider would, loaded by fitsync config"
 "$VENV/bin/python" scripts/deploy/secrets_render.py "$OUT/rendered-production.yaml" \
