@@ -23,9 +23,11 @@ KUBE_VERSION=1.34.0
 HELM_VERSION=v3.21.4
 KUBECONFORM_VERSION=v0.7.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
+CHECKOV_VERSION=3.3.30
 TOOLS=$FITSYNC_CACHE/tools
 BIN=$TOOLS/bin
 VENV=$TOOLS/charts-venv
+CHECKOV_VENV=$TOOLS/checkov-venv
 export PATH=$BIN:$PATH
 CRDS=${FITSYNC_CRD_SCHEMAS:-$ROOT/../shared/schemas/crds}
 [[ -d $CRDS ]] || CRDS=/work/shared/schemas/crds
@@ -52,6 +54,11 @@ if [[ $("$VENV/bin/pip" show kubernetes-validate 2>/dev/null | sed -n 's/^Versio
   log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+if [[ $("$CHECKOV_VENV/bin/pip" show checkov 2>/dev/null | sed -n 's/^Version: //p') != "$CHECKOV_VERSION" ]]; then
+  log "installing checkov $CHECKOV_VERSION"
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install -q "checkov==$CHECKOV_VERSION"
 fi
 if ! command -v amtool >/dev/null || ! command -v promtool >/dev/null; then
   sudo=""
@@ -126,6 +133,22 @@ for variant in "${variants[@]}"; do
   helm template fitsync "$chart" --namespace fitsync --kube-version "$KUBE_VERSION" "${args[@]}" >"$file"
   validate "$file" "$label"
 done
+
+log "checkov: the rendered charts (production and staging, as the pipeline renders them: image by digest) and gitops/"
+mkdir -p "$OUT/checkov"
+digest=sha256:$(printf '0%.0s' {1..64})
+for env in production staging; do
+  helm template fitsync "$CHART" --namespace fitsync --kube-version "$KUBE_VERSION" \
+    -f "$CHART/values-$env.yaml" --set image.digest="$digest" >"$OUT/checkov/fitsync-$env.yaml"
+  overlay=()
+  [[ $env == staging ]] && overlay=(-f "$DATA/values-staging.yaml")
+  helm template fitsync-data "$DATA" --namespace fitsync-data --kube-version "$KUBE_VERSION" \
+    "${overlay[@]}" >"$OUT/checkov/data-$env.yaml"
+done
+cp gitops/*.yaml gitops/*/*.yaml "$OUT/checkov/"
+# Accepted findings and their reasons: charts/.checkov.yaml (and checkov.io/skip
+# annotations in the templates). --skip-download: no network here.
+"$CHECKOV_VENV/bin/checkov" --config-file charts/.checkov.yaml --skip-download -d "$OUT/checkov"
 
 log "partitions: the same count in both charts and the binary's setting"
 "$VENV/bin/python" scripts/deploy/partitions.py
