@@ -7,9 +7,11 @@
 #     (kubeconform -strict with ../shared/schemas/crds; a kind without a schema fails);
 #   - the secrets file each provider renders (Vault agent, External Secrets), loaded by
 #     the binary given as the argument (`fitsync config`: scripts/deploy/secrets_render.py);
+#   - the log index template on the local stack's OpenSearch, with the binary's real log
+#     lines (scripts/deploy/log_index.py; FITSYNC__OPENSEARCH__URL from scripts/stack.sh env);
 #   - the Prometheus rules (`promtool check rules`, `promtool test rules`) and the
 #     Alertmanager configuration (`amtool check-config`).
-# usage: scripts/deploy/charts.sh PATH/TO/fitsync
+# usage: scripts/deploy/charts.sh PATH/TO/fitsync   (the stack running: scripts/stack.sh start)
 # Tools are installed once into $FITSYNC_CACHE/tools (helm and kubeconform built with Go,
 # kubernetes-validate in a virtualenv, amtool from Debian).
 set -euo pipefail
@@ -162,6 +164,10 @@ log "gitops/ manifests + schemas"
 docs = [d for f in sys.argv[1:] for d in yaml.safe_load_all(open(f)) if d]
 yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)' gitops/*.yaml gitops/*/*.yaml >"$OUT/gitops.yaml"
 validate "$OUT/gitops.yaml" gitops
+
+log "log index template: the binary's log lines indexed into the stack's OpenSearch"
+: "${FITSYNC__OPENSEARCH__URL:?not set: run with the environment of scripts/stack.sh env}"
+"$VENV/bin/python" scripts/deploy/log_index.py "$FITSYNC_BIN" "$FITSYNC__OPENSEARCH__URL"
 
 log "promtool check rules"
 promtool check rules "$CHART/files/prometheus/alerts.yaml"
