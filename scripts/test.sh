@@ -47,5 +47,12 @@ echo "== cargo test"
 # Every end-to-end test has its own time limit (FITSYNC_TEST_TIMEOUT_SECS, see
 # fitsync/tests/e2e/harness.rs); this one bounds the whole run.
 timeout --signal=KILL 45m cargo test --workspace --locked
-echo "== delivery artifacts: charts, GitOps manifests, Prometheus rules"
+# The delivery platform (docs/deployment.md): every artifact through its validators,
+# then the image built from the binary the tests used, round-tripped through a registry
+# and run until it is ready.
+echo "== delivery: charts, GitOps manifests, alert rules"
 bash scripts/deploy/charts.sh "$CARGO_TARGET_DIR/debug/fitsync"
+echo "== delivery: workflows, Dockerfile, cargo audit"
+bash scripts/deploy/ci-files.sh
+echo "== delivery: the image"
+bash scripts/image.sh "$CARGO_TARGET_DIR/debug/fitsync"
