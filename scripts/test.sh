@@ -54,5 +54,9 @@ echo "== delivery: charts, GitOps manifests, alert rules"
 bash scripts/deploy/charts.sh "$CARGO_TARGET_DIR/debug/fitsync"
 echo "== delivery: workflows, Dockerfile, cargo audit"
 bash scripts/deploy/ci-files.sh
+echo "== delivery: Terraform and Ansible"
+bash scripts/deploy/iac.sh
+echo "== delivery: trivy config and checkov"
+bash scripts/deploy/scan.sh
 echo "== delivery: the image"
 bash scripts/image.sh "$CARGO_TARGET_DIR/debug/fitsync"

@@ -21,7 +21,7 @@ cd "$ROOT"
 source scripts/env.sh
 FITSYNC_BIN=${1:?usage: scripts/deploy/charts.sh PATH/TO/fitsync}
 
-KUBE_VERSION=1.34.0
+KUBE_VERSION=1.32.0
 HELM_VERSION=v3.21.4
 KUBECONFORM_VERSION=v0.7.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
