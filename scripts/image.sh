@@ -256,7 +256,8 @@ FITSYNC__AUTH__SIGNING_KEY_PEM=$(podman run --rm "${run_flags[@]}" "$image" keyg
 FITSYNC__AUTH__EMAIL_TOKEN_KEY=$(podman run --rm "${run_flags[@]}" "$image" keygen --token-key)
 export FITSYNC__AUTH__SIGNING_KEY_PEM FITSYNC__AUTH__EMAIL_TOKEN_KEY
 run_flags+=(--env FITSYNC__AUTH__SIGNING_KEY_PEM --env FITSYNC__AUTH__EMAIL_TOKEN_KEY
-  --env "FITSYNC__AUTH__JWKS_URL=http://127.0.0.1:$app_port/.well-known/jwks.json")
+  --env "FITSYNC__AUTH__JWKS_URL=http://127.0.0.1:$app_port/.well-known/jwks.json"
+  --env "FITSYNC__AUTH__ISSUER=http://127.0.0.1:$app_port")
 
 step "run --target users on 127.0.0.1:$app_port"
 container=fitsync-image-test-$$
@@ -284,6 +285,9 @@ ready_ms=$(($(now_ms) - run_started))
 python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); sys.exit(0 if b.get("status")=="ok" else "body says "+json.dumps(b))' \
   "$work/readyz.json" || fail "/readyz answered 200 without status ok"
 echo "readyz: $(<"$work/readyz.json")"
+
+step "smoke test (scripts/deploy/smoke.sh, as the pipeline runs it against staging)"
+bash scripts/deploy/smoke.sh "http://127.0.0.1:$app_port"
 
 # What the kernel says about the running process, read from the host's /proc.
 pid=$(podman inspect --format '{{.State.Pid}}' "$container")

@@ -49,14 +49,16 @@ echo "== cargo test"
 timeout --signal=KILL 45m cargo test --workspace --locked
 # The delivery platform (docs/deployment.md): every artifact through its validators,
 # then the image built from the binary the tests used, round-tripped through a registry
-# and run until it is ready.
-echo "== delivery: charts, GitOps manifests, alert rules"
-bash scripts/deploy/charts.sh "$CARGO_TARGET_DIR/debug/fitsync"
-echo "== delivery: workflows, Dockerfile, cargo audit"
-bash scripts/deploy/ci-files.sh
-echo "== delivery: Terraform and Ansible"
-bash scripts/deploy/iac.sh
-echo "== delivery: trivy config and checkov"
-bash scripts/deploy/scan.sh
-echo "== delivery: the image"
-bash scripts/image.sh "$CARGO_TARGET_DIR/debug/fitsync"
+# and run until it is ready. Each step says how long it took.
+delivery() { # TITLE COMMAND...
+  local title=$1 started=$SECONDS
+  shift
+  echo "== delivery: $title"
+  "$@"
+  echo "== delivery: $title took $((SECONDS - started)) s"
+}
+delivery "charts, GitOps manifests, alert rules" bash scripts/deploy/charts.sh "$CARGO_TARGET_DIR/debug/fitsync"
+delivery "workflows, Dockerfile, cargo audit" bash scripts/deploy/ci-files.sh
+delivery "Terraform and Ansible" bash scripts/deploy/iac.sh
+delivery "trivy config and checkov" bash scripts/deploy/scan.sh
+delivery "the image" bash scripts/image.sh "$CARGO_TARGET_DIR/debug/fitsync"

@@ -26,6 +26,7 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: fitsync
 {{- if .target }}
 app.kubernetes.io/component: {{ .target }}
+fitsync.io/job: {{ include "fitsync.fullname" . }}
 {{- end }}
 {{- end -}}
 
