@@ -173,5 +173,20 @@ log "promtool check rules"
 promtool check rules "$CHART/files/prometheus/alerts.yaml"
 log "promtool test rules"
 promtool test rules "$CHART/files/prometheus/alerts_test.yaml"
+log "every alert has its runbook in docs/operations.md"
+"$VENV/bin/python" - <<'EOF'
+import re, sys, yaml
+rules = [r for g in yaml.safe_load(open("charts/fitsync/files/prometheus/alerts.yaml"))["groups"] for r in g["rules"]]
+headings = {h.strip().lower() for h in re.findall(r"^## (.+)$", open("docs/operations.md").read(), re.M)}
+missing = []
+for r in rules:
+    anchor = r["annotations"]["runbook_url"].rpartition("#")[2]
+    if r["alert"].lower() != anchor or anchor not in headings:
+        missing.append(r["alert"])
+if missing:
+    sys.exit(f"alerts without a runbook section (or a wrong runbook_url): {missing}")
+print(f"{len(rules)} alerts, each with its runbook section")
+EOF
+
 log "amtool check-config"
 amtool check-config gitops/platform/alertmanager/alertmanager.yml
