@@ -19,17 +19,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/deploy/tools.sh
+source scripts/deploy/tools.sh
 FITSYNC_BIN=${1:?usage: scripts/deploy/charts.sh PATH/TO/fitsync}
 
 KUBE_VERSION=1.32.0
 HELM_VERSION=v3.21.4
 KUBECONFORM_VERSION=v0.7.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
-CHECKOV_VERSION=3.3.30
 TOOLS=$FITSYNC_CACHE/tools
 BIN=$TOOLS/bin
 VENV=$TOOLS/charts-venv
-CHECKOV_VENV=$TOOLS/checkov-venv
 export PATH=$BIN:$PATH
 CRDS=${FITSYNC_CRD_SCHEMAS:-$ROOT/../shared/schemas/crds}
 [[ -d $CRDS ]] || CRDS=/work/shared/schemas/crds
@@ -40,28 +40,14 @@ fi
 
 log() { printf '== %s\n' "$*"; }
 
-go_tool() { # NAME MODULE@VERSION VERSION
-  local name=$1 module=$2 version=$3 stamp=$BIN/.$1.version
-  [[ -x $BIN/$name && $(cat "$stamp" 2>/dev/null) == "$version" ]] && return 0
-  local go=go
-  command -v go >/dev/null || go=/usr/local/go/bin/go
-  log "building $name $version with Go"
-  mkdir -p "$BIN"
-  GOBIN=$BIN GOFLAGS=-mod=mod "$go" install "$module"
-  echo "$version" >"$stamp"
-}
-go_tool helm "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" "$HELM_VERSION"
-go_tool kubeconform "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" "$KUBECONFORM_VERSION"
+need_go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+need_go_tool kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
 if [[ $("$VENV/bin/pip" show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p') != "$KUBERNETES_VALIDATE_VERSION" ]]; then
   log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
-if [[ $("$CHECKOV_VENV/bin/pip" show checkov 2>/dev/null | sed -n 's/^Version: //p') != "$CHECKOV_VERSION" ]]; then
-  log "installing checkov $CHECKOV_VERSION"
-  python3 -m venv "$CHECKOV_VENV"
-  "$CHECKOV_VENV/bin/pip" install -q "checkov==$CHECKOV_VERSION"
-fi
+need_checkov
 if ! command -v amtool >/dev/null || ! command -v promtool >/dev/null; then
   sudo=""
   [[ $(id -u) -ne 0 ]] && sudo=sudo
@@ -150,7 +136,7 @@ done
 cp gitops/*.yaml gitops/*/*.yaml "$OUT/checkov/"
 # Accepted findings and their reasons: charts/.checkov.yaml (and checkov.io/skip
 # annotations in the templates). --skip-download: no network here.
-"$CHECKOV_VENV/bin/checkov" --config-file charts/.checkov.yaml --skip-download -d "$OUT/checkov"
+"$CHECKOV" --config-file charts/.checkov.yaml --skip-download -d "$OUT/checkov"
 
 log "partitions: the same count in both charts and the binary's setting"
 "$VENV/bin/python" scripts/deploy/partitions.py

@@ -6,10 +6,11 @@
 #
 # Installs what it needs on first use, cached outside the clone and pinned
 # (a second run reuses everything):
-#   - a Python venv with ansible, ansible-lint and checkov
+#   - a Python venv with ansible and ansible-lint; checkov from the delivery
+#     scripts' shared tools (scripts/deploy/tools.sh)
 #   - terraform-provider-openstack built from the Go module proxy, placed in a
 #     Terraform filesystem mirror, so `terraform init/validate/test` run offline
-#   - shellcheck, nftables (nft -c) and haproxy (haproxy -c) from Debian
+#   - nftables (nft -c) and haproxy (haproxy -c) from Debian
 #     (apt-get) if they are missing; haproxy's service is left stopped and
 #     disabled, only its config checker is used
 # Needs: terraform, go (/usr/local/go/bin/go or on PATH), python3 with venv.
@@ -18,13 +19,16 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${FITSYNC_CACHE:-$HOME/.cache/fitsync}
+FITSYNC_CACHE=$CACHE
+# shellcheck source=scripts/deploy/tools.sh
+source "$ROOT/scripts/deploy/tools.sh"
 TOOLS=${FITSYNC_TOOLS_DIR:-$CACHE/tools}
 VENV=$TOOLS/iac-venv
 MIRROR=$TOOLS/terraform-mirror
 GOBIN_DIR=$TOOLS/bin
 
 # Pins. Changing one reinstalls that tool on the next run.
-PY_PINS="ansible-core==2.19.14 ansible==12.3.0 ansible-lint==26.10.1 checkov==3.3.30"
+PY_PINS="ansible-core==2.19.14 ansible==12.3.0 ansible-lint==26.10.1"
 OPENSTACK_PROVIDER_MODULE=github.com/terraform-provider-openstack/terraform-provider-openstack/v3
 OPENSTACK_PROVIDER_VERSION=3.4.0
 
@@ -92,7 +96,6 @@ EOF
 
 install_debian_tools() {
   local missing=()
-  command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
   command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
   [[ ${#missing[@]} -eq 0 ]] && return 0
@@ -115,12 +118,12 @@ header "install tools (cached in $TOOLS)"
 install_venv
 install_provider
 install_debian_tools
+need_checkov
 export PATH=$VENV/bin:$PATH
 export TF_CLI_CONFIG_FILE=$TOOLS/terraformrc
 "$VENV/bin/ansible" --version | head -n1
-"$VENV/bin/checkov" --version
+"$CHECKOV" --version
 terraform version | head -n1
-shellcheck --version | sed -n 2p
 nft --version
 haproxy -v | head -n1
 echo "terraform-provider-openstack v$OPENSTACK_PROVIDER_VERSION (filesystem mirror)"
@@ -142,16 +145,12 @@ find "$WORK/terraform" \( -name .terraform -o -name .terraform.lock.hcl \) -prun
 # ---------------------------------------------------------------------------
 # Validators
 # ---------------------------------------------------------------------------
-header "shellcheck scripts/deploy/iac.sh"
-shellcheck "$ROOT/scripts/deploy/iac.sh"
-echo "ok"
-
 header "terraform fmt -check -recursive"
 terraform fmt -check -recursive -diff "$TF_DIR"
 echo "ok"
 
-header "terraform init -backend=false + validate (every module and environment)"
-mapfile -t tf_roots < <(cd "$WORK/terraform" && find modules envs -mindepth 1 -maxdepth 1 -type d | sort)
+header "terraform init -backend=false + validate (every module and the root)"
+mapfile -t tf_roots < <(cd "$WORK/terraform" && { echo cluster; find modules -mindepth 1 -maxdepth 1 -type d; } | sort)
 for dir in "${tf_roots[@]}"; do
   (
     cd "$WORK/terraform/$dir"
@@ -163,11 +162,11 @@ for dir in "${tf_roots[@]}"; do
   )
 done
 
-header "terraform test (modules/cluster, mock OpenStack provider)"
-(cd "$WORK/terraform/modules/cluster" && terraform test -no-color)
+header "terraform test (cluster, mock OpenStack provider)"
+(cd "$WORK/terraform/cluster" && terraform test -no-color)
 
 header "checkov (terraform, ansible)"
-(cd "$TF_DIR" && checkov --quiet --compact --framework terraform ansible \
+(cd "$TF_DIR" && "$CHECKOV" --quiet --compact --framework terraform ansible \
   --config-file "$TF_DIR/.checkov.yaml" --directory .)
 
 cd "$ANSIBLE_DIR"

@@ -58,14 +58,6 @@ resource "openstack_networking_secgroup_rule_v2" "ssh_in" {
   remote_ip_prefix  = each.value
 }
 
-resource "openstack_networking_secgroup_rule_v2" "ssh_egress" {
-  security_group_id = openstack_networking_secgroup_v2.ssh.id
-  direction         = "egress"
-  ethertype         = "IPv4"
-  # egress to the internet is needed for apt mirrors, k3s release download and image pulls; egress is filtered upstream by the site firewall.
-  remote_ip_prefix = "0.0.0.0/0"
-}
-
 # k3s nodes (servers and agents).
 resource "openstack_networking_secgroup_v2" "k3s" {
   name                 = "${var.name}-k3s"
@@ -124,14 +116,6 @@ resource "openstack_networking_secgroup_rule_v2" "k3s_nodeports_from_lb" {
   remote_group_id   = openstack_networking_secgroup_v2.lb.id
 }
 
-resource "openstack_networking_secgroup_rule_v2" "k3s_egress" {
-  security_group_id = openstack_networking_secgroup_v2.k3s.id
-  direction         = "egress"
-  ethertype         = "IPv4"
-  # nodes pull images and reach apt mirrors; egress is filtered upstream by the site firewall.
-  remote_ip_prefix = "0.0.0.0/0"
-}
-
 # HAProxy + keepalived load balancers.
 resource "openstack_networking_secgroup_v2" "lb" {
   name                 = "${var.name}-lb"
@@ -185,10 +169,18 @@ resource "openstack_networking_secgroup_rule_v2" "lb_vrrp" {
   remote_group_id   = openstack_networking_secgroup_v2.lb.id
 }
 
-resource "openstack_networking_secgroup_rule_v2" "lb_egress" {
-  security_group_id = openstack_networking_secgroup_v2.lb.id
+# Egress from every group to any address: the VMs need the Debian mirrors, the k3s
+# release and container registries, whose addresses change; the load balancers also
+# health-check and forward to the nodes. Egress is filtered upstream by the site
+# firewall.
+resource "openstack_networking_secgroup_rule_v2" "egress" {
+  for_each = {
+    ssh = openstack_networking_secgroup_v2.ssh.id
+    k3s = openstack_networking_secgroup_v2.k3s.id
+    lb  = openstack_networking_secgroup_v2.lb.id
+  }
+  security_group_id = each.value
   direction         = "egress"
   ethertype         = "IPv4"
-  # HAProxy health-checks and forwards to the nodes and needs apt mirrors; egress is filtered upstream by the site firewall.
-  remote_ip_prefix = "0.0.0.0/0"
+  remote_ip_prefix  = "0.0.0.0/0"
 }

@@ -1,12 +1,13 @@
-# Composition of the five modules for one environment. The environment roots
-# (envs/production, envs/staging) only set values and the state backend.
+# The root module: the five modules composed into one environment's cluster. Each
+# environment is a variables file (production.tfvars, staging.tfvars) and a state of its
+# own (the backend's schema_name), so staging and production cannot drift in shape.
 
 locals {
   domain = trimsuffix(var.dns_zone_name, ".")
 }
 
 module "network" {
-  source = "../network"
+  source = "../modules/network"
 
   name                = var.name
   node_cidr           = var.node_cidr
@@ -17,7 +18,7 @@ module "network" {
 }
 
 module "nodes" {
-  source = "../nodes"
+  source = "../modules/nodes"
 
   name           = var.name
   image_id       = var.image_id
@@ -36,7 +37,7 @@ module "nodes" {
 }
 
 module "loadbalancer" {
-  source = "../loadbalancer"
+  source = "../modules/loadbalancer"
 
   name             = var.name
   image_id         = var.image_id
@@ -53,7 +54,7 @@ module "loadbalancer" {
 }
 
 module "storage" {
-  source = "../storage"
+  source = "../modules/storage"
 
   name        = var.name
   volume_type = var.volume_type
@@ -64,7 +65,7 @@ module "storage" {
 }
 
 module "dns" {
-  source = "../dns"
+  source = "../modules/dns"
 
   zone_id    = var.dns_zone_id
   zone_name  = var.dns_zone_name
