@@ -294,6 +294,7 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
         Router::new().route("/api/whoami", get(|| async { Json(json!({"ok": true})) })),
         timeout,
         false,
+        None,
     );
     let full = server::with_common_layers(
         Router::new()
@@ -304,6 +305,7 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
             .with_state(auth),
         timeout,
         false,
+        None,
     );
     let stop = CancellationToken::new();
     let mut rates = Vec::new();

@@ -33,6 +33,8 @@ pub enum Target {
     Notifications,
     /// The schedule service: availability, sessions and classes, bookings.
     Schedule,
+    /// The web app (`server.web_root`), on the API's origin behind the same gateway.
+    Web,
 }
 
 /// The targets one process runs, e.g. `users,training,relay`.
@@ -257,6 +259,7 @@ pub async fn start(
             },
             sealer: sealer_of(),
             access_revocation_ttl_secs: a.access_revocation_ttl_secs,
+            session_cookie_secure: a.session_cookie_secure,
         }));
         checks.push(Check::postgres("users", pool));
     }
@@ -461,10 +464,28 @@ pub async fn start(
         None => None,
     };
     let api = simulators.into_iter().fold(api, |api, s| api.merge(s));
+    let web = if targets.runs(Target::Web) {
+        let root = &settings.server.web_root;
+        let web = fitsync_platform::web::router(root);
+        match (&web, targets.0.contains(&Target::Web)) {
+            (None, true) => anyhow::bail!(
+                "the web target serves {}, which has no index.html: build the app (npm run build in web/)",
+                root.display()
+            ),
+            (None, false) => {
+                tracing::warn!(root = %root.display(), "the web app is not built; serving the API only");
+            }
+            (Some(_), _) => tracing::info!(root = %root.display(), "serving the web app"),
+        }
+        web
+    } else {
+        None
+    };
     let app = server::with_common_layers(
         api,
         settings.server.request_timeout(),
         metrics_listener.is_none(),
+        web,
     )
     .merge(Readiness::new(checks).router());
     let addr = listener.local_addr()?;

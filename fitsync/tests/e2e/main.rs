@@ -37,6 +37,7 @@ mod relay;
 mod reminders;
 mod runtime;
 mod schedule;
+mod session;
 mod targets;
 mod training;
 mod workouts;

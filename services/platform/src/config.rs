@@ -42,6 +42,9 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// How long a shutdown waits for in-flight work before giving up.
     pub shutdown_grace_ms: u64,
+    /// The built web app (`npm run build` in `web/`), served by the `web` and `all`
+    /// targets; relative paths start at the working directory.
+    pub web_root: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +123,9 @@ pub struct AuthSettings {
     pub refresh_token_ttl_secs: u64,
     /// …and none outlives this, counted from the sign-in that began its family.
     pub refresh_token_max_lifetime_secs: u64,
+    /// Mark the browser session's cookies `Secure` (browsers still send them to
+    /// `http://localhost` and `http://127.0.0.1`, which count as secure contexts).
+    pub session_cookie_secure: bool,
     /// PKCS#8 PEM of the ES256 signing key. Absent: a key is generated at start, which
     /// only suits a single `all` process (every token dies with it).
     pub signing_key_pem: Option<SecretString>,

@@ -18,6 +18,7 @@ pub mod shutdown;
 pub mod signature;
 pub mod stream;
 pub mod telemetry;
+pub mod web;
 
 pub use auth::{AuthUser, Authenticator, Claims, KeySet, Role};
 pub use config::Settings;

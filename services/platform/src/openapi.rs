@@ -2,13 +2,16 @@
 //! router with `utoipa_axum::router::OpenApiRouter` from handlers annotated with
 //! `#[utoipa::path]`, so a route cannot exist without its operation in the document.
 //! The binary merges the services' documents and `finish` adds what every operation
-//! shares: the bearer scheme, the `Problem` schema, and the problem responses.
+//! shares: the bearer and session-cookie schemes (every bearer operation also takes the
+//! browser session's cookie), the `Problem` schema, and the problem responses.
 
 use utoipa::{
     openapi::{
         path::Operation,
         request_body::RequestBody,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        },
         ComponentsBuilder, Content, OpenApi, Ref, RefOr, Response, ResponseBuilder,
     },
     PartialSchema, ToSchema,
@@ -18,6 +21,10 @@ use crate::problem::{FieldError, Problem};
 
 /// The security requirement name handlers use: `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";
+
+/// The browser session's access cookie (`POST /api/auth/session`); unsafe methods also
+/// need the `X-CSRF-Token` header.
+pub const SESSION: &str = "session";
 
 /// A fresh document with FitSync's title and version.
 pub fn document() -> OpenApi {
@@ -55,6 +62,13 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                     .bearer_format("JWT")
                     .build(),
             ),
+        )
+        .security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::auth::cookies::ACCESS,
+                "The browser session (POST /api/auth/session); unsafe methods repeat the CSRF token in X-CSRF-Token",
+            ))),
         );
     doc.components = Some(builder.build());
     for item in doc.paths.paths.values_mut() {
@@ -70,6 +84,7 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
         {
             problem_content_type(operation);
             add_problems(operation);
+            session_alternative(operation);
         }
     }
     doc
@@ -96,6 +111,21 @@ fn problem_content_type(operation: &mut Operation) {
 
 /// Every operation can answer 400 (malformed), 422 (invalid fields when it takes input),
 /// 429 and 503 (a dependency down); operations behind a token also 401 and 403.
+/// Every operation a bearer token opens, the session cookie opens too.
+fn session_alternative(operation: &mut Operation) {
+    let Some(security) = operation.security.as_mut() else {
+        return;
+    };
+    let named = serde_json::to_string(&*security).unwrap_or_default();
+    let (bearer, has_session) = (
+        named.contains(&format!("\"{BEARER}\"")),
+        named.contains(&format!("\"{SESSION}\"")),
+    );
+    if bearer && !has_session {
+        security.push(SecurityRequirement::new(SESSION, Vec::<String>::new()));
+    }
+}
+
 fn add_problems(operation: &mut Operation) {
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let takes_input = operation.request_body.is_some()

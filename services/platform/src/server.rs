@@ -19,15 +19,24 @@ use crate::{metrics, problem::ApiError};
 
 /// Wraps the merged service routers with what every request gets: a trace span named
 /// by route template, metrics, a body limit, a timeout, panics turned into problem JSON,
-/// `/metrics` (unless it has a port of its own), and a problem-JSON 404.
-pub fn with_common_layers(api: Router, timeout: Duration, serve_metrics: bool) -> Router {
+/// `/metrics` (unless it has a port of its own), and a problem-JSON 404 (or, with `web`,
+/// the web app, which answers unknown `/api/…` paths with that 404 itself).
+pub fn with_common_layers(
+    api: Router,
+    timeout: Duration,
+    serve_metrics: bool,
+    web: Option<Router>,
+) -> Router {
     let api = if serve_metrics {
         api.route("/metrics", get(metrics::render))
     } else {
         api
     };
-    api.fallback(crate::problem::not_found)
-        .layer(middleware::from_fn(metrics::track_http))
+    let api = match web {
+        Some(web) => api.fallback_service(web),
+        None => api.fallback(crate::problem::not_found),
+    };
+    api.layer(middleware::from_fn(metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let route = request

@@ -11,6 +11,7 @@ pub mod password;
 mod profiles;
 mod refresh;
 mod relationships;
+mod session;
 mod tokens;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct UsersState {
     pub sealer: Arc<Sealer>,
     /// How long the record that an access ended stays in Redis.
     pub access_revocation_ttl_secs: u64,
+    /// Whether the browser session's cookies are marked `Secure`.
+    pub session_cookie_secure: bool,
 }
 
 /// The users service answers relationship questions from its own tables.
@@ -71,6 +74,9 @@ pub fn router(state: UsersState) -> OpenApiRouter {
         .routes(routes!(tokens::token))
         .routes(routes!(tokens::logout))
         .routes(routes!(tokens::logout_all))
+        .routes(routes!(session::create))
+        .routes(routes!(session::refresh))
+        .routes(routes!(session::logout))
         .routes(routes!(email_flow::verify))
         .routes(routes!(email_flow::resend_verification))
         .routes(routes!(email_flow::request_reset))

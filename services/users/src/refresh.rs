@@ -35,11 +35,6 @@ fn hash(secret: &str) -> String {
     B64URL.encode(digest::digest(&digest::SHA256, secret.as_bytes()))
 }
 
-/// Compares without stopping at the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl RefreshTokens {
     pub fn new(
         redis: ConnectionManager,
@@ -53,6 +48,11 @@ impl RefreshTokens {
             ttl_secs,
             max_lifetime_secs: i64::try_from(max_lifetime_secs).unwrap_or(i64::MAX),
         }
+    }
+
+    /// How long an unused refresh token lives (the refresh cookie's Max-Age).
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl_secs
     }
 
     fn token_key(&self, id: &str) -> String {
@@ -138,7 +138,7 @@ impl RefreshTokens {
         };
         // Tokens issued before families had a start count from their first use since.
         let started = started.unwrap_or_else(|| chrono::Utc::now().timestamp().to_string());
-        if !same(stored.as_bytes(), hash(secret).as_bytes()) {
+        if !fitsync_platform::auth::same_bytes(stored.as_bytes(), hash(secret).as_bytes()) {
             return Err(ApiError::Unauthenticated);
         }
         let session = Session {

@@ -136,10 +136,29 @@ async fn password_grant(
             "username and password are required".into(),
         ));
     };
+    let (id, role, gym) = sign_in(state, peer, &username, password).await?;
+    let (access_token, expires_in) = state.keys.issue(id, role, gym)?;
+    let refresh_token = state.refresh.issue(id).await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: Some(refresh_token),
+    })
+}
+
+/// Checks a password sign-in (rate limits, lockout, Argon2 off the runtime): the
+/// account's id, role and gym.
+pub(crate) async fn sign_in(
+    state: &UsersState,
+    peer: SocketAddr,
+    username: &str,
+    password: String,
+) -> Result<(Uuid, Role, Option<Uuid>), ApiError> {
     let account = username.trim().to_lowercase();
     state.limits.admit(Flow::SignIn, peer.ip()).await?;
     state.limits.attempt(Account::User, &account).await?;
-    let row: Option<(Uuid, String, Role, Option<Uuid>)> = match Email::parse(&username) {
+    let row: Option<(Uuid, String, Role, Option<Uuid>)> = match Email::parse(username) {
         Ok(email) => {
             sqlx::query!(
                 r#"select id, password_hash, role as "role: Role", gym_id from users where lower(email) = $1"#,
@@ -157,19 +176,12 @@ async fn password_grant(
     };
     // Same work and same answer whether the account is unknown or the password wrong.
     let ok = password::verify(password, stored).await?;
-    let Some((id, role, gym)) = who.filter(|_| ok) else {
+    let Some(who) = who.filter(|_| ok) else {
         // The attempt's lockout slot stays taken.
         return Err(ApiError::Unauthenticated);
     };
     state.limits.succeeded(Account::User, &account).await?;
-    let (access_token, expires_in) = state.keys.issue(id, role, gym)?;
-    let refresh_token = state.refresh.issue(id).await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        refresh_token: Some(refresh_token),
-    })
+    Ok(who)
 }
 
 async fn refresh_grant(
@@ -180,17 +192,7 @@ async fn refresh_grant(
     let presented = req
         .refresh_token
         .ok_or_else(|| ApiError::BadRequest("refresh_token is required".into()))?;
-    state.limits.admit(Flow::Refresh, peer.ip()).await?;
-    let session = state.refresh.spend(&presented).await?;
-    // Role and gym are read again: a token carries what is true now.
-    let row = sqlx::query!(
-        r#"select role as "role: Role", gym_id from users where id = $1"#,
-        session.user
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(ApiError::Unauthenticated)?;
-    let (role, gym) = (row.role, row.gym_id);
+    let (session, role, gym) = spend_refresh(state, peer, &presented).await?;
     let (access_token, expires_in) = state.keys.issue(session.user, role, gym)?;
     let refresh_token = state.refresh.rotate(&session).await?;
     Ok(TokenResponse {
@@ -199,6 +201,25 @@ async fn refresh_grant(
         expires_in,
         refresh_token: Some(refresh_token),
     })
+}
+
+/// Spends a refresh token (single use): its session, with the role and gym that are
+/// true now (read again, not copied from the old token).
+pub(crate) async fn spend_refresh(
+    state: &UsersState,
+    peer: SocketAddr,
+    presented: &str,
+) -> Result<(crate::refresh::Session, Role, Option<Uuid>), ApiError> {
+    state.limits.admit(Flow::Refresh, peer.ip()).await?;
+    let session = state.refresh.spend(presented).await?;
+    let row = sqlx::query!(
+        r#"select role as "role: Role", gym_id from users where id = $1"#,
+        session.user
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(ApiError::Unauthenticated)?;
+    Ok((session, row.role, row.gym_id))
 }
 
 async fn client_credentials_grant(

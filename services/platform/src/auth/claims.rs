@@ -42,6 +42,11 @@ pub struct Claims {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gym: Option<Uuid>,
+    /// A browser session's CSRF token (`POST /api/auth/session`): when the token comes
+    /// from the session cookie, unsafe requests must repeat it in `X-CSRF-Token`. Signed
+    /// into the token, so a cookie planted by a sibling origin cannot forge it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
 }
 
 impl Claims {

@@ -138,6 +138,17 @@ impl KeySet {
         role: Role,
         gym: Option<Uuid>,
     ) -> Result<(String, i64), ApiError> {
+        self.issue_with_csrf(sub, role, gym, None)
+    }
+
+    /// Issues a browser session's access token, bound to its CSRF token.
+    pub fn issue_with_csrf(
+        &self,
+        sub: Uuid,
+        role: Role,
+        gym: Option<Uuid>,
+        csrf: Option<String>,
+    ) -> Result<(String, i64), ApiError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -149,6 +160,7 @@ impl KeySet {
             jti: Uuid::now_v7(),
             role,
             gym,
+            csrf,
         };
         Ok((self.sign(&claims)?, self.ttl_secs))
     }
@@ -248,6 +260,7 @@ mod tests {
             jti: Uuid::now_v7(),
             role: Role::Client,
             gym: None,
+            csrf: None,
         }
     }
 

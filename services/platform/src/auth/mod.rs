@@ -18,7 +18,7 @@ pub use claims::{Claims, Role};
 pub use jwks::RemoteKeys;
 pub use keys::{generate_pem, KeyError, KeySet};
 pub use revocation::Revocations;
-pub use user::AuthUser;
+pub use user::{cookie, cookies, same_bytes, AuthUser};
 
 use std::{
     collections::HashMap,

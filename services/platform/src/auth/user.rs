@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{FromRef, FromRequestParts},
-    http::{header, request::Parts},
+    http::{header, request::Parts, Method},
 };
 use uuid::Uuid;
 
@@ -84,6 +84,53 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The browser session's cookies (`POST /api/auth/session` sets them).
+pub mod cookies {
+    /// The access token (HttpOnly).
+    pub const ACCESS: &str = "fitsync_access";
+    /// The refresh token (HttpOnly, sent only to `/api/auth/session`).
+    pub const REFRESH: &str = "fitsync_refresh";
+    /// The CSRF token, readable by the page, which repeats it in [`CSRF_HEADER`].
+    pub const CSRF: &str = "fitsync_csrf";
+    pub const CSRF_HEADER: &str = "x-csrf-token";
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// Equal, in time that depends only on the lengths.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The CSRF check for a request authenticated by the session cookie: safe methods pass;
+/// unsafe ones must carry the token signed into the access token in `X-CSRF-Token`.
+fn csrf_check(parts: &Parts, claims: &Claims) -> Result<(), ApiError> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let sent = parts
+        .headers
+        .get(cookies::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match (sent, claims.csrf.as_deref()) {
+        (Some(sent), Some(expected)) if same_bytes(sent.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(ApiError::ForbiddenBecause(
+            "a request authenticated by the session cookie must repeat its CSRF token in the X-CSRF-Token header",
+        )),
+    }
+}
+
 impl<S> FromRequestParts<S> for AuthUser
 where
     Arc<Authenticator>: FromRef<S>,
@@ -91,9 +138,16 @@ where
 {
     type Rejection = ApiError;
 
+    /// A bearer token (API clients), else the session cookie (browsers, with the CSRF
+    /// check on unsafe methods). A bearer token wins when both are sent.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Authenticator>::from_ref(state);
-        let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        auth.authenticate(token).await.map(AuthUser)
+        if let Some(token) = bearer(parts) {
+            return auth.authenticate(token).await.map(AuthUser);
+        }
+        let token = cookie(&parts.headers, cookies::ACCESS).ok_or(ApiError::Unauthenticated)?;
+        let claims = auth.authenticate(token).await?;
+        csrf_check(parts, &claims)?;
+        Ok(AuthUser(claims))
     }
 }
