@@ -29,13 +29,24 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp -L "/lib/${arch}/libz.so.1" "/out/usr/lib/${arch}/libz.so.1" \
  && /out/usr/local/bin/fitsync --version
 
+# ---- web: the browser app (web/), built from its committed lockfile ----------------
+FROM node:20.20-bookworm-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build && node scripts/bundle-size.mjs \
+ && mkdir -p /out/srv && cp -r dist /out/srv/web
+
 # ---- runtime: glibc, libgcc, CA certificates, tzdata, nonroot user 65532 ----------
 # No shell, no package manager. Run with a read-only root filesystem (the process
 # writes nothing but /tmp, which the orchestrator mounts as an emptyDir).
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/ /
+COPY --from=web /out/ /
 USER 65532:65532
-ENV FITSYNC__SERVER__BIND=0.0.0.0:8080
+ENV FITSYNC__SERVER__BIND=0.0.0.0:8080 \
+    FITSYNC__SERVER__WEB_ROOT=/srv/web
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/fitsync"]
 CMD ["run", "--target", "all"]

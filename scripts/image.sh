@@ -145,6 +145,10 @@ for lib in $libs; do
   cp -L "$lib" "$ctx$lib"
 done
 cp -L /etc/ssl/certs/ca-certificates.crt "$ctx/etc/ssl/certs/ca-certificates.crt"
+# The web app, as the Dockerfile's web stage builds it (scripts/web.sh built web/dist).
+[[ -f $ROOT/web/dist/index.html ]] || fail "web/dist is not built: run scripts/web.sh BIN --build first"
+mkdir -p "$ctx/srv"
+cp -r "$ROOT/web/dist" "$ctx/srv/web"
 printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' \
   'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >"$ctx/etc/passwd"
 printf '%s\n' 'root:x:0:' 'nonroot:x:65532:' >"$ctx/etc/group"
@@ -157,7 +161,8 @@ c=$(buildah from scratch)
 buildah copy --quiet "$c" "$ctx/" / >/dev/null
 buildah config --user 65532:65532 \
   --entrypoint '["/usr/local/bin/fitsync"]' --cmd '["run","--target","all"]' \
-  --env FITSYNC__SERVER__BIND=0.0.0.0:8080 --port 8080 --workingdir / \
+  --env FITSYNC__SERVER__BIND=0.0.0.0:8080 --env FITSYNC__SERVER__WEB_ROOT=/srv/web \
+  --port 8080 --workingdir / \
   --label org.opencontainers.image.title=fitsync \
   --label org.opencontainers.image.revision="$revision" \
   "$c"
@@ -259,10 +264,10 @@ run_flags+=(--env FITSYNC__AUTH__SIGNING_KEY_PEM --env FITSYNC__AUTH__EMAIL_TOKE
   --env "FITSYNC__AUTH__JWKS_URL=http://127.0.0.1:$app_port/.well-known/jwks.json"
   --env "FITSYNC__AUTH__ISSUER=http://127.0.0.1:$app_port")
 
-step "run --target users on 127.0.0.1:$app_port"
+step "run --target users,web on 127.0.0.1:$app_port"
 container=fitsync-image-test-$$
 run_started=$(now_ms)
-podman run -d --name "$container" "${run_flags[@]}" "$image" run --target users >/dev/null
+podman run -d --name "$container" "${run_flags[@]}" "$image" run --target users,web >/dev/null
 readyz() {
   local code
   code=$(curl -s -o "$work/readyz.json" -w '%{http_code}' "http://127.0.0.1:$app_port/readyz" || true)
@@ -285,6 +290,13 @@ ready_ms=$(($(now_ms) - run_started))
 python3 -c 'import json,sys; b=json.load(open(sys.argv[1])); sys.exit(0 if b.get("status")=="ok" else "body says "+json.dumps(b))' \
   "$work/readyz.json" || fail "/readyz answered 200 without status ok"
 echo "readyz: $(<"$work/readyz.json")"
+
+step "the web app from the image: a client-side route gets index.html with its CSP"
+curl -fsS -D "$work/web.headers" -o "$work/web.html" "http://127.0.0.1:$app_port/client"
+grep -qi '^content-security-policy: .*script-src .self.' "$work/web.headers" || fail "no CSP on the web app"
+grep -q '<div id="root">' "$work/web.html" || fail "/client did not answer with the app's index.html"
+asset=$(grep -oE '/assets/index-[^"]+\.js' "$work/web.html" | head -1)
+curl -fsS -o /dev/null "http://127.0.0.1:$app_port$asset" || fail "the app's script $asset is not served"
 
 step "smoke test (scripts/deploy/smoke.sh, as the pipeline runs it against staging)"
 bash scripts/deploy/smoke.sh "http://127.0.0.1:$app_port"

@@ -11,6 +11,9 @@ source scripts/env.sh
 bash scripts/stack.sh start
 cargo build --locked --bin fitsync
 BIN=$CARGO_TARGET_DIR/debug/fitsync
+# The web app, served by the platform at / (docs/web.md).
+bash scripts/web.sh "$BIN" --build
+export FITSYNC__SERVER__WEB_ROOT=$ROOT/web/dist
 API=http://127.0.0.1:8080
 export FITSYNC__TELEMETRY__LOG_FORMAT=${FITSYNC__TELEMETRY__LOG_FORMAT:-pretty}
 
@@ -29,6 +32,7 @@ done
 cat <<MSG
 
 FitSync is running (Ctrl-C to stop):
+  web app          $API/  (sign in as a demo user below)
   API              $API/api/...
   OpenAPI          $API/api/openapi.json
   health           $API/healthz  $API/readyz
@@ -37,6 +41,7 @@ FitSync is running (Ctrl-C to stop):
   PostgreSQL       postgres://postgres@127.0.0.1:${FITSYNC_PG_PORT:-55432}/progressdb
   Kafka            127.0.0.1:${FITSYNC_KAFKA_PORT:-59092}
   mail sent        .fitsync/mail/new/ (SMTP 127.0.0.1:${FITSYNC_SMTP_PORT:-52525})
-Demo login: demo.client1@fitsync.dev / fitsync-demo-password (docs/walkthrough.md)
+Demo logins (password fitsync-demo-password; docs/walkthrough.md, docs/web.md):
+  client  demo.client1@fitsync.dev    trainer  demo.trainer1@fitsync.dev    gym  demo.gym@fitsync.dev
 MSG
 wait $pid

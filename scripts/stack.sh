@@ -7,6 +7,7 @@
 #   scripts/stack.sh stop           stop every server (clean shutdown, data kept)
 #   scripts/stack.sh status         one line per server
 #   scripts/stack.sh env            the FITSYNC__ variables that point the app at this stack
+#   scripts/stack.sh browser        install the browser the web tests drive (Debian's chromium)
 #   scripts/stack.sh kafka-exec DIR PORT CONTROLLER_PORT
 #                                   run a private broker in the foreground (tests use it)
 #
@@ -347,6 +348,7 @@ case ${1:-} in
     ;;
   status) status ;;
   env) print_env ;;
+  browser) apt_install chromium ;;
   kafka-exec) shift; kafka_exec "$@" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -47,6 +47,11 @@ echo "== cargo test"
 # Every end-to-end test has its own time limit (FITSYNC_TEST_TIMEOUT_SECS, see
 # fitsync/tests/e2e/harness.rs); this one bounds the whole run.
 timeout --signal=KILL 45m cargo test --workspace --locked
+# The web app (docs/web.md): type-check, component tests, build, the typed client
+# against the OpenAPI document, and the browser tests against a platform of its own.
+started=$SECONDS
+timeout --signal=KILL 20m bash scripts/web.sh "$CARGO_TARGET_DIR/debug/fitsync"
+echo "== web took $((SECONDS - started)) s"
 # The delivery platform (docs/deployment.md): every artifact through its validators,
 # then the image built from the binary the tests used, round-tripped through a registry
 # and run until it is ready. Each step says how long it took.

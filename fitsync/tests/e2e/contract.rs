@@ -580,3 +580,44 @@ async fn every_operation_keeps_its_contract_under_property_based_fuzzing_as_an_a
     fuzz(&app, "an admin", &admin.token, EVERYTHING_BUT_LOGOUT).await;
     app.stop().await;
 }
+
+/// What a generated client (the web app's, `web/src/api/schema.d.ts`) needs of the
+/// document: one operation per operation id, and every schema reference defined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_names_each_operation_once_and_defines_every_schema_it_references() {
+    let env = TestEnv::new().await;
+    let app = env.start(&[Target::All]).await;
+    let doc: Value = app.public_json("/api/openapi.json").await;
+    let mut ids = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if let Some(id) = operation["operationId"].as_str() {
+                ids.entry(id.to_owned())
+                    .or_default()
+                    .push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(ids.len() > 100, "{} operation ids", ids.len());
+    let repeated: Vec<_> = ids.iter().filter(|(_, ops)| ops.len() > 1).collect();
+    assert!(repeated.is_empty(), "repeated operation ids: {repeated:?}");
+    // Whatever the service it came from, `GET /api/workouts/{id}` is `workouts_get`.
+    assert_eq!(
+        doc["paths"]["/api/workouts/{id}"]["get"]["operationId"],
+        "workouts_get"
+    );
+
+    let text = doc.to_string();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let missing: BTreeSet<&str> = text
+        .split("\"#/components/schemas/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|name| !schemas.contains_key(*name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "referenced but not defined: {missing:?}"
+    );
+    app.stop().await;
+}

@@ -330,6 +330,7 @@ pub struct AlertDeliveriesQuery {
     /// Whose (default: the caller's; others' for admins only).
     user_id: Option<Uuid>,
     /// Only those in this state.
+    #[param(inline)]
     status: Option<DeliveryStatus>,
 }
 

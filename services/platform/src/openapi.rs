@@ -71,17 +71,9 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
             ))),
         );
     doc.components = Some(builder.build());
+    unique_operation_ids(&mut doc);
     for item in doc.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for operation in operations_mut(item) {
             problem_content_type(operation);
             add_problems(operation);
             session_alternative(operation);
@@ -111,6 +103,56 @@ fn problem_content_type(operation: &mut Operation) {
 
 /// Every operation can answer 400 (malformed), 422 (invalid fields when it takes input),
 /// 429 and 503 (a dependency down); operations behind a token also 401 and 403.
+/// Handlers of different services share names (`get`, `list`, `create`), and utoipa
+/// names operations after them; generated clients key their types by operation id, so
+/// a repeated id becomes `<first path segment after /api/>_<id>` (`workouts_get`).
+fn unique_operation_ids(doc: &mut OpenApi) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in doc.paths.paths.values() {
+        for operation in operations(item) {
+            if let Some(id) = &operation.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let segment: String = path
+            .strip_prefix("/api/")
+            .unwrap_or(path)
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        for operation in operations_mut(item) {
+            if let Some(id) = operation.operation_id.as_mut() {
+                if seen.get(id.as_str()).is_some_and(|n| *n > 1) {
+                    *id = format!("{segment}_{id}");
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &utoipa::openapi::PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+        .into_iter()
+        .flatten()
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Every operation a bearer token opens, the session cookie opens too.
 fn session_alternative(operation: &mut Operation) {
     let Some(security) = operation.security.as_mut() else {

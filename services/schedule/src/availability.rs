@@ -586,6 +586,7 @@ pub struct SlotsQuery {
 
 /// A free slot.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = FreeSlot)]
 pub struct Slot {
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,

@@ -146,7 +146,7 @@ fn cleared(secure: bool) -> Response {
 
 /// `POST /api/auth/session`: sign in a browser.
 #[utoipa::path(
-    post, path = "/api/auth/session", tag = "auth",
+    post, path = "/api/auth/session", tag = "auth", operation_id = "session_create",
     summary = "Sign in a browser: the tokens as HttpOnly cookies, and a CSRF token",
     request_body = SessionRequest,
     responses(
@@ -182,7 +182,7 @@ fn double_submitted(headers: &HeaderMap) -> Result<(), ApiError> {
 /// `POST /api/auth/session/refresh`: new cookies for the refresh cookie (single use;
 /// a second use of the same one ends its family, as at the token endpoint).
 #[utoipa::path(
-    post, path = "/api/auth/session/refresh", tag = "auth",
+    post, path = "/api/auth/session/refresh", tag = "auth", operation_id = "session_refresh",
     summary = "Rotate a browser session's cookies (X-CSRF-Token required)",
     params(("X-CSRF-Token" = String, Header, description = "The fitsync_csrf cookie's value")),
     responses(
@@ -208,7 +208,7 @@ pub async fn refresh(
 /// its refresh family), and its cookies are cleared. `POST /api/auth/logout-all` ends
 /// every session, the browser's included.
 #[utoipa::path(
-    post, path = "/api/auth/session/logout", tag = "auth",
+    post, path = "/api/auth/session/logout", tag = "auth", operation_id = "session_logout",
     summary = "Sign a browser out: its tokens are revoked and its cookies cleared",
     responses(
         (status = 204, description = "Signed out"),

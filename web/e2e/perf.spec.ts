@@ -1,0 +1,58 @@
+import { expect, test } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { CLIENT, signIn } from './support';
+
+// Measurements, not assertions on time (docs/benchmarks.md): what Chromium loads for the
+// first route, gzipped, and the time to the first chart drawn on the client dashboard,
+// beside a baseline from the same run (the same page's DOMContentLoaded).
+test('first-route JavaScript and time to the first chart, measured in Chromium', async ({ page }) => {
+  const loaded = new Set<string>();
+  page.on('request', (request) => {
+    if (request.resourceType() === 'script') loaded.add(request.url());
+  });
+  await page.goto('/signin');
+  await expect(page.getByTestId('signin-submit')).toBeVisible();
+  await page.waitForLoadState('networkidle');
+  // Every script the sign-in route loaded, fetched again and gzipped.
+  const scripts = new Map<string, number>();
+  for (const url of loaded) {
+    const body = await (await page.request.get(url)).body();
+    scripts.set(url, gzipSync(body, { level: 9 }).length);
+  }
+  const firstRouteKb = [...scripts.values()].reduce((a, b) => a + b, 0) / 1024;
+
+  await signIn(page, CLIENT, /\/client$/);
+  const runs: { chartMs: number; domContentLoadedMs: number }[] = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto('/client');
+    await page.waitForFunction(() => performance.getEntriesByName('fitsync:first-chart-drawn').length > 0, null, {
+      timeout: 30_000,
+    });
+    runs.push(
+      await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+        return {
+          chartMs: performance.getEntriesByName('fitsync:first-chart-drawn')[0]!.startTime,
+          domContentLoadedMs: nav.domContentLoadedEventEnd,
+        };
+      }),
+    );
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const chartMs = median(runs.map((r) => r.chartMs));
+  const dclMs = median(runs.map((r) => r.domContentLoadedMs));
+  const result = {
+    first_route_js_gzip_kb: Number(firstRouteKb.toFixed(1)),
+    first_route_scripts: scripts.size,
+    first_chart_ms_median: Math.round(chartMs),
+    dom_content_loaded_ms_median: Math.round(dclMs),
+    chart_over_dom_content_loaded: Number((chartMs / dclMs).toFixed(2)),
+    runs,
+  };
+  mkdirSync('test-results', { recursive: true });
+  writeFileSync('test-results/perf.json', JSON.stringify(result, null, 2));
+  console.log(`web perf: ${JSON.stringify({ ...result, runs: undefined })}`);
+  expect(scripts.size).toBeGreaterThan(0);
+  expect(runs).toHaveLength(5);
+});

@@ -1,0 +1,66 @@
+import { expect, request, type APIRequestContext, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+
+export const PASSWORD = 'fitsync-demo-password';
+export const CLIENT = 'demo.client1@fitsync.dev';
+export const OTHER_CLIENT = 'demo.client2@fitsync.dev';
+export const TRAINER = 'demo.trainer1@fitsync.dev';
+export const OTHER_TRAINER = 'demo.trainer2@fitsync.dev';
+export const GYM = 'demo.gym@fitsync.dev';
+
+/** Signs in through the form, as a person does; waits for the role's home. */
+export async function signIn(page: Page, email: string, home: RegExp) {
+  await page.goto('/signin');
+  await page.getByTestId('signin-email').fill(email);
+  await page.getByTestId('signin-password').fill(PASSWORD);
+  await page.getByTestId('signin-submit').click();
+  await expect(page).toHaveURL(home);
+}
+
+/** An API client of its own (a bearer token from the token endpoint), for what the test
+ * computes independently of the page or does server-side. */
+export async function apiAs(email: string): Promise<{ api: APIRequestContext; id: string }> {
+  const anonymous = await request.newContext({ baseURL: process.env.FITSYNC_WEB_URL ?? 'http://127.0.0.1:8080' });
+  const granted = await anonymous.post('/api/auth/token', {
+    form: { grant_type: 'password', username: email, password: PASSWORD },
+  });
+  expect(granted.status()).toBe(200);
+  const token = (await granted.json()).access_token as string;
+  await anonymous.dispose();
+  const api = await request.newContext({
+    baseURL: process.env.FITSYNC_WEB_URL ?? 'http://127.0.0.1:8080',
+    extraHTTPHeaders: { authorization: `Bearer ${token}` },
+  });
+  const me = await api.get('/api/users/me');
+  expect(me.status()).toBe(200);
+  return { api, id: (await me.json()).id as string };
+}
+
+export async function json<T = any>(api: APIRequestContext, path: string): Promise<T> {
+  const response = await api.get(path);
+  expect(response.status(), path).toBe(200);
+  return (await response.json()) as T;
+}
+
+/** A full-page screenshot kept as a test artifact (web/test-results/screenshots). */
+export async function screenshot(page: Page, name: string) {
+  mkdirSync('test-results/screenshots', { recursive: true });
+  await page.screenshot({ path: `test-results/screenshots/${name}.png`, fullPage: true });
+}
+
+/** At a phone's width (375 px) the page must not scroll sideways. */
+export async function atPhoneWidth(page: Page, name: string) {
+  await page.setViewportSize({ width: 375, height: 812 });
+  // Two frames: the layout and the charts' resize observers have run.
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, `${name}: horizontal scroll at 375 px`).toBeLessThanOrEqual(0);
+  await screenshot(page, `${name}-phone`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** Epley's e1RM (docs/analytics.md): w · (1 + r/30) for r reps to failure; one rep to
+ * failure is the weight itself. */
+export function epley(weightKg: number, toFailure: number): number {
+  return toFailure === 1 ? weightKg : weightKg * (1 + toFailure / 30);
+}

@@ -1,0 +1,132 @@
+import { CSRF_HEADER, csrfToken, withCsrf } from './csrf';
+import { problemFromResponse } from './problem';
+
+export type Role = 'client' | 'trainer' | 'gym' | 'admin';
+
+/** The body of POST /api/auth/session and /api/auth/session/refresh. */
+export interface SessionInfo {
+  user_id: string;
+  role: Role;
+  gym_id: string | null;
+  csrf_token: string;
+  expires_in: number;
+}
+
+type Listener = (s: SessionInfo | null) => void;
+const listeners = new Set<Listener>();
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+let inflight: Promise<SessionInfo | null> | null = null;
+
+export function onSessionChange(fn: Listener): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function emit(s: SessionInfo | null) {
+  for (const l of listeners) l(s);
+}
+
+function schedule(s: SessionInfo) {
+  clearTimeout(refreshTimer);
+  // A minute before the access cookie expires (never sooner than 5 s).
+  const ms = Math.max(5, s.expires_in - 60) * 1000;
+  refreshTimer = setTimeout(() => {
+    void refreshSession();
+  }, ms);
+}
+
+function clear() {
+  clearTimeout(refreshTimer);
+  refreshTimer = undefined;
+}
+
+export async function signIn(email: string, password: string): Promise<SessionInfo> {
+  const res = await fetch('/api/auth/session', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!res.ok) throw await problemFromResponse(res);
+  const s = (await res.json()) as SessionInfo;
+  schedule(s);
+  emit(s);
+  return s;
+}
+
+/** Rotates the session cookies; null when the session is gone (single flight). */
+export function refreshSession(): Promise<SessionInfo | null> {
+  if (inflight) return inflight;
+  inflight = (async () => {
+    try {
+      const headers: Record<string, string> = { Accept: 'application/json' };
+      const t = csrfToken();
+      if (t) headers[CSRF_HEADER] = t;
+      const res = await fetch('/api/auth/session/refresh', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers,
+      });
+      if (res.status === 401 || res.status === 403) {
+        clear();
+        emit(null);
+        return null;
+      }
+      if (!res.ok) throw await problemFromResponse(res);
+      const s = (await res.json()) as SessionInfo;
+      schedule(s);
+      emit(s);
+      return s;
+    } finally {
+      inflight = null;
+    }
+  })();
+  return inflight;
+}
+
+async function postWithCsrf(url: string): Promise<void> {
+  const res = await fetch(withCsrf(new Request(absolute(url), { method: 'POST', credentials: 'same-origin' })));
+  if (!res.ok && res.status !== 401) throw await problemFromResponse(res);
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await postWithCsrf('/api/auth/session/logout');
+  } finally {
+    clear();
+    emit(null);
+  }
+}
+
+export async function signOutEverywhere(): Promise<void> {
+  try {
+    await postWithCsrf('/api/auth/logout-all');
+    await postWithCsrf('/api/auth/session/logout').catch(() => undefined);
+  } finally {
+    clear();
+    emit(null);
+  }
+}
+
+export function absolute(url: string): string {
+  if (/^https?:/.test(url)) return url;
+  const origin = typeof window !== 'undefined' ? window.location.origin : 'http://localhost';
+  return origin + url;
+}
+
+function isSessionPath(url: string): boolean {
+  return new URL(url, absolute('/')).pathname.startsWith('/api/auth/session');
+}
+
+/**
+ * The fetch every API call goes through: same-origin cookies, the CSRF header on
+ * unsafe methods, and on a 401 one refresh and one retry (then sign-in).
+ */
+export async function apiFetch(input: Request): Promise<Response> {
+  const retry = input.clone();
+  const res = await fetch(withCsrf(input));
+  if (res.status !== 401 || isSessionPath(input.url)) return res;
+  const s = await refreshSession().catch(() => null);
+  if (!s) return res;
+  return fetch(withCsrf(retry));
+}

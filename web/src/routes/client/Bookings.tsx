@@ -1,0 +1,286 @@
+import { useMemo, useState } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Alert, Badge, Button, Card, Group, Modal, NativeSelect, Stack, Table, Text, Title } from '@mantine/core';
+import { api, type FreeSlot, type Schemas } from '../../api/client';
+import { unwrap } from '../../api/problem';
+import { usePrefs } from '../../auth/AuthContext';
+import { ProblemAlert } from '../../components/ProblemAlert';
+import { Loading } from '../../components/Loading';
+import { formatDateTime, formatTime, localDate, addDays } from '../../lib/time';
+
+type Booking = Schemas['Booking'];
+
+export function isLateCancel(b: Pick<Booking, 'free_cancellation_until'>, now = new Date()): boolean {
+  return now.getTime() > new Date(b.free_cancellation_until).getTime();
+}
+
+function CancelModal({ booking, timeZone, onClose }: { booking: Booking; timeZone: string; onClose: () => void }) {
+  const qc = useQueryClient();
+  const late = isLateCancel(booking);
+  const cancel = useMutation({
+    mutationFn: () => unwrap(api.POST('/api/bookings/{id}/cancel', { params: { path: { id: booking.id } } })),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['bookings'] });
+      void qc.invalidateQueries({ queryKey: ['credits'] });
+    },
+  });
+  return (
+    <Modal opened onClose={onClose} title="Cancel session">
+      <Stack>
+        <Text>Cancel your session on {formatDateTime(booking.starts_at, timeZone)}?</Text>
+        {late ? (
+          <Alert color="orange" role="alert" data-testid="late-cancel-warning" title="Late cancellation">
+            Free cancellation ended {formatDateTime(booking.free_cancellation_until, timeZone)}. Cancelling now is a late cancel
+            and the {booking.credits} credit{booking.credits === 1 ? '' : 's'} will not be returned.
+          </Alert>
+        ) : (
+          <Text size="sm" c="dimmed">
+            Free cancellation until {formatDateTime(booking.free_cancellation_until, timeZone)}.
+          </Text>
+        )}
+        <ProblemAlert error={cancel.error} />
+        {cancel.data ? (
+          <Alert color={cancel.data.status === 'late_cancelled' ? 'orange' : 'green'} data-testid="cancel-result">
+            {cancel.data.status === 'late_cancelled' ? 'Cancelled late: the credit was used.' : 'Cancelled; your credit is back.'}
+          </Alert>
+        ) : null}
+        <Group justify="end">
+          <Button variant="default" onClick={onClose}>
+            {cancel.data ? 'Close' : 'Keep it'}
+          </Button>
+          {!cancel.data ? (
+            <Button color="red" onClick={() => cancel.mutate()} loading={cancel.isPending} data-testid="confirm-cancel">
+              {late ? 'Cancel anyway' : 'Cancel session'}
+            </Button>
+          ) : null}
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
+function Upcoming({ timeZone }: { timeZone: string }) {
+  const [cancelling, setCancelling] = useState<Booking | null>(null);
+  const q = useQuery({ queryKey: ['bookings'], queryFn: () => unwrap(api.GET('/api/bookings')) });
+  const now = Date.now();
+  const upcoming = (q.data ?? [])
+    .filter((b) => new Date(b.ends_at).getTime() > now && (b.status === 'booked' || b.status === 'waitlisted'))
+    .sort((a, b) => a.starts_at.localeCompare(b.starts_at));
+  return (
+    <Card withBorder component="section" aria-labelledby="upcoming-h">
+      <Title order={2} size="h4" id="upcoming-h" mb="xs">
+        Upcoming sessions
+      </Title>
+      {q.isLoading ? <Loading /> : null}
+      <ProblemAlert error={q.error} />
+      {q.data && upcoming.length === 0 ? <Text c="dimmed">Nothing booked.</Text> : null}
+      {upcoming.length > 0 ? (
+        <div className="fs-scroll">
+          <Table data-testid="upcoming-bookings">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>When</Table.Th>
+                <Table.Th>Kind</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>
+                  <span className="visually-hidden">Actions</span>
+                </Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {upcoming.map((b) => (
+                <Table.Tr key={b.id} data-testid="booking-row">
+                  <Table.Td>{formatDateTime(b.starts_at, timeZone)}</Table.Td>
+                  <Table.Td>{b.kind === 'group' ? 'Class' : '1:1'}</Table.Td>
+                  <Table.Td>
+                    <Badge variant="light" color={b.status === 'booked' ? 'green' : 'yellow'}>
+                      {b.status}
+                      {b.waitlist_position ? ` #${b.waitlist_position}` : ''}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td>
+                    <Button size="compact-sm" variant="light" color="red" onClick={() => setCancelling(b)}>
+                      Cancel
+                    </Button>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </div>
+      ) : null}
+      {cancelling ? <CancelModal booking={cancelling} timeZone={timeZone} onClose={() => setCancelling(null)} /> : null}
+    </Card>
+  );
+}
+
+function BookSlot({ timeZone }: { timeZone: string }) {
+  const qc = useQueryClient();
+  const rels = useQuery({ queryKey: ['relationships'], queryFn: () => unwrap(api.GET('/api/users/relationships')) });
+  const trainerId = rels.data?.find((r) => r.status === 'active')?.trainer_id;
+  const types = useQuery({
+    queryKey: ['session-types', trainerId],
+    enabled: !!trainerId,
+    queryFn: () => unwrap(api.GET('/api/sessions/types', { params: { query: { owner_id: trainerId! } } })),
+  });
+  const oneOnOne = (types.data ?? []).filter((t) => t.kind === 'one_on_one');
+  const [typeId, setTypeId] = useState<string | null>(null);
+  const type = oneOnOne.find((t) => t.id === typeId) ?? oneOnOne[0];
+  const today = localDate(new Date(), timeZone);
+  const slots = useQuery({
+    queryKey: ['slots', trainerId, type?.id, today],
+    enabled: !!trainerId && !!type,
+    queryFn: async () =>
+      (await unwrap(
+        api.GET('/api/availability/{trainer_id}/slots', {
+          params: { path: { trainer_id: trainerId! }, query: { session_type_id: type!.id, from: today, to: addDays(today, 13) } },
+        }),
+      )) satisfies FreeSlot[],
+  });
+  const byDay = useMemo(() => {
+    const m = new Map<string, FreeSlot[]>();
+    for (const s of slots.data ?? []) {
+      const d = localDate(new Date(s.starts_at), timeZone);
+      m.set(d, [...(m.get(d) ?? []), s]);
+    }
+    return [...m.entries()];
+  }, [slots.data, timeZone]);
+  const [day, setDay] = useState<string | null>(null);
+  const shownDay = byDay.find(([d]) => d === day) ?? byDay[0];
+  const book = useMutation({
+    mutationFn: (s: FreeSlot) =>
+      unwrap(api.POST('/api/bookings', { body: { trainer_id: trainerId!, session_type_id: type!.id, starts_at: s.starts_at } })),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['bookings'] });
+      void qc.invalidateQueries({ queryKey: ['slots'] });
+      void qc.invalidateQueries({ queryKey: ['credits'] });
+    },
+  });
+  return (
+    <Card withBorder component="section" aria-labelledby="book-h">
+      <Title order={2} size="h4" id="book-h" mb="xs">
+        Book a session with your trainer
+      </Title>
+      <ProblemAlert error={rels.error ?? types.error ?? slots.error} />
+      {rels.data && !trainerId ? <Text c="dimmed">You have no trainer yet.</Text> : null}
+      {oneOnOne.length > 0 ? (
+        <Group wrap="wrap" align="end">
+          <NativeSelect
+            label="Session type"
+            value={type?.id ?? ''}
+            onChange={(e) => setTypeId(e.currentTarget.value)}
+            data={oneOnOne.map((t) => ({ value: t.id, label: `${t.name} (${t.duration_min} min, ${t.credits} credit)` }))}
+          />
+          {byDay.length > 0 ? (
+            <NativeSelect
+              label="Day"
+              value={shownDay?.[0] ?? ''}
+              onChange={(e) => setDay(e.currentTarget.value)}
+              data={byDay.map(([d, list]) => ({
+                value: d,
+                label: `${formatDateTime(list[0]!.starts_at, timeZone).split(',').slice(0, 2).join(',')} (${list.length})`,
+              }))}
+            />
+          ) : null}
+        </Group>
+      ) : null}
+      {slots.isLoading ? <Loading label="Loading free slots…" /> : null}
+      {slots.data && byDay.length === 0 ? <Text c="dimmed">No free slots in the next two weeks.</Text> : null}
+      {shownDay ? (
+        <Group gap="xs" mt="sm" wrap="wrap" data-testid="free-slots">
+          {shownDay[1].map((s) => (
+            <Button
+              key={s.starts_at}
+              variant="outline"
+              size="xs"
+              onClick={() => book.mutate(s)}
+              loading={book.isPending && book.variables?.starts_at === s.starts_at}
+              aria-label={`Book ${formatDateTime(s.starts_at, timeZone)}`}
+            >
+              {formatTime(s.starts_at, timeZone)}
+            </Button>
+          ))}
+        </Group>
+      ) : null}
+      <ProblemAlert error={book.error} />
+      {book.data ? (
+        <Alert color="green" mt="sm" data-testid="booked">
+          Booked for {formatDateTime(book.data.starts_at, timeZone)} ({book.data.status}).
+        </Alert>
+      ) : null}
+    </Card>
+  );
+}
+
+function Classes({ timeZone }: { timeZone: string }) {
+  const qc = useQueryClient();
+  const rels = useQuery({ queryKey: ['relationships'], queryFn: () => unwrap(api.GET('/api/users/relationships')) });
+  const trainerId = rels.data?.find((r) => r.status === 'active')?.trainer_id;
+  const [from] = useState(() => new Date().toISOString());
+  const sessions = useQuery({
+    queryKey: ['classes', trainerId, from],
+    enabled: !!trainerId,
+    queryFn: () => unwrap(api.GET('/api/sessions', { params: { query: { trainer_id: trainerId!, from } } })),
+  });
+  const mine = useQuery({ queryKey: ['bookings'], queryFn: () => unwrap(api.GET('/api/bookings')) });
+  const booked = new Set((mine.data ?? []).filter((b) => b.status === 'booked' || b.status === 'waitlisted').map((b) => b.session_id));
+  const classes = (sessions.data ?? []).filter((s) => s.kind === 'group' && s.status === 'scheduled');
+  const book = useMutation({
+    mutationFn: (sessionId: string) => unwrap(api.POST('/api/bookings', { body: { session_id: sessionId } })),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['bookings'] });
+      void qc.invalidateQueries({ queryKey: ['classes'] });
+      void qc.invalidateQueries({ queryKey: ['credits'] });
+    },
+  });
+  if (!trainerId) return null;
+  return (
+    <Card withBorder component="section" aria-labelledby="classes-h">
+      <Title order={2} size="h4" id="classes-h" mb="xs">
+        Group classes
+      </Title>
+      {sessions.isLoading ? <Loading /> : null}
+      <ProblemAlert error={sessions.error ?? book.error} />
+      {sessions.data && classes.length === 0 ? <Text c="dimmed">No upcoming classes.</Text> : null}
+      <Stack gap={4}>
+        {classes.map((c) => (
+          <Group key={c.id} justify="space-between" wrap="wrap" data-testid="class-row">
+            <Text size="sm">
+              {formatDateTime(c.starts_at, timeZone)} · {c.booked}/{c.capacity} booked
+              {c.waitlisted ? `, ${c.waitlisted} waiting` : ''}
+            </Text>
+            {booked.has(c.id) ? (
+              <Badge color="green">Booked</Badge>
+            ) : (
+              <Button size="compact-sm" variant="light" onClick={() => book.mutate(c.id)} loading={book.isPending && book.variables === c.id}>
+                {c.booked >= c.capacity ? 'Join waitlist' : 'Book'}
+              </Button>
+            )}
+          </Group>
+        ))}
+      </Stack>
+    </Card>
+  );
+}
+
+function Credits() {
+  const q = useQuery({ queryKey: ['credits'], queryFn: () => unwrap(api.GET('/api/credits')) });
+  if (!q.data) return <ProblemAlert error={q.error} />;
+  const total = q.data.balances.reduce((s, b) => s + b.balance, 0);
+  return <Text data-testid="credits">Credits left: {total}</Text>;
+}
+
+export default function ClientBookings() {
+  const { timeZone } = usePrefs();
+  return (
+    <Stack>
+      <Title order={1} size="h2">
+        Sessions
+      </Title>
+      <Credits />
+      <Upcoming timeZone={timeZone} />
+      <BookSlot timeZone={timeZone} />
+      <Classes timeZone={timeZone} />
+    </Stack>
+  );
+}
