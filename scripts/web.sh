@@ -35,7 +35,9 @@ node scripts/bundle-size.mjs
 bash "$ROOT/scripts/stack.sh" browser
 
 # A platform of its own: fresh databases (t_… ones are dropped by the next test run),
-# topics, index and keys, so earlier runs' events cannot leak in.
+# topics, index and keys, so earlier runs' events cannot leak in. For the tests, access
+# tokens live 70 s, so that they see the app refresh its session (and the live stream
+# end and resume) within their time.
 RUN=web$(date +%s)$RANDOM
 PORT=${FITSYNC_WEB_TEST_PORT:-18080}
 URL=http://127.0.0.1:$PORT
@@ -51,15 +53,28 @@ export FITSYNC__SERVER__BIND=127.0.0.1:$PORT FITSYNC__SERVER__PUBLIC_URL=$URL \
   FITSYNC__REDIS__KEY_PREFIX=$RUN: FITSYNC__TELEMETRY__LOG_LEVEL=warn
 LOG=$ROOT/.fitsync/logs/web-platform.log
 mkdir -p "$(dirname "$LOG")"
-"$BIN" run --target all >"$LOG" 2>&1 &
-platform=$!
-trap 'kill $platform 2>/dev/null; wait $platform 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do
-  curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
-  kill -0 $platform 2>/dev/null || { tail -50 "$LOG"; exit 1; }
-  sleep 0.5
-done
-curl -fsS "$URL/readyz" >/dev/null || { tail -50 "$LOG"; echo "the platform is not ready" >&2; exit 1; }
+platform=
+stop_platform() {
+  [[ -n $platform ]] || return 0
+  kill "$platform" 2>/dev/null || true
+  wait "$platform" 2>/dev/null || true
+  platform=
+}
+trap stop_platform EXIT
+start_platform() { # [VAR=VALUE...]: extra settings for this start
+  env "$@" "$BIN" run --target all >>"$LOG" 2>&1 &
+  platform=$!
+  for _ in $(seq 1 240); do
+    curl -fsS "$URL/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$platform" 2>/dev/null || break
+    sleep 0.5
+  done
+  tail -50 "$LOG"
+  echo "the platform is not ready" >&2
+  exit 1
+}
+: >"$LOG"
+start_platform
 
 step "the typed client matches the platform's OpenAPI document"
 curl -fsS "$URL/api/openapi.json" -o openapi.json
@@ -69,6 +84,9 @@ git -C "$ROOT" diff --exit-code -- web/src/api/schema.d.ts ||
 
 step "demo data"
 "$BIN" seed --api "$URL" >"$ROOT/.fitsync/logs/web-seed.log"
+# Again with 70 s access tokens (the seed keeps its tokens longer than that).
+stop_platform
+start_platform FITSYNC__AUTH__ACCESS_TOKEN_TTL_SECS=70
 
 step "every screen of every demo role renders against the platform (Node, jsdom)"
 LIVE_API=$URL npm run --silent test:live

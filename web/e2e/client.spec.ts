@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, request, test } from '@playwright/test';
 import { apiAs, atPhoneWidth, CLIENT, epley, json, PASSWORD, screenshot, signIn } from './support';
 
 type SetRow = { exercise: string; reps: number; weight_kg: number; rir: number | null };
@@ -55,12 +55,13 @@ test('a client sees their e1RM as the formula gives it from their own sets, and 
   await api.dispose();
 });
 
-test("a client cannot open another client's data, and a refused request is shown, not a blank page", async ({ page }) => {
+test("a client cannot open a trainer's page for another client, nor that client's data", async ({ page }) => {
   const other = await apiAs('demo.client2@fitsync.dev');
   await signIn(page, CLIENT, /\/client$/);
   // The trainer's view of a client is not a client's page: the app sends them home.
   await page.goto(`/trainer/clients/${other.id}`);
   await expect(page).toHaveURL(/\/client$/);
+  await expect(page.getByRole('heading', { name: 'My progress' })).toBeVisible();
   // The API refuses the other client's data to this session (the cookie alone).
   const refused = await page.request.get(`/api/progress/${other.id}/e1rm`);
   expect(refused.status()).toBe(403);
@@ -90,7 +91,43 @@ test('signing in works from the keyboard alone, a wrong password shows the API p
   expect(visible).not.toContain('fitsync_refresh');
   expect((await page.request.get('/api/users/me')).status()).toBe(200);
 
-  await page.getByTestId('nav-signout').click();
+  // Signing out from the keyboard; the server revokes the tokens (a copy of the cookies
+  // kept from before opens nothing), not just the browser forgetting them.
+  const kept = await page.context().cookies();
+  await page.getByTestId('nav-signout').focus();
+  await page.keyboard.press('Enter');
   await expect(page).toHaveURL(/\/signin/);
   expect((await page.request.get('/api/users/me')).status()).toBe(401);
+  const replay = await request.newContext({
+    baseURL: process.env.FITSYNC_WEB_URL ?? 'http://127.0.0.1:8080',
+    storageState: { cookies: kept, origins: [] },
+  });
+  expect((await replay.get('/api/users/me')).status()).toBe(401);
+  const csrf = kept.find((c) => c.name === 'fitsync_csrf')?.value ?? '';
+  const refreshed = await replay.post('/api/auth/session/refresh', { headers: { 'X-CSRF-Token': csrf } });
+  expect(refreshed.status()).toBe(401);
+  await replay.dispose();
+});
+
+test('two tabs keep their one session through its refreshes (the access cookie lives 70 s here)', async ({ page }) => {
+  // scripts/web.sh runs the platform with 70 s access tokens: each tab refreshes 10 s
+  // after its session was last rotated, and both timers fall due together. The refresh
+  // cookie is single use, so unserialised refreshes would end the session for both.
+  await signIn(page, CLIENT, /\/client$/);
+  const second = await page.context().newPage();
+  const refreshed = (p: typeof page) =>
+    p.waitForResponse((r) => r.url().endsWith('/api/auth/session/refresh') && r.request().method() === 'POST', {
+      timeout: 60_000,
+    });
+  const opened = refreshed(second);
+  await second.goto('/client');
+  expect((await opened).status()).toBe(200);
+  const [one, two] = await Promise.all([refreshed(page), refreshed(second)]);
+  expect([one.status(), two.status()]).toEqual([200, 200]);
+  for (const tab of [page, second]) {
+    expect((await tab.request.get('/api/users/me')).status()).toBe(200);
+    await tab.getByTestId('nav-settings').click();
+    await expect(tab).toHaveURL(/\/settings$/);
+  }
+  await second.close();
 });

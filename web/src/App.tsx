@@ -18,6 +18,7 @@ const Schedule = lazy(() => import('./routes/trainer/Schedule'));
 const GymKpis = lazy(() => import('./routes/gym/Kpis'));
 const GymMembers = lazy(() => import('./routes/gym/Members'));
 const GymSetup = lazy(() => import('./routes/gym/Setup'));
+const GymPackages = lazy(() => import('./routes/gym/Packages'));
 
 function RequireRole({ roles, children }: { roles: string[]; children: ReactNode }) {
   const { state } = useAuth();
@@ -55,6 +56,7 @@ export function App() {
           <Route path="/gym" element={<RequireRole roles={['gym', 'admin']}><GymKpis /></RequireRole>} />
           <Route path="/gym/members" element={<RequireRole roles={['gym', 'admin']}><GymMembers /></RequireRole>} />
           <Route path="/gym/setup" element={<RequireRole roles={['gym', 'admin']}><GymSetup /></RequireRole>} />
+          <Route path="/gym/packages" element={<RequireRole roles={['gym', 'admin']}><GymPackages /></RequireRole>} />
           <Route path="/inbox" element={<Inbox />} />
           <Route path="/settings" element={<Settings />} />
           <Route path="*" element={<Navigate to={home} replace />} />

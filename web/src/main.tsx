@@ -8,6 +8,7 @@ import './styles.css';
 import { App } from './App';
 import { AuthProvider } from './auth/AuthContext';
 import { ProblemError } from './api/problem';
+import { ErrorBoundary } from './components/ErrorBoundary';
 
 const queryClient = new QueryClient({
   defaultOptions: {
@@ -23,14 +24,31 @@ const queryClient = new QueryClient({
   },
 });
 
+// While the session is checked, start loading the screen the address names (the same
+// modules React.lazy loads later, so nothing is fetched twice).
+const path = window.location.pathname;
+if (path === '/' || path.startsWith('/client')) {
+  void import('./routes/Layout');
+  void import('./routes/client/Dashboard');
+  void import('./components/charts/UPlotCanvas');
+} else if (path.startsWith('/trainer')) {
+  void import('./routes/Layout');
+  void import('./routes/trainer/Clients');
+} else if (path.startsWith('/gym')) {
+  void import('./routes/Layout');
+  void import('./routes/gym/Kpis');
+}
+
 ReactDOM.createRoot(document.getElementById('root')!).render(
   <React.StrictMode>
     <MantineProvider defaultColorScheme="light">
       <QueryClientProvider client={queryClient}>
         <BrowserRouter future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-          <AuthProvider>
-            <App />
-          </AuthProvider>
+          <ErrorBoundary>
+            <AuthProvider>
+              <App />
+            </AuthProvider>
+          </ErrorBoundary>
         </BrowserRouter>
       </QueryClientProvider>
     </MantineProvider>

@@ -295,7 +295,7 @@ async fn the_session_cookie_rotates_a_replayed_one_ends_the_family_and_sign_out_
         &app,
         &mut jar.clone(),
         Method::POST,
-        "/api/auth/session/logout",
+        "/api/auth/logout",
         Some(&csrf),
         None,
     )
@@ -365,6 +365,44 @@ async fn the_session_cookie_rotates_a_replayed_one_ends_the_family_and_sign_out_
     .await;
     problem(refresh, StatusCode::UNAUTHORIZED).await;
 
+    // Sign-out once the access cookie has run out (the browser dropped it): the refresh
+    // cookie, which would sign the browser back in, is revoked all the same.
+    let (mut jar, _) = sign_in(&app, &ana.email).await;
+    jar.cookies.remove("fitsync_access");
+    let kept = jar.clone();
+    let csrf = jar.csrf();
+    let refused = send(
+        &app,
+        &mut jar.clone(),
+        Method::POST,
+        "/api/auth/session/logout",
+        None,
+        None,
+    )
+    .await;
+    problem(refused, StatusCode::FORBIDDEN).await;
+    let out = send(
+        &app,
+        &mut jar,
+        Method::POST,
+        "/api/auth/session/logout",
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let mut copy = kept.clone();
+    let refresh = send(
+        &app,
+        &mut copy,
+        Method::POST,
+        "/api/auth/session/refresh",
+        Some(&kept.csrf()),
+        None,
+    )
+    .await;
+    problem(refresh, StatusCode::UNAUTHORIZED).await;
+
     // Sign out everywhere from a browser ends the API client's tokens too.
     let (mut jar, _) = sign_in(&app, &ana.email).await;
     let bearer = app.sign_in(&ana.email, PASSWORD).await;
@@ -402,6 +440,14 @@ async fn the_web_app_is_served_on_the_api_origin_and_api_paths_stay_problem_json
     let index = "<!doctype html><title>FitSync</title><div id=root></div>";
     std::fs::write(root.join("index.html"), index).unwrap();
     std::fs::write(root.join("assets/app-1a2b3c.js"), "console.log(1)").unwrap();
+    // The build's gzip copy (web/scripts/bundle-size.mjs writes one beside each file).
+    let zipped = std::process::Command::new("gzip")
+        .args(["-9", "-k"])
+        .arg(root.join("assets/app-1a2b3c.js"))
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+    let gz = std::fs::read(root.join("assets/app-1a2b3c.js.gz")).unwrap();
     env.settings.server.web_root = root.clone();
     let app = env.start(&[Target::Users, Target::Web]).await;
 
@@ -416,18 +462,45 @@ async fn the_web_app_is_served_on_the_api_origin_and_api_paths_stay_problem_json
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
         assert_eq!(page.text().await.unwrap(), index);
     }
-    let asset = app
+    for encoding in ["identity", "gzip"] {
+        let asset = app
+            .http
+            .get(app.url("/assets/app-1a2b3c.js"))
+            .header(header::ACCEPT_ENCODING, encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), StatusCode::OK);
+        let h = asset.headers().clone();
+        assert!(h[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable"));
+        assert!(h[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'"));
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "same-origin");
+        assert_eq!(h[header::VARY], "accept-encoding");
+        let body = asset.bytes().await.unwrap();
+        if encoding == "gzip" {
+            assert_eq!(h[header::CONTENT_ENCODING], "gzip");
+            assert_eq!(&body[..], &gz[..], "the gzip copy, as it is on disk");
+        } else {
+            assert!(h.get(header::CONTENT_ENCODING).is_none());
+            assert_eq!(&body[..], b"console.log(1)");
+        }
+    }
+    // A script the page names but the server lacks (a build replaced by a deployment)
+    // is a 404, not the page.
+    let gone = app
         .http
-        .get(app.url("/assets/app-1a2b3c.js"))
+        .get(app.url("/assets/app-old.js"))
         .send()
         .await
         .unwrap();
-    assert_eq!(asset.status(), StatusCode::OK);
-    assert!(asset.headers()[header::CACHE_CONTROL]
-        .to_str()
-        .unwrap()
-        .contains("immutable"));
-    assert_eq!(asset.text().await.unwrap(), "console.log(1)");
+    problem(gone, StatusCode::NOT_FOUND).await;
     // Unknown API paths, and writes to the app's paths, are problem JSON, not the page.
     let unknown = app
         .http
@@ -443,7 +516,7 @@ async fn the_web_app_is_served_on_the_api_origin_and_api_paths_stay_problem_json
         .await
         .unwrap();
     problem(post, StatusCode::NOT_FOUND).await;
-    // The API is still there beside it.
+    // The API is still there beside it, and its answers are not for caches to keep.
     let jwks = app
         .http
         .get(app.url("/.well-known/jwks.json"))
@@ -451,6 +524,10 @@ async fn the_web_app_is_served_on_the_api_origin_and_api_paths_stay_problem_json
         .await
         .unwrap();
     assert_eq!(jwks.status(), StatusCode::OK);
+    let ana = app.register("client").await;
+    let me = app.get(&ana, "/api/users/me").await;
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(me.headers()[header::CACHE_CONTROL], "no-store");
     app.stop().await;
     std::fs::remove_dir_all(&root).unwrap();
 

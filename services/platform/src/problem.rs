@@ -194,14 +194,58 @@ impl From<QueryRejection> for ApiError {
 pub struct ApiJson<T>(pub T);
 
 /// The path extractor every handler uses.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiPath<T>(pub T);
 
 /// The query extractor every handler uses.
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
+
+/// PostgreSQL's text cannot hold NUL, so a NUL in a parameter would fail the query: it is
+/// refused first, naming where it was. (In a URI it can only be percent-encoded.)
+fn without_nul(part: &str, what: &str) -> Result<(), ApiError> {
+    if part.to_ascii_lowercase().contains("%00") {
+        Err(ApiError::field(what, "must not contain NUL characters"))
+    } else {
+        Ok(())
+    }
+}
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        without_nul(parts.uri.path(), "path")?;
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        without_nul(parts.uri.query().unwrap_or_default(), "query")?;
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(value))
+    }
+}
 
 /// Fallback for unknown routes.
 pub async fn not_found() -> ApiError {
@@ -211,6 +255,18 @@ pub async fn not_found() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_in_a_parameter_is_refused_before_any_query() {
+        for (part, refused) in [
+            ("metric=a%00b", true),
+            ("metric=a%2500b", false),
+            ("x=%0A", false),
+            ("/api/x%00", true),
+        ] {
+            assert_eq!(without_nul(part, "query").is_err(), refused, "{part}");
+        }
+    }
 
     #[test]
     fn unexpected_errors_hide_their_cause() {

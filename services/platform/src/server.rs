@@ -36,7 +36,8 @@ pub fn with_common_layers(
         Some(web) => api.fallback_service(web),
         None => api.fallback(crate::problem::not_found),
     };
-    api.layer(middleware::from_fn(metrics::track_http))
+    api.layer(middleware::map_response(not_stored))
+        .layer(middleware::from_fn(metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
                 let route = request
@@ -55,6 +56,16 @@ pub fn with_common_layers(
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Unexpected(anyhow::anyhow!("handler panicked")).into_response()
         }))
+}
+
+/// Answers are the caller's own (a cookie or a token chose them): no cache may keep one
+/// unless its handler says otherwise (the web app's files do).
+async fn not_stored(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    response
 }
 
 /// `/metrics` alone, for a port of its own (`server.metrics_bind`): scraped inside the

@@ -2,8 +2,9 @@
 //! the API's origin, so the session cookie and the CSRF token need no CORS.
 //!
 //! Files under `/assets/` carry a content hash in their names and are cached for a
-//! year; anything else that is not a file (a client-side route such as
-//! `/trainer/clients/…`) gets `index.html`, never cached. `/api/…` paths are never
+//! year (a missing one is a 404); anything else that is not a file (a client-side route
+//! such as `/trainer/clients/…`) gets `index.html`, never cached. A gzip copy beside a
+//! file (`x.js.gz`) is served to browsers that accept it. `/api/…` paths are never
 //! answered with the app: an unknown API path stays a problem-JSON 404. Every answer
 //! carries a strict Content-Security-Policy (scripts only from this origin).
 
@@ -74,6 +75,9 @@ async fn serve(State(site): State<Arc<Site>>, request: Request) -> Response {
             };
             (r.map(Body::new), cache)
         }
+        // A file the page asked for and that is not there (say, a script of the build
+        // before a deployment) is a 404: the page's error boundary shows it.
+        _ if path.starts_with("/assets/") => return ApiError::NotFound.into_response(),
         _ => {
             let index = ServeFile::new(site.root.join("index.html"))
                 .oneshot(request)
@@ -102,6 +106,8 @@ async fn serve(State(site): State<Arc<Site>>, request: Request) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // The gzip copy and the plain file share a URL.
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 

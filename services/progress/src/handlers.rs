@@ -128,6 +128,7 @@ pub struct NutritionQuery {
 
 /// Energy (kcal) and macronutrients (grams).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MacroTotals)]
 pub struct Macros {
     kcal: f64,
     protein_g: f64,

@@ -797,6 +797,7 @@ async fn close_place(
 /// same type.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BookingReschedule)]
 pub struct RescheduleRequest {
     /// A 1:1's new start (a free slot of the trainer's).
     #[serde(default)]

@@ -194,6 +194,16 @@ impl RefreshTokens {
         }
     }
 
+    /// A browser's sign-out: the presented token's family ends, whoever's it is (holding
+    /// the token is what a refresh needs, so it is enough to end it).
+    pub async fn revoke_presented(&self, token: &str) -> Result<(), ApiError> {
+        match self.find(token).await {
+            Ok((_, session)) => self.revoke_family(session.family).await,
+            Err(ApiError::Unauthenticated) => Ok(()), // already unusable
+            Err(e) => Err(e),
+        }
+    }
+
     /// Log out everywhere: every family of the user ends.
     pub async fn revoke_all(&self, user: Uuid) -> Result<(), ApiError> {
         let mut redis = self.redis.clone();

@@ -26,7 +26,7 @@ use axum::{
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64URL, Engine};
 use fitsync_platform::{
     auth::{cookie, cookies, same_bytes},
-    ApiError, ApiJson, AuthUser, Role,
+    ApiError, ApiJson, Role,
 };
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -204,27 +204,33 @@ pub async fn refresh(
     started(&state, session.user, role, gym, &rotated)
 }
 
-/// `POST /api/auth/session/logout`: this browser's session ends (its access token and
-/// its refresh family), and its cookies are cleared. `POST /api/auth/logout-all` ends
-/// every session, the browser's included.
+/// `POST /api/auth/session/logout`: this browser's session ends and its cookies are
+/// cleared. It needs no live access token (the access cookie may have run out while the
+/// refresh cookie, which would sign the browser back in, has not): the refresh cookie's
+/// family is revoked, and the access token too if it is still valid. The CSRF token is
+/// checked as for a refresh (double submit). `POST /api/auth/logout-all` ends every
+/// session, the browser's included.
 #[utoipa::path(
     post, path = "/api/auth/session/logout", tag = "auth", operation_id = "session_logout",
-    summary = "Sign a browser out: its tokens are revoked and its cookies cleared",
+    summary = "Sign a browser out: its tokens are revoked and its cookies cleared (X-CSRF-Token required)",
+    params(("X-CSRF-Token" = String, Header, description = "The fitsync_csrf cookie's value")),
     responses(
-        (status = 204, description = "Signed out"),
-        (status = 401, description = "Not signed in", body = fitsync_platform::Problem),
+        (status = 204, description = "Signed out; the cookies are cleared"),
         (status = 403, description = "The CSRF token is missing or wrong", body = fitsync_platform::Problem)
-    ),
-    security(("bearer" = []))
+    )
 )]
 pub async fn logout(
     State(state): State<UsersState>,
-    user: AuthUser,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    double_submitted(&headers)?;
     if let Some(token) = cookie(&headers, cookies::REFRESH) {
-        state.refresh.revoke(token, user.id()).await?;
+        state.refresh.revoke_presented(token).await?;
     }
-    state.auth.revocations().revoke_token(user.claims()).await?;
+    if let Some(token) = cookie(&headers, cookies::ACCESS) {
+        if let Ok(claims) = state.auth.authenticate(token).await {
+            state.auth.revocations().revoke_token(&claims).await?;
+        }
+    }
     Ok(cleared(state.session_cookie_secure))
 }

@@ -286,7 +286,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign a browser out: its tokens are revoked and its cookies cleared */
+        /** Sign a browser out: its tokens are revoked and its cookies cleared (X-CSRF-Token required) */
         post: operations["session_logout"];
         delete?: never;
         options?: never;
@@ -2147,6 +2147,14 @@ export interface components {
             document: components["schemas"]["ProgramDocument"];
             planned: components["schemas"]["Planned"][];
         };
+        /** @description A new start date. */
+        AssignmentReschedule: {
+            /**
+             * Format: date
+             * @description The first day of week 1, in the client's time zone (within a year of today).
+             */
+            start_date: string;
+        };
         /** @description An assignment in a list. */
         AssignmentSummary: {
             /** Format: uuid */
@@ -2352,6 +2360,22 @@ export interface components {
              * @description The weekly series it belongs to, if it was booked as one.
              */
             series_id?: string | null;
+        };
+        /**
+         * @description Moving a booking: a 1:1 to another start, or a class place to another class of the
+         *     same type.
+         */
+        BookingReschedule: {
+            /**
+             * Format: date-time
+             * @description A 1:1's new start (a free slot of the trainer's).
+             */
+            starts_at?: string | null;
+            /**
+             * Format: uuid
+             * @description A class of the same session type.
+             */
+            session_id?: string | null;
         };
         /**
          * @description The width of a series' buckets, in the client's local days.
@@ -3084,6 +3108,19 @@ export interface components {
             expires_at: string;
         };
         /** @description Energy (kcal) and macronutrients (grams). */
+        MacroTotals: {
+            /** Format: double */
+            kcal: number;
+            /** Format: double */
+            protein_g: number;
+            /** Format: double */
+            carbs_g: number;
+            /** Format: double */
+            fat_g: number;
+            /** Format: double */
+            fiber_g: number;
+        };
+        /** @description Energy (kcal) and macronutrients (grams). */
         Macros: {
             /** Format: double */
             kcal: number;
@@ -3315,10 +3352,10 @@ export interface components {
         NutritionDay: {
             /** Format: date */
             date: string;
-            eaten: components["schemas"]["Macros"];
+            eaten: components["schemas"]["MacroTotals"];
             /** Format: int32 */
             entries: number;
-            targets?: null | components["schemas"]["Macros"];
+            targets?: null | components["schemas"]["MacroTotals"];
             /**
              * Format: double
              * @description Mean over the targeted nutrients of 1 − |eaten − target| ÷ target, in percent.
@@ -3670,14 +3707,6 @@ export interface components {
              * @description The client's local day of the set.
              */
             day: string;
-        };
-        /** @description A new start date. */
-        RescheduleRequest: {
-            /**
-             * Format: date
-             * @description The first day of week 1, in the client's time zone (within a year of today).
-             */
-            start_date: string;
         };
         ResetConfirm: {
             token: string;
@@ -5561,13 +5590,16 @@ export interface operations {
     session_logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description The fitsync_csrf cookie's value */
+                "X-CSRF-Token": string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Signed out */
+            /** @description Signed out; the cookies are cleared */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -5583,8 +5615,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in */
-            401: {
+            /** @description The CSRF token is missing or wrong */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5592,8 +5624,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The CSRF token is missing or wrong */
-            403: {
+            /** @description Invalid field values */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6990,7 +7022,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RescheduleRequest"];
+                "application/json": components["schemas"]["BookingReschedule"];
             };
         };
         responses: {
@@ -12791,7 +12823,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RescheduleRequest"];
+                "application/json": components["schemas"]["AssignmentReschedule"];
             };
         };
         responses: {

@@ -17,6 +17,33 @@ const listeners = new Set<Listener>();
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflight: Promise<SessionInfo | null> | null = null;
 
+/** Tabs share the cookies, so they share the session: a refresh cookie is single use, and
+ * two tabs spending it at once would end the session (reuse detection). Refreshes take
+ * this Web Lock, so tabs (and a browser restoring several at once) rotate one after the
+ * other, each with the newest cookie; and each tab tells the others what it did. */
+const REFRESH_LOCK = 'fitsync-session-refresh';
+const RETRY_MS = 15_000;
+const channel: BroadcastChannel | null =
+  typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('fitsync-session');
+channel?.addEventListener('message', (e: MessageEvent<SessionInfo | null>) => adopt(e.data));
+
+function adopt(s: SessionInfo | null) {
+  if (s) schedule(s);
+  else clear();
+  emit(s);
+}
+
+/** This tab's new session (or its end), and the other tabs'. */
+function publish(s: SessionInfo | null) {
+  adopt(s);
+  channel?.postMessage(s);
+}
+
+function exclusively<T>(run: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+  return locks ? (locks.request(REFRESH_LOCK, run) as Promise<T>) : run();
+}
+
 export function onSessionChange(fn: Listener): () => void {
   listeners.add(fn);
   return () => listeners.delete(fn);
@@ -31,7 +58,11 @@ function schedule(s: SessionInfo) {
   // A minute before the access cookie expires (never sooner than 5 s).
   const ms = Math.max(5, s.expires_in - 60) * 1000;
   refreshTimer = setTimeout(() => {
-    void refreshSession();
+    // A refresh that failed (network, 5xx) is tried again before the cookie runs out;
+    // a refused one (401, 403) ends the session instead.
+    void refreshSession().catch(() => {
+      refreshTimer = setTimeout(() => void refreshSession().catch(() => undefined), RETRY_MS);
+    });
   }, ms);
 }
 
@@ -49,38 +80,36 @@ export async function signIn(email: string, password: string): Promise<SessionIn
   });
   if (!res.ok) throw await problemFromResponse(res);
   const s = (await res.json()) as SessionInfo;
-  schedule(s);
-  emit(s);
+  publish(s);
   return s;
 }
 
 /** Rotates the session cookies; null when the session is gone (single flight). */
 export function refreshSession(): Promise<SessionInfo | null> {
   if (inflight) return inflight;
-  inflight = (async () => {
-    try {
-      const headers: Record<string, string> = { Accept: 'application/json' };
-      const t = csrfToken();
-      if (t) headers[CSRF_HEADER] = t;
-      const res = await fetch('/api/auth/session/refresh', {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers,
-      });
-      if (res.status === 401 || res.status === 403) {
-        clear();
-        emit(null);
-        return null;
-      }
-      if (!res.ok) throw await problemFromResponse(res);
-      const s = (await res.json()) as SessionInfo;
-      schedule(s);
-      emit(s);
-      return s;
-    } finally {
-      inflight = null;
+  inflight = exclusively(async () => {
+    // Read under the lock: another tab may have just rotated the cookies.
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const t = csrfToken();
+    if (t) headers[CSRF_HEADER] = t;
+    const res = await fetch('/api/auth/session/refresh', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers,
+    });
+    if (res.status === 401 || res.status === 403) {
+      // Read the refusal to its end: an unread body keeps the request open.
+      await res.text().catch(() => '');
+      publish(null);
+      return null;
     }
-  })();
+    if (!res.ok) throw await problemFromResponse(res);
+    const s = (await res.json()) as SessionInfo;
+    publish(s);
+    return s;
+  }).finally(() => {
+    inflight = null;
+  });
   return inflight;
 }
 
@@ -93,8 +122,7 @@ export async function signOut(): Promise<void> {
   try {
     await postWithCsrf('/api/auth/session/logout');
   } finally {
-    clear();
-    emit(null);
+    publish(null);
   }
 }
 
@@ -103,8 +131,7 @@ export async function signOutEverywhere(): Promise<void> {
     await postWithCsrf('/api/auth/logout-all');
     await postWithCsrf('/api/auth/session/logout').catch(() => undefined);
   } finally {
-    clear();
-    emit(null);
+    publish(null);
   }
 }
 

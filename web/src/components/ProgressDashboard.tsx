@@ -72,7 +72,7 @@ function E1rmSection({ clientId, unit, timeZone }: { clientId: string; unit: Uni
         {current ? (
           <div>
             <Text size="xs" c="dimmed">
-              Latest e1RM
+              Best e1RM
             </Text>
             <Text fw={700} size="xl" data-testid="e1rm-latest">
               {formatLoad(current.e1rm_kg, unit)}

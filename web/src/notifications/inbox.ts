@@ -50,6 +50,27 @@ export function openInboxStream(opts: StreamOptions): () => void {
   let attempt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
+  // After an error: refresh the session (the stream ends when the access token does),
+  // then connect again from the last sequence number seen.
+  const resume = async () => {
+    timer = undefined;
+    const ok = await opts.refresh().catch(() => true);
+    if (!ok) {
+      stopped = true;
+      opts.onStatus?.('closed');
+      return;
+    }
+    connect();
+  };
+  // Back online: resume now rather than at the end of a backoff grown while offline.
+  const online = () => {
+    if (stopped || timer === undefined) return;
+    clearTimeout(timer);
+    attempt = 0;
+    void resume();
+  };
+  if (typeof window !== 'undefined') window.addEventListener('online', online);
+
   const connect = () => {
     if (stopped) return;
     const after = opts.getAfter();
@@ -77,20 +98,13 @@ export function openInboxStream(opts: StreamOptions): () => void {
       if (stopped) return;
       opts.onStatus?.('reconnecting');
       const delay = backoff(attempt++);
-      timer = setTimeout(async () => {
-        const ok = await opts.refresh().catch(() => true);
-        if (!ok) {
-          stopped = true;
-          opts.onStatus?.('closed');
-          return;
-        }
-        connect();
-      }, delay);
+      timer = setTimeout(() => void resume(), delay);
     };
   };
   connect();
   return () => {
     stopped = true;
+    if (typeof window !== 'undefined') window.removeEventListener('online', online);
     clearTimeout(timer);
     es?.close();
     opts.onStatus?.('closed');

@@ -33,6 +33,7 @@ const NAV: Record<string, NavItem[]> = {
     { to: '/gym', label: 'KPIs', id: 'kpis' },
     { to: '/gym/members', label: 'Members & trainers', id: 'members' },
     { to: '/gym/setup', label: 'Session types & rooms', id: 'setup' },
+    { to: '/gym/packages', label: 'Packages', id: 'packages' },
     { to: '/inbox', label: 'Inbox', id: 'inbox', inbox: true },
     { to: '/settings', label: 'Settings', id: 'settings' },
   ],

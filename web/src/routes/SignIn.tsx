@@ -23,7 +23,8 @@ export function SignIn() {
       const s = await signIn(email.trim(), password);
       await loadMe();
       const next = params.get('next');
-      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : roleHome(s.role), { replace: true });
+      // Only a path of this app: not `//host` nor `/\host`, which browsers read as another origin.
+      navigate(next && /^\/(?![/\\])/.test(next) ? next : roleHome(s.role), { replace: true });
     } catch (err) {
       setError(err);
     } finally {

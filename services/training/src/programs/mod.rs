@@ -791,6 +791,7 @@ pub async fn pause(
 /// A new start date.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AssignmentReschedule)]
 pub struct RescheduleRequest {
     /// The first day of week 1, in the client's time zone (within a year of today).
     start_date: NaiveDate,

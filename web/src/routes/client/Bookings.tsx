@@ -59,6 +59,41 @@ function CancelModal({ booking, timeZone, onClose }: { booking: Booking; timeZon
   );
 }
 
+/** A booking's status as a person reads it ("Waitlisted #2"). */
+export function bookingStatusLabel(status: string, position?: number | null): string {
+  switch (status) {
+    case 'booked':
+      return 'Booked';
+    case 'waitlisted':
+      return position ? `Waitlisted #${position}` : 'Waitlisted';
+    case 'checked_in':
+      return 'Checked in';
+    case 'attended':
+      return 'Attended';
+    case 'no_show':
+      return 'No-show';
+    case 'cancelled':
+      return 'Cancelled';
+    case 'late_cancelled':
+      return 'Cancelled late';
+    default:
+      return status;
+  }
+}
+
+function BookingStatusBadge({ status, position }: { status: string; position?: number | null }) {
+  return (
+    <Badge variant="light" color={status === 'booked' ? 'green' : status === 'waitlisted' ? 'yellow' : 'gray'} data-testid="booking-status" data-status={status}>
+      {bookingStatusLabel(status, position)}
+    </Badge>
+  );
+}
+
+/** A class with every place taken: booking it puts the client in line. */
+export function isFull(s: { booked: number; capacity: number }): boolean {
+  return s.booked >= s.capacity;
+}
+
 function Upcoming({ timeZone }: { timeZone: string }) {
   const [cancelling, setCancelling] = useState<Booking | null>(null);
   const q = useQuery({ queryKey: ['bookings'], queryFn: () => unwrap(api.GET('/api/bookings')) });
@@ -93,10 +128,7 @@ function Upcoming({ timeZone }: { timeZone: string }) {
                   <Table.Td>{formatDateTime(b.starts_at, timeZone)}</Table.Td>
                   <Table.Td>{b.kind === 'group' ? 'Class' : '1:1'}</Table.Td>
                   <Table.Td>
-                    <Badge variant="light" color={b.status === 'booked' ? 'green' : 'yellow'}>
-                      {b.status}
-                      {b.waitlist_position ? ` #${b.waitlist_position}` : ''}
-                    </Badge>
+                    <BookingStatusBadge status={b.status} position={b.waitlist_position} />
                   </Table.Td>
                   <Table.Td>
                     <Button size="compact-sm" variant="light" color="red" onClick={() => setCancelling(b)}>
@@ -205,7 +237,7 @@ function BookSlot({ timeZone }: { timeZone: string }) {
       <ProblemAlert error={book.error} />
       {book.data ? (
         <Alert color="green" mt="sm" data-testid="booked">
-          Booked for {formatDateTime(book.data.starts_at, timeZone)} ({book.data.status}).
+          Booked for {formatDateTime(book.data.starts_at, timeZone)} ({bookingStatusLabel(book.data.status, book.data.waitlist_position)}).
         </Alert>
       ) : null}
     </Card>
@@ -223,7 +255,9 @@ function Classes({ timeZone }: { timeZone: string }) {
     queryFn: () => unwrap(api.GET('/api/sessions', { params: { query: { trainer_id: trainerId!, from } } })),
   });
   const mine = useQuery({ queryKey: ['bookings'], queryFn: () => unwrap(api.GET('/api/bookings')) });
-  const booked = new Set((mine.data ?? []).filter((b) => b.status === 'booked' || b.status === 'waitlisted').map((b) => b.session_id));
+  const held = new Map(
+    (mine.data ?? []).filter((b) => b.status === 'booked' || b.status === 'waitlisted').map((b) => [b.session_id, b] as const),
+  );
   const classes = (sessions.data ?? []).filter((s) => s.kind === 'group' && s.status === 'scheduled');
   const book = useMutation({
     mutationFn: (sessionId: string) => unwrap(api.POST('/api/bookings', { body: { session_id: sessionId } })),
@@ -244,21 +278,35 @@ function Classes({ timeZone }: { timeZone: string }) {
       {sessions.data && classes.length === 0 ? <Text c="dimmed">No upcoming classes.</Text> : null}
       <Stack gap={4}>
         {classes.map((c) => (
-          <Group key={c.id} justify="space-between" wrap="wrap" data-testid="class-row">
+          <Group key={c.id} justify="space-between" wrap="wrap" data-testid="class-row" data-session-id={c.id} data-full={isFull(c)}>
             <Text size="sm">
               {formatDateTime(c.starts_at, timeZone)} · {c.booked}/{c.capacity} booked
               {c.waitlisted ? `, ${c.waitlisted} waiting` : ''}
             </Text>
-            {booked.has(c.id) ? (
-              <Badge color="green">Booked</Badge>
+            {held.has(c.id) ? (
+              <BookingStatusBadge status={held.get(c.id)!.status} position={held.get(c.id)!.waitlist_position} />
             ) : (
-              <Button size="compact-sm" variant="light" onClick={() => book.mutate(c.id)} loading={book.isPending && book.variables === c.id}>
-                {c.booked >= c.capacity ? 'Join waitlist' : 'Book'}
+              <Button
+                size="compact-sm"
+                variant="light"
+                color={isFull(c) ? 'yellow' : undefined}
+                onClick={() => book.mutate(c.id)}
+                loading={book.isPending && book.variables === c.id}
+                data-testid={isFull(c) ? 'class-join-waitlist' : 'class-book'}
+              >
+                {isFull(c) ? 'Join waitlist' : 'Book'}
               </Button>
             )}
           </Group>
         ))}
       </Stack>
+      {book.data ? (
+        <Alert color={book.data.status === 'waitlisted' ? 'yellow' : 'green'} mt="sm" data-testid="class-booked" data-status={book.data.status}>
+          {book.data.status === 'waitlisted'
+            ? `The class is full: you are on the waitlist${book.data.waitlist_position ? ` (#${book.data.waitlist_position})` : ''}. You get the place when one frees up.`
+            : `Booked for ${formatDateTime(book.data.starts_at, timeZone)}.`}
+        </Alert>
+      ) : null}
     </Card>
   );
 }

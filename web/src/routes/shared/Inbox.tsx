@@ -67,7 +67,7 @@ export default function Inbox() {
           Alerts {unread > 0 ? <Badge color="red">{unread} unread</Badge> : null}
         </Title>
         <Group gap="xs">
-          <Badge variant="dot" color={status === 'open' ? 'green' : 'gray'} aria-live="polite">
+          <Badge variant="dot" color={status === 'open' ? 'green' : 'gray'} aria-live="polite" data-testid="stream-status" data-status={status}>
             {status === 'open' ? 'live' : status}
           </Badge>
           <Button

@@ -1,6 +1,6 @@
 import { Fragment, useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, Badge, Button, Card, Checkbox, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Checkbox, Group, Modal, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { api, type Schemas } from '../../api/client';
 import { unwrap } from '../../api/problem';
 import { useMe, usePrefs } from '../../auth/AuthContext';
@@ -8,6 +8,7 @@ import { ProblemAlert } from '../../components/ProblemAlert';
 import { Loading } from '../../components/Loading';
 import { formatDateTime } from '../../lib/time';
 import { useUserNames } from '../../lib/useUserNames';
+import { instantToZoned, zonedToInstant } from './zonedTime';
 
 type Weekly = Schemas['WeeklyHoursDto'];
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
@@ -114,29 +115,239 @@ function AvailabilityEditor({ trainerId }: { trainerId: string }) {
   );
 }
 
-function Attendees({ sessionId }: { sessionId: string }) {
+type Session = Schemas['Session'];
+type Booking = Schemas['Booking'];
+type Attendee = Schemas['Attendee'];
+
+/** The body of `POST /api/bookings/{id}/reschedule`: a 1:1 moves to `starts_at`, a place
+ * on a class to another class (`session_id`) of its type. */
+export type BookingMove = { starts_at: string } | { session_id: string };
+
+function rescheduleBody(move: BookingMove): Schemas['BookingReschedule'] {
+  return move;
+}
+
+function RescheduleModal({
+  attendee,
+  session,
+  classes,
+  timeZone,
+  onClose,
+  onMoved,
+}: {
+  attendee: Attendee;
+  session: Session;
+  classes: Session[];
+  timeZone: string;
+  onClose: () => void;
+  onMoved: (b: Booking) => void;
+}) {
+  const qc = useQueryClient();
+  const group = session.kind === 'group';
+  const initial = instantToZoned(session.starts_at, timeZone);
+  const [date, setDate] = useState(initial.date);
+  const [time, setTime] = useState(initial.time);
+  const others = classes.filter((c) => c.id !== session.id && c.session_type_id === session.session_type_id && c.status === 'scheduled');
+  const [target, setTarget] = useState(others[0]?.id ?? '');
+  const startsAt = group ? null : zonedToInstant(date, time, timeZone);
+  const move = useMutation({
+    mutationFn: (m: BookingMove) =>
+      unwrap(api.POST('/api/bookings/{id}/reschedule', { params: { path: { id: attendee.booking_id } }, body: rescheduleBody(m) })),
+    onSuccess: (b) => {
+      void qc.invalidateQueries({ queryKey: ['sessions'] });
+      void qc.invalidateQueries({ queryKey: ['session'] });
+      onMoved(b);
+    },
+  });
+  const invalid = group ? !target : !startsAt;
+  return (
+    <Modal opened onClose={onClose} title="Reschedule booking">
+      <form
+        data-testid="reschedule-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (group) {
+            if (target) move.mutate({ session_id: target });
+          } else if (startsAt) {
+            move.mutate({ starts_at: startsAt });
+          }
+        }}
+      >
+        <Stack>
+          <Text size="sm">Now: {formatDateTime(session.starts_at, timeZone)}</Text>
+          {group ? (
+            others.length > 0 ? (
+              <NativeSelect
+                label="Move to class"
+                value={target}
+                onChange={(e) => setTarget(e.currentTarget.value)}
+                data-testid="reschedule-class"
+                data={others.map((c) => ({
+                  value: c.id,
+                  label: `${formatDateTime(c.starts_at, timeZone)} (${c.booked}/${c.capacity})`,
+                }))}
+              />
+            ) : (
+              <Text c="dimmed">No other class of this type is scheduled.</Text>
+            )
+          ) : (
+            <>
+              <Text size="sm" c="dimmed">
+                Times in <span data-testid="reschedule-tz" data-tz={timeZone}>{timeZone}</span>
+              </Text>
+              <Group wrap="wrap" align="end" gap="xs">
+                <TextInput type="date" label="New date" required value={date} onChange={(e) => setDate(e.currentTarget.value)} data-testid="reschedule-date" />
+                <TextInput type="time" label="New start" required value={time} onChange={(e) => setTime(e.currentTarget.value)} data-testid="reschedule-time" />
+              </Group>
+              {startsAt ? (
+                <Text size="xs" c="dimmed" data-testid="reschedule-instant" data-instant={startsAt}>
+                  {startsAt}
+                </Text>
+              ) : (
+                <Text size="xs" c="red">
+                  Enter a valid date and time.
+                </Text>
+              )}
+            </>
+          )}
+          <ProblemAlert error={move.error} />
+          <Group justify="end">
+            <Button variant="default" onClick={onClose}>
+              Close
+            </Button>
+            <Button type="submit" loading={move.isPending} disabled={invalid} data-testid="reschedule-submit">
+              Move booking
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+/** Attendance can be marked once the session has started, for a place booked or checked in. */
+export function mayMarkAttendance(session: Pick<Session, 'starts_at'>, attendee: Pick<Attendee, 'status'>, now = new Date()): boolean {
+  return new Date(session.starts_at).getTime() <= now.getTime() && (attendee.status === 'booked' || attendee.status === 'checked_in');
+}
+
+/** A booking that can still be moved: booked (or in line for a class) and to come. */
+export function mayReschedule(session: Pick<Session, 'starts_at' | 'kind'>, attendee: Pick<Attendee, 'status'>, now = new Date()): boolean {
+  if (new Date(session.starts_at).getTime() <= now.getTime()) return false;
+  return attendee.status === 'booked' || (session.kind === 'group' && attendee.status === 'waitlisted');
+}
+
+function statusColor(status: string): string {
+  switch (status) {
+    case 'booked':
+    case 'checked_in':
+      return 'blue';
+    case 'attended':
+      return 'green';
+    case 'waitlisted':
+      return 'yellow';
+    case 'no_show':
+    case 'late_cancelled':
+      return 'red';
+    default:
+      return 'gray';
+  }
+}
+
+function Attendees({
+  session,
+  classes,
+  timeZone,
+  onMoved,
+}: {
+  session: Session;
+  classes: Session[];
+  timeZone: string;
+  onMoved: (b: Booking) => void;
+}) {
+  const qc = useQueryClient();
   const q = useQuery({
-    queryKey: ['session', sessionId],
-    queryFn: () => unwrap(api.GET('/api/sessions/{id}', { params: { path: { id: sessionId } } })),
+    queryKey: ['session', session.id],
+    queryFn: () => unwrap(api.GET('/api/sessions/{id}', { params: { path: { id: session.id } } })),
   });
   const names = useUserNames((q.data?.attendees ?? []).map((a) => a.client_id));
+  const [moving, setMoving] = useState<Attendee | null>(null);
+  const mark = useMutation({
+    mutationFn: ({ bookingId, outcome }: { bookingId: string; outcome: Schemas['Outcome'] }) =>
+      unwrap(api.POST('/api/bookings/{id}/attendance', { params: { path: { id: bookingId } }, body: { outcome } })),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['session', session.id] });
+      void qc.invalidateQueries({ queryKey: ['sessions'] });
+    },
+  });
   if (q.isLoading) return <Loading />;
   if (q.error) return <ProblemAlert error={q.error} />;
+  const attendees = q.data?.attendees ?? [];
+  const now = new Date();
   return (
-    <Group gap={4} wrap="wrap">
-      {(q.data?.attendees ?? []).map((a) => (
-        <Badge key={a.booking_id} variant="light" color={a.status === 'booked' ? 'blue' : 'gray'}>
-          {names[a.client_id]} · {a.status}
-        </Badge>
+    <Stack gap={4} data-testid="attendees">
+      {attendees.length === 0 ? <Text c="dimmed" size="sm">Nobody has booked.</Text> : null}
+      {attendees.map((a) => (
+        <Group key={a.booking_id} gap="xs" wrap="wrap" data-testid="attendee-row" data-booking-id={a.booking_id} data-status={a.status}>
+          <Badge variant="light" color={statusColor(a.status)} data-testid="attendee-status">
+            {names[a.client_id]} · {a.status}
+            {a.waitlist_position ? ` #${a.waitlist_position}` : ''}
+          </Badge>
+          {mayReschedule(session, a, now) ? (
+            <Button size="compact-xs" variant="light" onClick={() => setMoving(a)} data-testid="reschedule-open">
+              Reschedule
+            </Button>
+          ) : null}
+          {mayMarkAttendance(session, a, now) ? (
+            <>
+              <Button
+                size="compact-xs"
+                variant="light"
+                color="green"
+                data-testid="mark-attended"
+                loading={mark.isPending && mark.variables?.bookingId === a.booking_id && mark.variables.outcome === 'attended'}
+                onClick={() => mark.mutate({ bookingId: a.booking_id, outcome: 'attended' })}
+              >
+                Attended
+              </Button>
+              <Button
+                size="compact-xs"
+                variant="light"
+                color="red"
+                data-testid="mark-no-show"
+                loading={mark.isPending && mark.variables?.bookingId === a.booking_id && mark.variables.outcome === 'no_show'}
+                onClick={() => mark.mutate({ bookingId: a.booking_id, outcome: 'no_show' })}
+              >
+                No-show
+              </Button>
+            </>
+          ) : null}
+        </Group>
       ))}
-    </Group>
+      <ProblemAlert error={mark.error} />
+      {moving ? (
+        <RescheduleModal
+          attendee={moving}
+          session={session}
+          classes={classes}
+          timeZone={timeZone}
+          onClose={() => setMoving(null)}
+          onMoved={(b) => {
+            setMoving(null);
+            onMoved(b);
+          }}
+        />
+      ) : null}
+    </Stack>
   );
 }
 
 function Sessions({ trainerId }: { trainerId: string }) {
   const { timeZone } = usePrefs();
-  const [from] = useState(() => new Date().toISOString());
+  const [now] = useState(() => Date.now());
+  const [withPast, setWithPast] = useState(false);
+  const from = new Date(withPast ? now - 7 * 86_400_000 : now).toISOString();
   const [open, setOpen] = useState<string | null>(null);
+  const [moved, setMoved] = useState<Booking | null>(null);
   const q = useQuery({
     queryKey: ['sessions', trainerId, from],
     queryFn: () => unwrap(api.GET('/api/sessions', { params: { query: { trainer_id: trainerId, from } } })),
@@ -146,6 +357,18 @@ function Sessions({ trainerId }: { trainerId: string }) {
       <Title order={2} size="h4" id="sessions-h" mb="xs">
         Upcoming sessions and bookings
       </Title>
+      <Checkbox
+        label="Include the last 7 days (to mark attendance)"
+        checked={withPast}
+        onChange={(e) => setWithPast(e.currentTarget.checked)}
+        data-testid="sessions-include-past"
+        mb="xs"
+      />
+      {moved ? (
+        <Alert color="green" my="xs" data-testid="rescheduled" data-starts-at={new Date(moved.starts_at).toISOString()} withCloseButton onClose={() => setMoved(null)}>
+          Moved to {formatDateTime(moved.starts_at, timeZone)} ({moved.status}).
+        </Alert>
+      ) : null}
       {q.isLoading ? <Loading /> : null}
       <ProblemAlert error={q.error} />
       {q.data && q.data.length === 0 ? <Text c="dimmed">No upcoming sessions.</Text> : null}
@@ -166,8 +389,8 @@ function Sessions({ trainerId }: { trainerId: string }) {
             <Table.Tbody>
               {q.data.map((s) => (
                 <Fragment key={s.id}>
-                  <Table.Tr>
-                    <Table.Td>{formatDateTime(s.starts_at, timeZone)}</Table.Td>
+                  <Table.Tr data-testid="session-row" data-session-id={s.id} data-starts-at={new Date(s.starts_at).toISOString()}>
+                    <Table.Td data-testid="session-when">{formatDateTime(s.starts_at, timeZone)}</Table.Td>
                     <Table.Td>{s.kind === 'group' ? 'Class' : '1:1'}</Table.Td>
                     <Table.Td>
                       {s.booked}/{s.capacity}
@@ -175,15 +398,21 @@ function Sessions({ trainerId }: { trainerId: string }) {
                     </Table.Td>
                     <Table.Td>{s.status}</Table.Td>
                     <Table.Td>
-                      <Button size="compact-sm" variant="subtle" onClick={() => setOpen(open === s.id ? null : s.id)} aria-expanded={open === s.id}>
+                      <Button
+                        size="compact-sm"
+                        variant="subtle"
+                        onClick={() => setOpen(open === s.id ? null : s.id)}
+                        aria-expanded={open === s.id}
+                        data-testid="session-attendees-toggle"
+                      >
                         {open === s.id ? 'Hide' : 'Attendees'}
                       </Button>
                     </Table.Td>
                   </Table.Tr>
                   {open === s.id ? (
-                    <Table.Tr>
+                    <Table.Tr data-testid="session-attendees" data-session-id={s.id}>
                       <Table.Td colSpan={5}>
-                        <Attendees sessionId={s.id} />
+                        <Attendees session={s} classes={q.data} timeZone={timeZone} onMoved={setMoved} />
                       </Table.Td>
                     </Table.Tr>
                   ) : null}
