@@ -5,8 +5,8 @@
 //! year (a missing one is a 404); anything else that is not a file (a client-side route
 //! such as `/trainer/clients/…`) gets `index.html`, never cached. A gzip copy beside a
 //! file (`x.js.gz`) is served to browsers that accept it. `/api/…` paths are never
-//! answered with the app: an unknown API path stays a problem-JSON 404. Every answer
-//! carries a strict Content-Security-Policy (scripts only from this origin).
+//! answered with the app: an unknown API path stays a problem-JSON 404. Every file and
+//! page carries a strict Content-Security-Policy (scripts only from this origin).
 
 use std::{
     path::{Path, PathBuf},
