@@ -1,4 +1,4 @@
-import { expect, request, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, request, type APIRequestContext, type APIResponse, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 
 export const PASSWORD = 'fitsync-demo-password';
@@ -18,18 +18,36 @@ export async function signIn(page: Page, email: string, home: RegExp) {
 }
 
 /** An API client of its own (a bearer token from the token endpoint), for what the test
- * computes independently of the page or does server-side. */
+ * computes independently of the page or does server-side. Its token is taken again when
+ * it runs out: scripts/web.sh gives access tokens 70 s, and a test on a busy machine can
+ * outlast one. */
 export async function apiAs(email: string): Promise<{ api: APIRequestContext; id: string }> {
-  const anonymous = await request.newContext({ baseURL: process.env.FITSYNC_WEB_URL ?? 'http://127.0.0.1:8080' });
-  const granted = await anonymous.post('/api/auth/token', {
-    form: { grant_type: 'password', username: email, password: PASSWORD },
-  });
-  expect(granted.status()).toBe(200);
-  const token = (await granted.json()).access_token as string;
-  await anonymous.dispose();
-  const api = await request.newContext({
-    baseURL: process.env.FITSYNC_WEB_URL ?? 'http://127.0.0.1:8080',
-    extraHTTPHeaders: { authorization: `Bearer ${token}` },
+  const base = await request.newContext({ baseURL: process.env.FITSYNC_WEB_URL ?? 'http://127.0.0.1:8080' });
+  const grant = async () => {
+    const granted = await base.post('/api/auth/token', {
+      form: { grant_type: 'password', username: email, password: PASSWORD },
+    });
+    expect(granted.status()).toBe(200);
+    return (await granted.json()).access_token as string;
+  };
+  let token = await grant();
+  type Options = { headers?: Record<string, string> } | undefined;
+  const send = async (method: (url: string, options?: Options) => Promise<APIResponse>, url: string, options: Options) => {
+    const once = () => method.call(base, url, { ...options, headers: { ...options?.headers, authorization: `Bearer ${token}` } });
+    const response = await once();
+    if (response.status() !== 401) return response;
+    token = await grant();
+    return once();
+  };
+  const api = new Proxy(base, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      if (['get', 'post', 'put', 'patch', 'delete', 'head', 'fetch'].includes(String(prop))) {
+        return (url: string, options?: Options) => send(value, url, options);
+      }
+      return value.bind(target);
+    },
   });
   const me = await api.get('/api/users/me');
   expect(me.status()).toBe(200);

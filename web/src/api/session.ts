@@ -1,5 +1,6 @@
 import { CSRF_HEADER, csrfToken, withCsrf } from './csrf';
 import { problemFromResponse } from './problem';
+import { forgetBootReads, recordBootReads, rememberBootRead, takeBootAnswer } from './boot';
 
 export type Role = 'client' | 'trainer' | 'gym' | 'admin';
 
@@ -23,20 +24,45 @@ let inflight: Promise<SessionInfo | null> | null = null;
  * other, each with the newest cookie; and each tab tells the others what it did. */
 const REFRESH_LOCK = 'fitsync-session-refresh';
 const RETRY_MS = 15_000;
+/** When the access cookie runs out (ms since the epoch), so that a reload need not
+ * refresh the session before its first read (`resumeSession`). */
+const EXPIRES_KEY = 'fitsync-session-expires';
 const channel: BroadcastChannel | null =
   typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('fitsync-session');
 channel?.addEventListener('message', (e: MessageEvent<SessionInfo | null>) => adopt(e.data));
 
 function adopt(s: SessionInfo | null) {
-  if (s) schedule(s);
+  if (s) schedule(Date.now() + s.expires_in * 1000);
   else clear();
   emit(s);
 }
 
 /** This tab's new session (or its end), and the other tabs'. */
 function publish(s: SessionInfo | null) {
+  try {
+    if (s) localStorage.setItem(EXPIRES_KEY, String(Date.now() + s.expires_in * 1000));
+    else localStorage.removeItem(EXPIRES_KEY);
+  } catch {
+    // No storage: reloads refresh first.
+  }
   adopt(s);
   channel?.postMessage(s);
+}
+
+/**
+ * After a reload: when the access cookie has more than a minute left, schedules its
+ * refresh and says so; otherwise (or when nobody knows) the caller refreshes first.
+ */
+export function resumeSession(): boolean {
+  let expiresAt = 0;
+  try {
+    expiresAt = Number(localStorage.getItem(EXPIRES_KEY) ?? 0);
+  } catch {
+    return false;
+  }
+  if (!(expiresAt - Date.now() > 60_000)) return false;
+  schedule(expiresAt);
+  return true;
 }
 
 function exclusively<T>(run: () => Promise<T>): Promise<T> {
@@ -53,10 +79,10 @@ function emit(s: SessionInfo | null) {
   for (const l of listeners) l(s);
 }
 
-function schedule(s: SessionInfo) {
+function schedule(expiresAt: number) {
   clearTimeout(refreshTimer);
   // A minute before the access cookie expires (never sooner than 5 s).
-  const ms = Math.max(5, s.expires_in - 60) * 1000;
+  const ms = Math.max(5_000, expiresAt - 60_000 - Date.now());
   refreshTimer = setTimeout(() => {
     // A refresh that failed (network, 5xx) is tried again before the cookie runs out;
     // a refused one (401, 403) ends the session instead.
@@ -80,6 +106,7 @@ export async function signIn(email: string, password: string): Promise<SessionIn
   });
   if (!res.ok) throw await problemFromResponse(res);
   const s = (await res.json()) as SessionInfo;
+  recordBootReads();
   publish(s);
   return s;
 }
@@ -119,6 +146,7 @@ async function postWithCsrf(url: string): Promise<void> {
 }
 
 export async function signOut(): Promise<void> {
+  forgetBootReads();
   try {
     await postWithCsrf('/api/auth/session/logout');
   } finally {
@@ -127,6 +155,7 @@ export async function signOut(): Promise<void> {
 }
 
 export async function signOutEverywhere(): Promise<void> {
+  forgetBootReads();
   try {
     await postWithCsrf('/api/auth/logout-all');
     await postWithCsrf('/api/auth/session/logout').catch(() => undefined);
@@ -151,7 +180,11 @@ function isSessionPath(url: string): boolean {
  */
 export async function apiFetch(input: Request): Promise<Response> {
   const retry = input.clone();
-  const res = await fetch(withCsrf(input));
+  const get = input.method === 'GET';
+  // A read public/boot.js started before the app was running, if it did.
+  const early = get ? takeBootAnswer(input.url) : undefined;
+  const res = early ? await early.catch(() => fetch(withCsrf(input))) : await fetch(withCsrf(input));
+  if (get && res.ok) rememberBootRead(input.url);
   if (res.status !== 401 || isSessionPath(input.url)) return res;
   const s = await refreshSession().catch(() => null);
   if (!s) return res;

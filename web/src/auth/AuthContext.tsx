@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Schemas } from '../api/client';
 import { unwrap } from '../api/problem';
 import { csrfToken } from '../api/csrf';
-import { onSessionChange, refreshSession, signOut, signOutEverywhere, type Role } from '../api/session';
+import { onSessionChange, refreshSession, resumeSession, signOut, signOutEverywhere, type Role } from '../api/session';
 import type { Unit } from '../lib/units';
 import { browserTimeZone } from '../lib/time';
 
@@ -43,10 +43,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     let alive = true;
     (async () => {
-      if (csrfToken()) {
-        // A reload: rotate the session (this also schedules the next refresh).
-        await refreshSession().catch(() => null);
-      }
+      // A reload: if the access cookie may have run out (or nobody knows), rotate the
+      // session first; either way the next refresh is scheduled.
+      if (csrfToken() && !resumeSession()) await refreshSession().catch(() => null);
       if (alive) await loadMe();
     })();
     const off = onSessionChange((s) => {

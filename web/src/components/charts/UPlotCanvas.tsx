@@ -1,6 +1,5 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import type { ChartData } from './types';
 
 /** The performance mark set when the first chart of a page has been drawn. */

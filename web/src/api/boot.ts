@@ -1,0 +1,79 @@
+/**
+ * The app's side of `public/boot.js`, which starts the first reads of a page load before
+ * the app's JavaScript has arrived. Here:
+ * - `takeBootAnswer` hands the app such a read's answer instead of fetching again: once,
+ *   and only in the first seconds after the load;
+ * - `rememberBootRead` records the GETs a screen makes in its first seconds after a load
+ *   or a sign-in, per address, for boot.js to start next time;
+ * - `forgetBootReads` drops them at sign-out.
+ */
+
+/** The localStorage key prefix boot.js reads (`fitsync-boot-reads:` + the path). */
+export const BOOT_READS = 'fitsync-boot-reads:';
+/** boot.js always starts this read. */
+export const ME = '/api/users/me';
+const MAX_READS = 12;
+/** How long an early answer may wait for the app to ask for it. */
+const FRESH_MS = 10_000;
+/** How long after a load (or a sign-in) a screen's reads are recorded. */
+const RECORD_MS = 5_000;
+
+interface Boot {
+  at: number;
+  started: Record<string, Promise<Response> | undefined>;
+}
+
+declare global {
+  interface Window {
+    __fitsyncBoot?: Boot;
+  }
+}
+
+/** An API address as boot.js writes it: path and query, on this origin. */
+function local(url: string): string | null {
+  const u = new URL(url, window.location.origin);
+  if (u.origin !== window.location.origin || !u.pathname.startsWith('/api/')) return null;
+  return u.pathname + u.search;
+}
+
+/** The answer boot.js started for this GET, if there is one and it is fresh. */
+export function takeBootAnswer(url: string): Promise<Response> | undefined {
+  const boot = typeof window === 'undefined' ? undefined : window.__fitsyncBoot;
+  const key = boot && local(url);
+  if (!boot || !key) return undefined;
+  const answer = boot.started[key];
+  delete boot.started[key];
+  return answer && Date.now() - boot.at <= FRESH_MS ? answer : undefined;
+}
+
+let recording = { since: Date.now(), path: null as string | null, reads: [] as string[] };
+
+/** Records reads from now on, for the first screen that makes them (after a sign-in). */
+export function recordBootReads() {
+  recording = { since: Date.now(), path: null, reads: [] };
+}
+
+/** A GET that succeeded: one of the screen's first reads, if it is early enough. */
+export function rememberBootRead(url: string) {
+  const key = local(url);
+  if (!key || key === ME || key.startsWith('/api/auth/')) return;
+  if (Date.now() - recording.since > RECORD_MS) return;
+  const path = window.location.pathname;
+  if (recording.path === null) recording.path = path;
+  if (recording.path !== path || recording.reads.includes(key) || recording.reads.length >= MAX_READS) return;
+  recording.reads.push(key);
+  try {
+    localStorage.setItem(BOOT_READS + path, JSON.stringify(recording.reads));
+  } catch {
+    // Storage full or refused: the next load just starts fewer reads early.
+  }
+}
+
+/** At sign-out: the next user of this browser starts nobody's reads. */
+export function forgetBootReads() {
+  try {
+    for (const key of Object.keys(localStorage)) if (key.startsWith(BOOT_READS)) localStorage.removeItem(key);
+  } catch {
+    // Nothing stored.
+  }
+}
