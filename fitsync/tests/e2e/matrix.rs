@@ -900,6 +900,13 @@ fn cases() -> Vec<Case> {
             gym_management(200),
         ),
         Case::new(
+            M::GET,
+            "/api/gyms/{id}/invitations",
+            "/api/gyms/{gym}/invitations",
+            None,
+            gym_management(200),
+        ),
+        Case::new(
             M::POST,
             "/api/gyms/{id}/invitations",
             "/api/gyms/{gym}/invitations",

@@ -234,6 +234,30 @@ pub async fn invite(
     Ok((StatusCode::CREATED, Json(row)))
 }
 
+/// `GET /api/gyms/{id}/invitations`: the invitations a gym has sent, newest first.
+#[utoipa::path(
+    get, path = "/api/gyms/{id}/invitations", tag = "gyms",
+    summary = "The invitations a gym has sent, open, accepted or expired (the gym's owner, admins)",
+    params(("id" = Uuid, Path, description = "The gym")),
+    responses((status = 200, description = "Invitations, newest first (at most 500)", body = Vec<Invitation>), (status = 404, description = "No such gym", body = fitsync_platform::Problem)),
+    security(("bearer" = []))
+)]
+pub async fn sent_invitations(
+    State(state): State<UsersState>,
+    user: AuthUser,
+    ApiPath(gym): ApiPath<Uuid>,
+) -> Result<Json<Vec<Invitation>>, ApiError> {
+    manages(&state, &user, gym).await?;
+    let rows = sqlx::query_as::<_, Invitation>(
+        "select id, gym_id, email, role, created_at, expires_at, accepted_at from gym_invitations
+         where gym_id = $1 order by created_at desc, id desc limit 500",
+    )
+    .bind(gym)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}
+
 /// `GET /api/gyms/invitations`: open invitations addressed to the caller's email.
 #[utoipa::path(
     get, path = "/api/gyms/invitations", tag = "gyms",

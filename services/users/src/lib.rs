@@ -102,7 +102,7 @@ pub fn router(state: UsersState) -> OpenApiRouter {
         .routes(routes!(gyms::my_invitations))
         .routes(routes!(gyms::accept))
         .routes(routes!(gyms::members))
-        .routes(routes!(gyms::invite))
+        .routes(routes!(gyms::invite, gyms::sent_invitations))
         .routes(routes!(gyms::remove))
         .with_state(state)
 }
