@@ -1,5 +1,5 @@
-import { expect, test, type APIRequestContext } from '@playwright/test';
-import { apiAs, GYM, json, screenshot, signIn, TRAINER } from './support';
+import { expect, test } from '@playwright/test';
+import { apiAs, GYM, HOUR, json, plusDays, same, screenshot, signIn, TRAINER, upcomingOneOnOne, wallClock, type Booking, type Slot } from './support';
 
 type Package = {
   id: string;
@@ -11,42 +11,6 @@ type Package = {
   price_cents: number;
   currency: string;
 };
-type Session = {
-  id: string;
-  session_type_id: string;
-  kind: string;
-  starts_at: string;
-  ends_at: string;
-  booked: number;
-  status: string;
-};
-type SessionDetail = Session & { attendees?: { booking_id: string; client_id: string; status: string }[] | null };
-type Booking = { id: string; session_id: string; session_type_id: string; starts_at: string; status: string };
-type Slot = { starts_at: string; ends_at: string; local_start: string };
-
-const HOUR = 3_600_000;
-
-/** `YYYY-MM-DD` and `HH:MM` of an instant on the wall clock of `timeZone` (Intl, in the test). */
-function wallClock(iso: string, timeZone: string): { date: string; time: string } {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(new Date(iso));
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
-  return { date: `${get('year')}-${get('month')}-${get('day')}`, time: `${get('hour')}:${get('minute')}` };
-}
-
-/** A `YYYY-MM-DD` day plus `n` days. */
-function plusDays(day: string, n: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + n * 24 * HOUR).toISOString().slice(0, 10);
-}
-
-const same = (a: string, b: string) => Date.parse(a) === Date.parse(b);
 
 test('a gym owner creates a package through the form; it is in the table and in the API', async ({ page }) => {
   const gym = await apiAs(GYM);
@@ -94,21 +58,6 @@ test('a gym owner creates a package through the form; it is in the table and in 
   await screenshot(page, 'gym-packages-desktop');
   await gym.api.dispose();
 });
-
-/** An upcoming 1:1 of the trainer's with a booked client, far enough ahead to move. */
-async function upcomingOneOnOne(api: APIRequestContext, trainerId: string, from: string) {
-  const sessions = await json<Session[]>(api, `/api/sessions?trainer_id=${trainerId}&from=${encodeURIComponent(from)}`);
-  const soon = Date.now() + 3 * HOUR;
-  for (const s of sessions) {
-    if (s.kind !== 'one_on_one' || s.status !== 'scheduled' || s.booked < 1 || Date.parse(s.starts_at) < soon) continue;
-    const detail = await json<SessionDetail>(api, `/api/sessions/${s.id}`);
-    const attendee = (detail.attendees ?? []).find((a) => a.status === 'booked');
-    if (!attendee) continue;
-    const booking = await json<Booking>(api, `/api/bookings/${attendee.booking_id}`);
-    return { session: s, booking, others: sessions.filter((o) => o.id !== s.id && o.status === 'scheduled' && Date.parse(o.starts_at) > soon) };
-  }
-  return null;
-}
 
 test("a trainer reschedules a client's booking by the form to a free slot; a taken time is refused with the API's problem", async ({ page }) => {
   const trainer = await apiAs(TRAINER);

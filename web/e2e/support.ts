@@ -82,3 +82,57 @@ export async function atPhoneWidth(page: Page, name: string) {
 export function epley(weightKg: number, toFailure: number): number {
   return toFailure === 1 ? weightKg : weightKg * (1 + toFailure / 30);
 }
+
+// --- Sessions and bookings (the schedule and calendar specs) ---------------------------
+
+export type Session = {
+  id: string;
+  session_type_id: string;
+  kind: string;
+  starts_at: string;
+  ends_at: string;
+  booked: number;
+  status: string;
+};
+export type SessionDetail = Session & { attendees?: { booking_id: string; client_id: string; status: string }[] | null };
+export type Booking = { id: string; session_id: string; session_type_id: string; starts_at: string; status: string };
+export type Slot = { starts_at: string; ends_at: string; local_start: string };
+
+export const HOUR = 3_600_000;
+
+/** `YYYY-MM-DD` and `HH:MM` of an instant on the wall clock of `timeZone` (Intl, in the test). */
+export function wallClock(iso: string, timeZone: string): { date: string; time: string } {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).formatToParts(new Date(iso));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  return { date: `${get('year')}-${get('month')}-${get('day')}`, time: `${get('hour')}:${get('minute')}` };
+}
+
+/** A `YYYY-MM-DD` day plus `n` days. */
+export function plusDays(day: string, n: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * 24 * HOUR).toISOString().slice(0, 10);
+}
+
+export const same = (a: string, b: string) => Date.parse(a) === Date.parse(b);
+
+/** An upcoming 1:1 of the trainer's with a booked client, far enough ahead to move. */
+export async function upcomingOneOnOne(api: APIRequestContext, trainerId: string, from: string) {
+  const sessions = await json<Session[]>(api, `/api/sessions?trainer_id=${trainerId}&from=${encodeURIComponent(from)}`);
+  const soon = Date.now() + 3 * HOUR;
+  for (const s of sessions) {
+    if (s.kind !== 'one_on_one' || s.status !== 'scheduled' || s.booked < 1 || Date.parse(s.starts_at) < soon) continue;
+    const detail = await json<SessionDetail>(api, `/api/sessions/${s.id}`);
+    const attendee = (detail.attendees ?? []).find((a) => a.status === 'booked');
+    if (!attendee) continue;
+    const booking = await json<Booking>(api, `/api/bookings/${attendee.booking_id}`);
+    return { session: s, booking, others: sessions.filter((o) => o.id !== s.id && o.status === 'scheduled' && Date.parse(o.starts_at) > soon) };
+  }
+  return null;
+}

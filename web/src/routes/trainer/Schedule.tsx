@@ -1,6 +1,6 @@
 import { Fragment, useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, Badge, Button, Card, Checkbox, Group, Modal, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Checkbox, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { api, type Schemas } from '../../api/client';
 import { unwrap } from '../../api/problem';
 import { useMe, usePrefs } from '../../auth/AuthContext';
@@ -8,18 +8,17 @@ import { ProblemAlert } from '../../components/ProblemAlert';
 import { Loading } from '../../components/Loading';
 import { formatDateTime } from '../../lib/time';
 import { useUserNames } from '../../lib/useUserNames';
-import { instantToZoned, zonedToInstant } from './zonedTime';
+import { availabilityQuery, mayReschedule, RescheduleModal, sessionQuery } from './reschedule';
+import { WeekCalendar } from './WeekCalendar';
+
+export { mayReschedule };
 
 type Weekly = Schemas['WeeklyHoursDto'];
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
 function AvailabilityEditor({ trainerId }: { trainerId: string }) {
   const qc = useQueryClient();
-  const q = useQuery({
-    queryKey: ['availability', trainerId],
-    queryFn: () => unwrap(api.GET('/api/availability/{trainer_id}', { params: { path: { trainer_id: trainerId } } })),
-    retry: false,
-  });
+  const q = useQuery(availabilityQuery(trainerId));
   const [tz, setTz] = useState('');
   const [weekly, setWeekly] = useState<Weekly[]>([]);
   useEffect(() => {
@@ -119,121 +118,9 @@ type Session = Schemas['Session'];
 type Booking = Schemas['Booking'];
 type Attendee = Schemas['Attendee'];
 
-/** The body of `POST /api/bookings/{id}/reschedule`: a 1:1 moves to `starts_at`, a place
- * on a class to another class (`session_id`) of its type. */
-export type BookingMove = { starts_at: string } | { session_id: string };
-
-function rescheduleBody(move: BookingMove): Schemas['BookingReschedule'] {
-  return move;
-}
-
-function RescheduleModal({
-  attendee,
-  session,
-  classes,
-  timeZone,
-  onClose,
-  onMoved,
-}: {
-  attendee: Attendee;
-  session: Session;
-  classes: Session[];
-  timeZone: string;
-  onClose: () => void;
-  onMoved: (b: Booking) => void;
-}) {
-  const qc = useQueryClient();
-  const group = session.kind === 'group';
-  const initial = instantToZoned(session.starts_at, timeZone);
-  const [date, setDate] = useState(initial.date);
-  const [time, setTime] = useState(initial.time);
-  const others = classes.filter((c) => c.id !== session.id && c.session_type_id === session.session_type_id && c.status === 'scheduled');
-  const [target, setTarget] = useState(others[0]?.id ?? '');
-  const startsAt = group ? null : zonedToInstant(date, time, timeZone);
-  const move = useMutation({
-    mutationFn: (m: BookingMove) =>
-      unwrap(api.POST('/api/bookings/{id}/reschedule', { params: { path: { id: attendee.booking_id } }, body: rescheduleBody(m) })),
-    onSuccess: (b) => {
-      void qc.invalidateQueries({ queryKey: ['sessions'] });
-      void qc.invalidateQueries({ queryKey: ['session'] });
-      onMoved(b);
-    },
-  });
-  const invalid = group ? !target : !startsAt;
-  return (
-    <Modal opened onClose={onClose} title="Reschedule booking">
-      <form
-        data-testid="reschedule-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (group) {
-            if (target) move.mutate({ session_id: target });
-          } else if (startsAt) {
-            move.mutate({ starts_at: startsAt });
-          }
-        }}
-      >
-        <Stack>
-          <Text size="sm">Now: {formatDateTime(session.starts_at, timeZone)}</Text>
-          {group ? (
-            others.length > 0 ? (
-              <NativeSelect
-                label="Move to class"
-                value={target}
-                onChange={(e) => setTarget(e.currentTarget.value)}
-                data-testid="reschedule-class"
-                data={others.map((c) => ({
-                  value: c.id,
-                  label: `${formatDateTime(c.starts_at, timeZone)} (${c.booked}/${c.capacity})`,
-                }))}
-              />
-            ) : (
-              <Text c="dimmed">No other class of this type is scheduled.</Text>
-            )
-          ) : (
-            <>
-              <Text size="sm" c="dimmed">
-                Times in <span data-testid="reschedule-tz" data-tz={timeZone}>{timeZone}</span>
-              </Text>
-              <Group wrap="wrap" align="end" gap="xs">
-                <TextInput type="date" label="New date" required value={date} onChange={(e) => setDate(e.currentTarget.value)} data-testid="reschedule-date" />
-                <TextInput type="time" label="New start" required value={time} onChange={(e) => setTime(e.currentTarget.value)} data-testid="reschedule-time" />
-              </Group>
-              {startsAt ? (
-                <Text size="xs" c="dimmed" data-testid="reschedule-instant" data-instant={startsAt}>
-                  {startsAt}
-                </Text>
-              ) : (
-                <Text size="xs" c="red">
-                  Enter a valid date and time.
-                </Text>
-              )}
-            </>
-          )}
-          <ProblemAlert error={move.error} />
-          <Group justify="end">
-            <Button variant="default" onClick={onClose}>
-              Close
-            </Button>
-            <Button type="submit" loading={move.isPending} disabled={invalid} data-testid="reschedule-submit">
-              Move booking
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Modal>
-  );
-}
-
 /** Attendance can be marked once the session has started, for a place booked or checked in. */
 export function mayMarkAttendance(session: Pick<Session, 'starts_at'>, attendee: Pick<Attendee, 'status'>, now = new Date()): boolean {
   return new Date(session.starts_at).getTime() <= now.getTime() && (attendee.status === 'booked' || attendee.status === 'checked_in');
-}
-
-/** A booking that can still be moved: booked (or in line for a class) and to come. */
-export function mayReschedule(session: Pick<Session, 'starts_at' | 'kind'>, attendee: Pick<Attendee, 'status'>, now = new Date()): boolean {
-  if (new Date(session.starts_at).getTime() <= now.getTime()) return false;
-  return attendee.status === 'booked' || (session.kind === 'group' && attendee.status === 'waitlisted');
 }
 
 function statusColor(status: string): string {
@@ -265,10 +152,7 @@ function Attendees({
   onMoved: (b: Booking) => void;
 }) {
   const qc = useQueryClient();
-  const q = useQuery({
-    queryKey: ['session', session.id],
-    queryFn: () => unwrap(api.GET('/api/sessions/{id}', { params: { path: { id: session.id } } })),
-  });
+  const q = useQuery(sessionQuery(session.id));
   const names = useUserNames((q.data?.attendees ?? []).map((a) => a.client_id));
   const [moving, setMoving] = useState<Attendee | null>(null);
   const mark = useMutation({
@@ -433,6 +317,7 @@ export default function Schedule() {
       <Title order={1} size="h2">
         Availability and bookings
       </Title>
+      <WeekCalendar trainerId={me.id} />
       <Sessions trainerId={me.id} />
       <AvailabilityEditor trainerId={me.id} />
     </Stack>
