@@ -1,9 +1,11 @@
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, Badge, Button, Card, Group, NativeSelect, Stack, Table, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Group, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { api } from '../../api/client';
 import { unwrap } from '../../api/problem';
-import { useMe } from '../../auth/AuthContext';
+import { useMe, usePrefs } from '../../auth/AuthContext';
+import { formatDateTime } from '../../lib/time';
+import type { Schemas } from '../../api/client';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { Loading } from '../../components/Loading';
 
@@ -20,7 +22,10 @@ export default function GymMembers() {
   const [role, setRole] = useState<'client' | 'trainer'>('client');
   const invite = useMutation({
     mutationFn: () => unwrap(api.POST('/api/gyms/{id}/invitations', { params: { path: { id: gymId } }, body: { email: email.trim(), role } })),
-    onSuccess: () => setEmail(''),
+    onSuccess: () => {
+      setEmail('');
+      void qc.invalidateQueries({ queryKey: ['gym-invitations'] });
+    },
   });
   const remove = useMutation({
     mutationFn: (userId: string) => unwrap(api.POST('/api/gyms/{id}/members/{user_id}/remove', { params: { path: { id: gymId, user_id: userId } } })),
@@ -99,6 +104,67 @@ export default function GymMembers() {
           </Table>
         </div>
       ) : null}
+      <SentInvitations gymId={gymId} />
     </Stack>
+  );
+}
+
+/** Where an invitation stands: accepted, open until it expires, or expired. */
+export function invitationStatus(i: Schemas['Invitation'], now: number = Date.now()): 'accepted' | 'open' | 'expired' {
+  if (i.accepted_at) return 'accepted';
+  return Date.parse(i.expires_at) > now ? 'open' : 'expired';
+}
+
+const STATUS_COLOR = { accepted: 'green', open: 'blue', expired: 'gray' } as const;
+
+function SentInvitations({ gymId }: { gymId: string }) {
+  const { timeZone } = usePrefs();
+  const q = useQuery({
+    queryKey: ['gym-invitations', gymId],
+    enabled: !!gymId,
+    queryFn: () => unwrap(api.GET('/api/gyms/{id}/invitations', { params: { path: { id: gymId } } })),
+  });
+  return (
+    <Card withBorder component="section" aria-labelledby="invitations-h">
+      <Title order={2} size="h4" id="invitations-h" mb="xs">
+        Invitations sent
+      </Title>
+      {q.isLoading ? <Loading /> : null}
+      <ProblemAlert error={q.error} />
+      {q.data && q.data.length === 0 ? <Text c="dimmed">No invitations sent yet.</Text> : null}
+      {q.data && q.data.length > 0 ? (
+        <div className="fs-scroll">
+          <Table data-testid="invitations-table">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Email</Table.Th>
+                <Table.Th>As</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Sent</Table.Th>
+                <Table.Th>Open until</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {q.data.map((i) => {
+                const status = invitationStatus(i);
+                return (
+                  <Table.Tr key={i.id} data-testid="invitation-row" data-id={i.id} data-status={status}>
+                    <Table.Td>{i.email}</Table.Td>
+                    <Table.Td>{i.role}</Table.Td>
+                    <Table.Td>
+                      <Badge variant="light" color={STATUS_COLOR[status]}>
+                        {status}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>{formatDateTime(i.created_at, timeZone)}</Table.Td>
+                    <Table.Td>{status === 'open' ? formatDateTime(i.expires_at, timeZone) : '—'}</Table.Td>
+                  </Table.Tr>
+                );
+              })}
+            </Table.Tbody>
+          </Table>
+        </div>
+      ) : null}
+    </Card>
   );
 }
