@@ -8,6 +8,7 @@ import { ProblemAlert } from '../../components/ProblemAlert';
 import { Loading } from '../../components/Loading';
 import { ChartCard } from '../../components/charts/ChartCard';
 import { alignSeries } from '../../components/ProgressDashboard';
+import { BookingsHeatmap, RetentionCohorts } from './KpiCharts';
 import { addDays, localDate } from '../../lib/time';
 
 type GymMetric = Schemas['GymMetric'];
@@ -68,6 +69,7 @@ export default function GymKpis() {
   const data = useMemo(() => alignSeries([{ label, points: series.data?.points ?? [] }]), [series.data, label]);
   if (!gymId) return <Text>You do not belong to a gym.</Text>;
   const f = kpis.data?.figures;
+  const kpiState = { loading: kpis.isLoading, error: kpis.error };
   return (
     <Stack>
       <Title order={1} size="h2">
@@ -109,6 +111,8 @@ export default function GymKpis() {
       </Group>
       <ProblemAlert error={series.error} />
       {series.isLoading ? <Loading /> : <ChartCard id="gym-series" title={`${label} per ${bucket}`} ariaLabel={`${label} per ${bucket} from ${from} to ${to}`} data={data} digits={0} />}
+      <BookingsHeatmap rows={kpis.data?.bookings_by_hour} state={kpiState} from={kpis.data?.from ?? from} to={kpis.data?.to ?? to} />
+      <RetentionCohorts cohorts={kpis.data?.cohorts} state={kpiState} />
       {kpis.data && kpis.data.revenue.length > 0 ? (
         <Card withBorder component="section" aria-labelledby="rev-h">
           <Title order={2} size="h5" id="rev-h" mb="xs">
