@@ -1,12 +1,12 @@
-import { Fragment, useEffect, useState } from 'react';
+import { Fragment, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, Badge, Button, Card, Checkbox, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Checkbox, Group, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { api, type Schemas } from '../../api/client';
 import { unwrap } from '../../api/problem';
 import { useMe, usePrefs } from '../../auth/AuthContext';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { Loading } from '../../components/Loading';
-import { formatDateTime } from '../../lib/time';
+import { addDays, formatDateTime, formatDay, localDate } from '../../lib/time';
 import { useUserNames } from '../../lib/useUserNames';
 import { availabilityQuery, mayReschedule, RescheduleModal, sessionQuery } from './reschedule';
 import { WeekCalendar } from './WeekCalendar';
@@ -14,49 +14,161 @@ import { WeekCalendar } from './WeekCalendar';
 export { mayReschedule };
 
 type Weekly = Schemas['WeeklyHoursDto'];
+type Availability = Schemas['Availability'];
+type AvailabilityException = Schemas['ExceptionDto'];
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
-function AvailabilityEditor({ trainerId }: { trainerId: string }) {
+/** The body of `PUT /api/availability/{trainer_id}`: the stored availability (if any) with
+ * `patch` applied, everything else kept as it stands. */
+export function availabilityBody(a: Availability | undefined, patch: Partial<Schemas['AvailabilityRequest']>): Schemas['AvailabilityRequest'] {
+  return {
+    time_zone: a?.time_zone ?? '',
+    weekly: a?.weekly ?? [],
+    exceptions: a?.exceptions ?? [],
+    buffer_before_min: a?.buffer_before_min,
+    buffer_after_min: a?.buffer_after_min,
+    min_notice_min: a?.min_notice_min,
+    horizon_days: a?.horizon_days,
+    max_per_day: a?.max_per_day,
+    max_per_week: a?.max_per_week,
+    slot_step_min: a?.slot_step_min,
+    ...patch,
+  };
+}
+
+/** Saves a whole availability; the week calendar and the editor read the answer. */
+function useSaveAvailability(trainerId: string) {
   const qc = useQueryClient();
-  const q = useQuery(availabilityQuery(trainerId));
-  const [tz, setTz] = useState('');
-  const [weekly, setWeekly] = useState<Weekly[]>([]);
-  useEffect(() => {
-    if (q.data) {
-      setTz(q.data.time_zone);
-      setWeekly(q.data.weekly);
-    }
-  }, [q.data]);
-  const save = useMutation({
-    mutationFn: () => {
-      const a = q.data;
-      return unwrap(
-        api.PUT('/api/availability/{trainer_id}', {
-          params: { path: { trainer_id: trainerId } },
-          body: {
-            time_zone: tz,
-            weekly,
-            exceptions: a?.exceptions ?? [],
-            buffer_before_min: a?.buffer_before_min,
-            buffer_after_min: a?.buffer_after_min,
-            min_notice_min: a?.min_notice_min,
-            horizon_days: a?.horizon_days,
-            max_per_day: a?.max_per_day,
-            max_per_week: a?.max_per_week,
-            slot_step_min: a?.slot_step_min,
-          },
-        }),
-      );
-    },
+  return useMutation({
+    mutationFn: (body: Schemas['AvailabilityRequest']) =>
+      unwrap(api.PUT('/api/availability/{trainer_id}', { params: { path: { trainer_id: trainerId } }, body })),
     onSuccess: (d) => qc.setQueryData(['availability', trainerId], d),
   });
+}
+
+function exceptionLabel(e: AvailabilityException): string {
+  const hours = e.starts && e.ends ? `${e.starts}–${e.ends}` : null;
+  if (e.kind === 'extra') return `Extra hours ${hours ?? ''}`.trim();
+  return hours ? `Off ${hours}` : 'Day off';
+}
+
+type ExceptionForm = 'day_off' | 'hours_off' | 'extra';
+
+/** Dates that differ from the weekly hours: the upcoming ones (in the availability's time
+ * zone) with a remove button, and a form to add one. Each change is saved at once, with
+ * the stored weekly hours (not the editor's unsaved ones). */
+function ExceptionsEditor({ trainerId, availability }: { trainerId: string; availability: Availability }) {
+  const save = useSaveAvailability(trainerId);
+  const tz = availability.time_zone;
+  const today = localDate(new Date(), tz);
+  const [date, setDate] = useState(() => addDays(today, 1));
+  const [form, setForm] = useState<ExceptionForm>('day_off');
+  const [starts, setStarts] = useState('09:00');
+  const [ends, setEnds] = useState('12:00');
+  const all = availability.exceptions;
+  const upcoming = all.map((e, i) => ({ e, i })).filter(({ e }) => e.date >= today).sort((a, b) => a.e.date.localeCompare(b.e.date) || (a.e.starts ?? '').localeCompare(b.e.starts ?? ''));
+  const timed = form !== 'day_off';
+  const invalid = !/^\d{4}-\d{2}-\d{2}$/.test(date) || (timed && !(starts && ends && starts < ends));
+  const saveExceptions = (exceptions: AvailabilityException[]) => save.mutate(availabilityBody(availability, { exceptions }));
+  return (
+    <Stack gap="xs" mt="md" data-testid="exceptions">
+      <Title order={3} size="h5">
+        Exceptions
+      </Title>
+      <Text size="xs" c="dimmed">
+        Days off and extra hours on a date, in {tz}.
+      </Text>
+      {upcoming.length === 0 ? (
+        <Text size="sm" c="dimmed" data-testid="exceptions-empty">
+          No upcoming exceptions.
+        </Text>
+      ) : (
+        <Stack gap={4}>
+          {upcoming.map(({ e, i }) => (
+            <Group key={`${e.date}-${e.kind}-${e.starts ?? ''}-${i}`} gap="xs" data-testid="exception-row" data-date={e.date} data-kind={e.kind} data-starts={e.starts ?? ''} data-ends={e.ends ?? ''}>
+              <Badge variant="light" color={e.kind === 'off' ? 'red' : 'green'}>
+                {formatDay(e.date)}
+              </Badge>
+              <Text size="sm">{exceptionLabel(e)}</Text>
+              <Button
+                size="compact-xs"
+                variant="subtle"
+                color="red"
+                aria-label={`Remove ${exceptionLabel(e)} on ${e.date}`}
+                disabled={save.isPending}
+                onClick={() => saveExceptions(all.filter((_, j) => j !== i))}
+                data-testid="exception-remove"
+              >
+                Remove
+              </Button>
+            </Group>
+          ))}
+        </Stack>
+      )}
+      <form
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          if (invalid) return;
+          const added: AvailabilityException = timed ? { date, kind: form === 'extra' ? 'extra' : 'off', starts, ends } : { date, kind: 'off' };
+          saveExceptions([...all, added]);
+        }}
+        data-testid="exception-form"
+      >
+        <Group wrap="wrap" align="end" gap="xs">
+          <TextInput type="date" label="Date" required value={date} min={today} onChange={(ev) => setDate(ev.currentTarget.value)} data-testid="exception-date" />
+          <NativeSelect
+            label="Kind"
+            value={form}
+            onChange={(ev) => setForm(ev.currentTarget.value as ExceptionForm)}
+            data={[
+              { value: 'day_off', label: 'Day off' },
+              { value: 'hours_off', label: 'Off for some hours' },
+              { value: 'extra', label: 'Extra hours' },
+            ]}
+            data-testid="exception-kind"
+          />
+          {timed ? (
+            <>
+              <TextInput type="time" label="From" required value={starts} onChange={(ev) => setStarts(ev.currentTarget.value)} data-testid="exception-starts" />
+              <TextInput type="time" label="Until" required value={ends} onChange={(ev) => setEnds(ev.currentTarget.value)} data-testid="exception-ends" />
+            </>
+          ) : null}
+          <Button type="submit" variant="light" loading={save.isPending} disabled={invalid} data-testid="exception-add">
+            Add exception
+          </Button>
+        </Group>
+        {timed && starts && ends && starts >= ends ? (
+          <Text size="xs" c="red">
+            The end must be after the start.
+          </Text>
+        ) : null}
+      </form>
+      <ProblemAlert error={save.error} />
+    </Stack>
+  );
+}
+
+function AvailabilityEditor({ trainerId }: { trainerId: string }) {
+  const q = useQuery(availabilityQuery(trainerId));
+  // Unsaved edits; null: as stored.
+  const [tzDraft, setTz] = useState<string | null>(null);
+  const [weeklyDraft, setWeeklyDraft] = useState<Weekly[] | null>(null);
+  const tz = tzDraft ?? q.data?.time_zone ?? '';
+  const weekly = weeklyDraft ?? q.data?.weekly ?? [];
+  const setWeekly = (f: (ws: Weekly[]) => Weekly[]) => setWeeklyDraft(f(weekly));
+  const save = useSaveAvailability(trainerId);
   if (q.isLoading) return <Loading />;
   return (
     <Card withBorder component="section" aria-labelledby="avail-h">
       <form
         onSubmit={(e) => {
           e.preventDefault();
-          save.mutate();
+          save.mutate(availabilityBody(q.data, { time_zone: tz, weekly }), {
+            onSuccess: () => {
+              setTz(null);
+              setWeeklyDraft(null);
+            },
+          });
         }}
       >
         <Title order={2} size="h4" id="avail-h" mb="xs">
@@ -110,6 +222,13 @@ function AvailabilityEditor({ trainerId }: { trainerId: string }) {
           Save availability
         </Button>
       </form>
+      {q.data ? (
+        <ExceptionsEditor trainerId={trainerId} availability={q.data} />
+      ) : (
+        <Text size="sm" c="dimmed" mt="md">
+          Save your weekly hours first; then add days off and extra hours.
+        </Text>
+      )}
     </Card>
   );
 }
