@@ -3,8 +3,8 @@ import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
 import { useAuth, roleHome } from './auth/AuthContext';
 import { Loading } from './components/Loading';
 import { SignIn } from './routes/SignIn';
+import Layout from './routes/Layout';
 
-const Layout = lazy(() => import('./routes/Layout'));
 const ClientDashboard = lazy(() => import('./routes/client/Dashboard'));
 const WorkoutToday = lazy(() => import('./routes/client/Workout'));
 const ClientBookings = lazy(() => import('./routes/client/Bookings'));

@@ -30,17 +30,9 @@ const queryClient = new QueryClient({
 // While the session is checked, start loading the screen the address names (the same
 // modules React.lazy loads later, so nothing is fetched twice).
 const path = window.location.pathname;
-if (path === '/' || path.startsWith('/client')) {
-  void import('./routes/Layout');
-  void import('./routes/client/Dashboard');
-  void import('./components/charts/UPlotCanvas');
-} else if (path.startsWith('/trainer')) {
-  void import('./routes/Layout');
-  void import('./routes/trainer/Clients');
-} else if (path.startsWith('/gym')) {
-  void import('./routes/Layout');
-  void import('./routes/gym/Kpis');
-}
+if (path === '/' || path.startsWith('/client')) void import('./routes/client/Dashboard');
+else if (path.startsWith('/trainer')) void import('./routes/trainer/Clients');
+else if (path.startsWith('/gym')) void import('./routes/gym/Kpis');
 
 ReactDOM.createRoot(document.getElementById('root')!).render(
   <React.StrictMode>

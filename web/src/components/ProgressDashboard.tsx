@@ -1,10 +1,11 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Button, Card, Group, NativeSelect, NumberInput, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { api } from '../api/client';
 import { unwrap } from '../api/problem';
 import { useMe, usePrefs } from '../auth/AuthContext';
 import { ChartCard } from './charts/ChartCard';
+import { CHART_DRAWN } from './charts/UPlotCanvas';
 import type { ChartData } from './charts/types';
 import { ProblemAlert } from './ProblemAlert';
 import { Loading } from './Loading';
@@ -99,7 +100,7 @@ function E1rmSection({ clientId, unit, timeZone }: { clientId: string; unit: Uni
   );
 }
 
-function MuscleSection({ clientId, unit }: { clientId: string; unit: Unit }) {
+function MuscleSection({ clientId, unit, ready }: { clientId: string; unit: Unit; ready: boolean }) {
   const q = useQuery({
     queryKey: ['muscles', clientId],
     queryFn: () =>
@@ -115,7 +116,7 @@ function MuscleSection({ clientId, unit }: { clientId: string; unit: Unit }) {
       })),
     );
   }, [q.data, unit]);
-  if (q.isLoading) return <Loading label="Loading muscle volume…" />;
+  if (q.isLoading || !ready) return <Loading label="Loading muscle volume…" />;
   if (q.error) return <ProblemAlert error={q.error} />;
   return (
     <ChartCard
@@ -234,12 +235,12 @@ function BodyWeightSection({ clientId, unit, timeZone }: { clientId: string; uni
   );
 }
 
-function AdherenceSection({ clientId }: { clientId: string }) {
+function AdherenceSection({ clientId, ready }: { clientId: string; ready: boolean }) {
   const q = useQuery({
     queryKey: ['adherence', clientId],
     queryFn: () => unwrap(api.GET('/api/progress/{client_id}/adherence', { params: { path: { client_id: clientId } } })),
   });
-  if (q.isLoading) return <Loading label="Loading adherence…" />;
+  if (q.isLoading || !ready) return <Loading label="Loading adherence…" />;
   if (q.error) return <ProblemAlert error={q.error} />;
   const d = q.data!;
   return (
@@ -282,12 +283,12 @@ function AdherenceSection({ clientId }: { clientId: string }) {
   );
 }
 
-function RecordsSection({ clientId, unit, timeZone }: { clientId: string; unit: Unit; timeZone: string }) {
+function RecordsSection({ clientId, unit, timeZone, ready }: { clientId: string; unit: Unit; timeZone: string; ready: boolean }) {
   const q = useQuery({
     queryKey: ['records', clientId],
     queryFn: () => unwrap(api.GET('/api/progress/{client_id}/records', { params: { path: { client_id: clientId } } })),
   });
-  if (q.isLoading) return <Loading label="Loading records…" />;
+  if (q.isLoading || !ready) return <Loading label="Loading records…" />;
   if (q.error) return <ProblemAlert error={q.error} />;
   const d = q.data!;
   return (
@@ -329,17 +330,36 @@ function RecordsSection({ clientId, unit, timeZone }: { clientId: string; unit: 
 }
 
 /** A client's progress: used by the client (their own id) and by their trainer. */
+/** Whether the page's first chart has been drawn (or a second has passed): the sections
+ * below the top ones render after it, so that the top of the page is drawn first. Their
+ * reads start at once all the same. */
+function useFirstChartDrawn(): boolean {
+  const [drawn, setDrawn] = useState(() => performance.getEntriesByName(CHART_DRAWN).length > 0);
+  useEffect(() => {
+    if (drawn) return;
+    const done = () => setDrawn(true);
+    window.addEventListener(CHART_DRAWN, done);
+    const timer = setTimeout(done, 1000);
+    return () => {
+      window.removeEventListener(CHART_DRAWN, done);
+      clearTimeout(timer);
+    };
+  }, [drawn]);
+  return drawn;
+}
+
 export function ProgressDashboard({ clientId }: { clientId: string }) {
   const { unit, timeZone, loading } = usePrefs();
+  const ready = useFirstChartDrawn();
   if (loading) return <Loading label="Loading preferences…" />;
   return (
     <Stack gap="md">
       <E1rmSection clientId={clientId} unit={unit} timeZone={timeZone} />
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         <BodyWeightSection clientId={clientId} unit={unit} timeZone={timeZone} />
-        <MuscleSection clientId={clientId} unit={unit} />
-        <AdherenceSection clientId={clientId} />
-        <RecordsSection clientId={clientId} unit={unit} timeZone={timeZone} />
+        <MuscleSection clientId={clientId} unit={unit} ready={ready} />
+        <AdherenceSection clientId={clientId} ready={ready} />
+        <RecordsSection clientId={clientId} unit={unit} timeZone={timeZone} ready={ready} />
       </SimpleGrid>
     </Stack>
   );

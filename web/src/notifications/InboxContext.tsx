@@ -34,11 +34,10 @@ export function InboxProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     if (initial.data) {
-      setItems((cur) => {
-        const next = mergeInbox(cur, initial.data);
-        lastSeq.current = maxSeq(next, lastSeq.current);
-        return next;
-      });
+      // Here, not in the state updater (which runs at the next render): the stream's
+      // effect below runs in this same commit and resumes after this sequence number.
+      lastSeq.current = maxSeq(initial.data, lastSeq.current);
+      setItems((cur) => mergeInbox(cur, initial.data));
     }
   }, [initial.data]);
 

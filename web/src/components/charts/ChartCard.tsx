@@ -1,11 +1,11 @@
-import { Component, Suspense, lazy, useId, useState, type ReactNode } from 'react';
+import { Component, useId, useState, type ReactNode } from 'react';
 import { Card, Group, Switch, Text, Title } from '@mantine/core';
 import type { ChartData } from './types';
-import { Loading } from '../Loading';
+// Not lazy: index.html preloads the chart library with the app (vite.config.ts), and a
+// lazy boundary would cost the first chart a render of its own.
+import UPlotCanvas from './UPlotCanvas';
 
-const UPlotCanvas = lazy(() => import('./UPlotCanvas'));
-
-/** If the canvas cannot be drawn (or its chunk fails to load), say so; the table still works. */
+/** If the canvas cannot be drawn, say so; the table still works. */
 class ChartBoundary extends Component<{ children: ReactNode }, { failed: boolean }> {
   state = { failed: false };
   static getDerivedStateFromError() {
@@ -84,9 +84,7 @@ export function ChartCard({ id, title, ariaLabel, data, unit, initialView = 'cha
       ) : (
         <div role="img" aria-label={ariaLabel} data-testid={`chart-${id}`}>
           <ChartBoundary>
-            <Suspense fallback={<Loading label="Loading chart…" />}>
-              <UPlotCanvas data={data} unit={unit} />
-            </Suspense>
+            <UPlotCanvas data={data} unit={unit} />
           </ChartBoundary>
         </div>
       )}

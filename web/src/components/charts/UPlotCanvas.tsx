@@ -1,18 +1,31 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { Text } from '@mantine/core';
 import uPlot from 'uplot';
 import type { ChartData } from './types';
 
-/** The performance mark set when the first chart of a page has been drawn. */
+/** The performance mark set, and the window event sent, when the first chart of a page
+ * has been drawn. */
 export const CHART_DRAWN = 'fitsync:first-chart-drawn';
 
 const PALETTE = ['#1c7ed6', '#e8590c', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#c2255c', '#5c940d'];
 
-/** The uPlot canvas (loaded lazily, only where a chart is shown). */
+let drawable: boolean | undefined;
+/** Whether this browser gives a canvas a 2D context (not with canvas blocked, nor in jsdom). */
+function canDraw(): boolean {
+  return (drawable ??= !!document.createElement('canvas').getContext('2d'));
+}
+
+/** The uPlot canvas. */
 export default function UPlotCanvas({ data, unit, height = 240 }: { data: ChartData; unit?: string; height?: number }) {
   const ref = useRef<HTMLDivElement>(null);
+  const [blocked, setBlocked] = useState(false);
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
+    if (!canDraw()) {
+      setBlocked(true);
+      return;
+    }
     const width = Math.max(240, el.clientWidth || 320);
     const opts: uPlot.Options = {
       width,
@@ -26,7 +39,9 @@ export default function UPlotCanvas({ data, unit, height = 240 }: { data: ChartD
       hooks: {
         draw: [
           () => {
-            if (performance.getEntriesByName(CHART_DRAWN).length === 0) performance.mark(CHART_DRAWN);
+            if (performance.getEntriesByName(CHART_DRAWN).length > 0) return;
+            performance.mark(CHART_DRAWN);
+            window.dispatchEvent(new Event(CHART_DRAWN));
           },
         ],
       },
@@ -69,5 +84,6 @@ export default function UPlotCanvas({ data, unit, height = 240 }: { data: ChartD
       plot.destroy();
     };
   }, [data, unit, height]);
+  if (blocked) return <Text size="sm" c="dimmed">This browser cannot draw the chart; use “Show as table”.</Text>;
   return <div ref={ref} style={{ width: '100%', overflow: 'hidden' }} />;
 }

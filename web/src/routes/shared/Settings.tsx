@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, Button, Card, Checkbox, Group, NativeSelect, Stack, Table, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Checkbox, Group, NativeSelect, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { api, type Schemas } from '../../api/client';
-import { unwrap } from '../../api/problem';
+import { ProblemError, unwrap } from '../../api/problem';
 import { useMe } from '../../auth/AuthContext';
 import { ProblemAlert } from '../../components/ProblemAlert';
 import { Loading } from '../../components/Loading';
@@ -177,6 +177,104 @@ function NotificationSettings() {
   );
 }
 
+/** The number alert texts go to: set it, type back the texted code, or remove it. */
+function PhoneSetting() {
+  const qc = useQueryClient();
+  const q = useQuery({
+    queryKey: ['phone'],
+    // No number yet is a 404: shown as the empty form, not as an error.
+    queryFn: async () => {
+      try {
+        return await unwrap(api.GET('/api/notifications/phone'));
+      } catch (e) {
+        if (e instanceof ProblemError && e.status === 404) return null;
+        throw e;
+      }
+    },
+  });
+  const [number, setNumber] = useState('');
+  const [code, setCode] = useState('');
+  const saved = (d: Schemas['Phone'] | null) => qc.setQueryData(['phone'], d);
+  const set = useMutation({
+    mutationFn: () => unwrap(api.PUT('/api/notifications/phone', { body: { number: number.trim() } })),
+    onSuccess: (d) => {
+      saved(d);
+      setCode('');
+    },
+  });
+  const verify = useMutation({
+    mutationFn: () => unwrap(api.POST('/api/notifications/phone/verify', { body: { code: code.trim() } })),
+    onSuccess: saved,
+  });
+  const remove = useMutation({
+    mutationFn: () => unwrap(api.DELETE('/api/notifications/phone')),
+    onSuccess: () => saved(null),
+  });
+  if (q.isLoading) return <Loading />;
+  const phone = q.data ?? null;
+  return (
+    <Card withBorder component="section" aria-labelledby="phone-h">
+      <Title order={2} size="h4" id="phone-h" mb="xs">
+        Phone for text alerts
+      </Title>
+      <ProblemAlert error={q.error ?? set.error ?? verify.error ?? remove.error} />
+      {phone ? (
+        <Group gap="xs" mb="xs" data-testid="phone-current" data-verified={phone.verified}>
+          <Text>{phone.number}</Text>
+          <Badge color={phone.verified ? 'green' : 'yellow'} variant="light">
+            {phone.verified ? 'verified' : 'waiting for the code'}
+          </Badge>
+          <Button size="compact-sm" variant="subtle" color="red" onClick={() => remove.mutate()} loading={remove.isPending} data-testid="phone-remove">
+            Remove
+          </Button>
+        </Group>
+      ) : (
+        <Text c="dimmed" size="sm" mb="xs">
+          No number yet: texts are sent only to a number you have confirmed.
+        </Text>
+      )}
+      {phone && !phone.verified ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            verify.mutate();
+          }}
+        >
+          <Group align="end" wrap="wrap">
+            <TextInput label="Code we texted you" required inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.currentTarget.value)} w={180} data-testid="phone-code" />
+            <Button type="submit" loading={verify.isPending} data-testid="phone-verify">
+              Confirm
+            </Button>
+          </Group>
+        </form>
+      ) : null}
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          set.mutate();
+        }}
+      >
+        <Group align="end" wrap="wrap" mt="xs">
+          <TextInput
+            label={phone ? 'A new number' : 'Number'}
+            description="International format, e.g. +4915112345678"
+            type="tel"
+            required
+            autoComplete="tel"
+            value={number}
+            onChange={(e) => setNumber(e.currentTarget.value)}
+            w={240}
+            data-testid="phone-number"
+          />
+          <Button type="submit" loading={set.isPending} data-testid="phone-send">
+            Text me a code
+          </Button>
+        </Group>
+      </form>
+    </Card>
+  );
+}
+
 export default function Settings() {
   const me = useMe();
   return (
@@ -186,6 +284,7 @@ export default function Settings() {
       </Title>
       {me.role === 'client' || me.role === 'trainer' ? <UnitSetting /> : null}
       <NotificationSettings />
+      <PhoneSetting />
     </Stack>
   );
 }
