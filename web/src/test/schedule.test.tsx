@@ -8,7 +8,7 @@ import { AuthProvider } from '../auth/AuthContext';
 import { instantToZoned, zonedToInstant } from '../routes/trainer/zonedTime';
 import { mayMarkAttendance, mayReschedule } from '../routes/trainer/Schedule';
 import { formatPrice, toCents } from '../routes/gym/Packages';
-import { bookingStatusLabel, isFull } from '../routes/client/Bookings';
+import { bookingStatusLabel, inCheckInWindow, isFull } from '../routes/client/Bookings';
 
 /** The wall clock of an instant in a zone, read by Intl alone (independent of the code under test). */
 function wallClock(iso: string, timeZone: string): string {
@@ -126,8 +126,8 @@ function json(body: unknown, status = 200) {
 
 type Handler = (req: Request, url: URL) => Promise<Response | undefined> | Response | undefined;
 
-function fakeApi(role: 'trainer' | 'gym', handler: Handler) {
-  const id = role === 'trainer' ? TRAINER : GYM_USER;
+function fakeApi(role: 'trainer' | 'gym' | 'client', handler: Handler) {
+  const id = role === 'trainer' ? TRAINER : role === 'client' ? CLIENT : GYM_USER;
   const gymId = role === 'gym' ? GYM : null;
   let signedIn = false;
   return vi.fn(async (input: Request | string, init?: RequestInit) => {
@@ -261,5 +261,136 @@ describe('gym owner creates a package', () => {
     const row = await within(table).findByTestId('package-row');
     expect(within(row).getByTestId('package-name')).toHaveTextContent('10 classes');
     expect(within(row).getByTestId('package-price')).toHaveAttribute('data-cents', '12990');
+  });
+});
+
+describe('client check-in window', () => {
+  // A session 10:00–11:00 UTC: check-in opens at 09:00 and closes at 11:00 (exclusive).
+  const b = { starts_at: '2026-12-03T10:00:00Z', ends_at: '2026-12-03T11:00:00Z' };
+  it('opens an hour before the start and closes at the end', () => {
+    expect(inCheckInWindow(b, new Date('2026-12-03T08:59:59Z'))).toBe(false);
+    expect(inCheckInWindow(b, new Date('2026-12-03T09:00:00Z'))).toBe(true);
+    expect(inCheckInWindow(b, new Date('2026-12-03T09:45:00Z'))).toBe(true);
+    expect(inCheckInWindow(b, new Date('2026-12-03T10:30:00Z'))).toBe(true);
+    expect(inCheckInWindow(b, new Date('2026-12-03T10:59:59Z'))).toBe(true);
+    expect(inCheckInWindow(b, new Date('2026-12-03T11:00:00Z'))).toBe(false);
+    expect(inCheckInWindow(b, new Date('2026-12-02T10:00:00Z'))).toBe(false);
+  });
+});
+
+function booking(id: string, startsAt: number, extra: Record<string, unknown> = {}) {
+  const iso = new Date(startsAt).toISOString();
+  return {
+    id, session_id: `s-${id}`, session_type_id: TYPE, client_id: CLIENT, trainer_id: TRAINER, kind: 'one_on_one',
+    starts_at: iso, ends_at: new Date(startsAt + 3_600_000).toISOString(), status: 'booked', credits: 1,
+    free_cancellation_until: new Date(startsAt - 24 * 3_600_000).toISOString(), revision: 1, created_at: iso, series_id: null, ...extra,
+  };
+}
+
+const clientBasics: Handler = (_req, url) => {
+  switch (url.pathname) {
+    case '/api/users/relationships':
+      return json([{ trainer_id: TRAINER, client_id: CLIENT, status: 'active' }]);
+    case '/api/sessions/types':
+      return json([{ id: TYPE, kind: 'one_on_one', name: 'Personal', duration_min: 60, credits: 1 }]);
+    case '/api/credits':
+      return json({ balances: [{ balance: 9 }] });
+    case '/api/sessions':
+      return json([]);
+    default:
+      return undefined;
+  }
+};
+
+describe('client checks in', () => {
+  it('offers check-in only inside the window and shows the answer', async () => {
+    const now = Date.now();
+    const MIN = 60_000;
+    let list = [
+      booking('soon', now + 30 * MIN), // opens 30 min ago
+      booking('running', now - 20 * MIN), // started, not ended
+      booking('later', now + 61 * MIN), // opens in a minute
+      booking('waiting', now + 10 * MIN, { status: 'waitlisted', kind: 'group' }),
+    ];
+    const checkedIn: string[] = [];
+    vi.stubGlobal(
+      'fetch',
+      fakeApi('client', async (req, url) => {
+        if (url.pathname === '/api/bookings' && req.method === 'GET') return json(list);
+        const m = /^\/api\/bookings\/([^/]+)\/check-in$/.exec(url.pathname);
+        if (m && req.method === 'POST') {
+          checkedIn.push(m[1]!);
+          list = list.map((b) => (b.id === m[1] ? { ...b, status: 'checked_in', revision: 2 } : b));
+          return json(list.find((b) => b.id === m[1]));
+        }
+        return clientBasics(req, url);
+      }),
+    );
+    await signInAndOpen('nav-bookings');
+    const row = async (id: string) => {
+      const table = await screen.findByTestId('upcoming-bookings');
+      return within(table).getAllByTestId('booking-row').find((r) => r.getAttribute('data-booking-id') === id)!;
+    };
+    await waitFor(async () => expect(await row('soon')).toBeDefined());
+    expect(within(await row('soon')).getByTestId('check-in')).toBeInTheDocument();
+    expect(within(await row('running')).getByTestId('check-in')).toBeInTheDocument();
+    expect(within(await row('later')).queryByTestId('check-in')).toBeNull();
+    expect(within(await row('waiting')).queryByTestId('check-in')).toBeNull();
+
+    fireEvent.click(within(await row('soon')).getByTestId('check-in'));
+    await waitFor(async () => expect(within(await row('soon')).getByTestId('booking-status')).toHaveAttribute('data-status', 'checked_in'));
+    expect(within(await row('soon')).getByTestId('booking-status')).toHaveTextContent('Checked in');
+    expect(within(await row('soon')).queryByTestId('check-in')).toBeNull();
+    expect(checkedIn).toEqual(['soon']);
+  });
+});
+
+describe('client books a weekly series', () => {
+  it('posts the slot with the number of weeks, shows a refusal, then lists the series', async () => {
+    const slot = '2030-12-10T08:00:00Z';
+    const posted: unknown[] = [];
+    let list: ReturnType<typeof booking>[] = [];
+    vi.stubGlobal(
+      'fetch',
+      fakeApi('client', async (req, url) => {
+        if (url.pathname === '/api/bookings' && req.method === 'GET') return json(list);
+        if (url.pathname === `/api/availability/${TRAINER}/slots`) {
+          expect(url.searchParams.get('session_type_id')).toBe(TYPE);
+          return json([{ starts_at: slot, ends_at: '2030-12-10T09:00:00Z', local_start: '2030-12-10T09:00:00' }]);
+        }
+        if (url.pathname === '/api/bookings/series' && req.method === 'POST') {
+          expect(req.headers.get('x-csrf-token')).toBe('c1');
+          posted.push(await req.json());
+          if (posted.length === 1) {
+            return json({ type: 'https://fitsync.dev/problems/conflict', title: 'Conflict', status: 409, detail: '2030-12-24: that slot is no longer free' }, 409);
+          }
+          const t0 = Date.parse(slot);
+          list = [0, 1, 2].map((w) => booking(`w${w}`, t0 + w * 7 * 24 * 3_600_000, { series_id: 'series-1' }));
+          return json(list, 201);
+        }
+        if (url.pathname === '/api/bookings' && req.method === 'POST') throw new Error('a single booking was posted');
+        return clientBasics(req, url);
+      }),
+    );
+    await signInAndOpen('nav-bookings');
+    fireEvent.click(await screen.findByTestId('series-repeat'));
+    const weeks = await screen.findByTestId('series-weeks');
+    fireEvent.change(weeks, { target: { value: '3' } });
+    const slotButton = await screen.findByRole('button', { name: /weekly for 3 weeks/ });
+    fireEvent.click(slotButton);
+    const problem = await screen.findByTestId('problem');
+    expect(problem).toHaveTextContent('2030-12-24: that slot is no longer free');
+    expect(posted[0]).toEqual({ trainer_id: TRAINER, session_type_id: TYPE, starts_at: slot, weeks: 3 });
+    expect(screen.queryByTestId('upcoming-bookings')).toBeNull();
+
+    fireEvent.click(slotButton);
+    expect(await screen.findByTestId('series-booked')).toHaveAttribute('data-count', '3');
+    expect(posted).toHaveLength(2);
+    const rows = await within(await screen.findByTestId('upcoming-bookings')).findAllByTestId('booking-row');
+    expect(rows).toHaveLength(3);
+    for (const r of rows) {
+      expect(r).toHaveAttribute('data-series-id', 'series-1');
+      expect(within(r).getByTestId('series-badge')).toBeInTheDocument();
+    }
   });
 });

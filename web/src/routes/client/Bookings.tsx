@@ -1,6 +1,6 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Alert, Badge, Button, Card, Group, Modal, NativeSelect, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Checkbox, Group, Modal, NativeSelect, NumberInput, Stack, Table, Text, Title } from '@mantine/core';
 import { api, type FreeSlot, type Schemas } from '../../api/client';
 import { unwrap } from '../../api/problem';
 import { usePrefs } from '../../auth/AuthContext';
@@ -9,6 +9,22 @@ import { Loading } from '../../components/Loading';
 import { formatDateTime, formatTime, localDate, addDays } from '../../lib/time';
 
 type Booking = Schemas['Booking'];
+
+/** Check-in is open from an hour before a session starts until it ends (the API's rule). */
+export function inCheckInWindow(b: Pick<Booking, 'starts_at' | 'ends_at'>, now = new Date()): boolean {
+  const t = now.getTime();
+  return t >= new Date(b.starts_at).getTime() - 3_600_000 && t < new Date(b.ends_at).getTime();
+}
+
+/** The current time, again every `ms` (so a check-in window opens on a page left open). */
+function useNow(ms = 30_000): Date {
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const id = setInterval(() => setNow(new Date()), ms);
+    return () => clearInterval(id);
+  }, [ms]);
+  return now;
+}
 
 export function isLateCancel(b: Pick<Booking, 'free_cancellation_until'>, now = new Date()): boolean {
   return now.getTime() > new Date(b.free_cancellation_until).getTime();
@@ -59,6 +75,50 @@ function CancelModal({ booking, timeZone, onClose }: { booking: Booking; timeZon
   );
 }
 
+function CancelSeriesModal({ seriesId, remaining, timeZone, onClose }: { seriesId: string; remaining: Booking[]; timeZone: string; onClose: () => void }) {
+  const qc = useQueryClient();
+  const late = remaining.filter((b) => isLateCancel(b)).length;
+  const cancel = useMutation({
+    mutationFn: () => unwrap(api.POST('/api/bookings/series/{id}/cancel', { params: { path: { id: seriesId } } })),
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['bookings'] });
+      void qc.invalidateQueries({ queryKey: ['slots'] });
+      void qc.invalidateQueries({ queryKey: ['credits'] });
+    },
+  });
+  return (
+    <Modal opened onClose={onClose} title="Cancel series">
+      <Stack>
+        <Text>
+          Cancel the {remaining.length} remaining session{remaining.length === 1 ? '' : 's'} of this weekly series
+          {remaining[0] ? `, from ${formatDateTime(remaining[0].starts_at, timeZone)}` : ''}?
+        </Text>
+        {late > 0 ? (
+          <Alert color="orange" role="alert" data-testid="late-cancel-warning" title="Late cancellation">
+            {late} of them {late === 1 ? 'is' : 'are'} past free cancellation: {late === 1 ? 'its credit' : 'their credits'} will not be returned.
+          </Alert>
+        ) : null}
+        <ProblemAlert error={cancel.error} />
+        {cancel.data ? (
+          <Alert color="green" data-testid="series-cancel-result" data-count={cancel.data.length}>
+            Cancelled {cancel.data.length} session{cancel.data.length === 1 ? '' : 's'} of the series.
+          </Alert>
+        ) : null}
+        <Group justify="end">
+          <Button variant="default" onClick={onClose}>
+            {cancel.data ? 'Close' : 'Keep them'}
+          </Button>
+          {!cancel.data ? (
+            <Button color="red" onClick={() => cancel.mutate()} loading={cancel.isPending} data-testid="confirm-cancel-series">
+              Cancel series
+            </Button>
+          ) : null}
+        </Group>
+      </Stack>
+    </Modal>
+  );
+}
+
 /** A booking's status as a person reads it ("Waitlisted #2"). */
 export function bookingStatusLabel(status: string, position?: number | null): string {
   switch (status) {
@@ -95,19 +155,31 @@ export function isFull(s: { booked: number; capacity: number }): boolean {
 }
 
 function Upcoming({ timeZone }: { timeZone: string }) {
+  const qc = useQueryClient();
   const [cancelling, setCancelling] = useState<Booking | null>(null);
+  const [cancellingSeries, setCancellingSeries] = useState<string | null>(null);
   const q = useQuery({ queryKey: ['bookings'], queryFn: () => unwrap(api.GET('/api/bookings')) });
-  const now = Date.now();
+  const now = useNow();
   const upcoming = (q.data ?? [])
-    .filter((b) => new Date(b.ends_at).getTime() > now && (b.status === 'booked' || b.status === 'waitlisted'))
+    .filter((b) => new Date(b.ends_at).getTime() > now.getTime() && ['booked', 'waitlisted', 'checked_in'].includes(b.status))
     .sort((a, b) => a.starts_at.localeCompare(b.starts_at));
+  const open = (b: Booking) => b.status === 'booked' || b.status === 'waitlisted';
+  const remainingOf = (seriesId: string) =>
+    upcoming.filter((b) => b.series_id === seriesId && open(b) && new Date(b.starts_at).getTime() > now.getTime());
+  const checkIn = useMutation({
+    mutationFn: (id: string) => unwrap(api.POST('/api/bookings/{id}/check-in', { params: { path: { id } } })),
+    onSuccess: (done) => {
+      qc.setQueryData<Booking[]>(['bookings'], (list) => list?.map((b) => (b.id === done.id ? done : b)));
+      void qc.invalidateQueries({ queryKey: ['bookings'] });
+    },
+  });
   return (
     <Card withBorder component="section" aria-labelledby="upcoming-h">
       <Title order={2} size="h4" id="upcoming-h" mb="xs">
         Upcoming sessions
       </Title>
       {q.isLoading ? <Loading /> : null}
-      <ProblemAlert error={q.error} />
+      <ProblemAlert error={q.error ?? checkIn.error} />
       {q.data && upcoming.length === 0 ? <Text c="dimmed">Nothing booked.</Text> : null}
       {upcoming.length > 0 ? (
         <div className="fs-scroll">
@@ -124,16 +196,42 @@ function Upcoming({ timeZone }: { timeZone: string }) {
             </Table.Thead>
             <Table.Tbody>
               {upcoming.map((b) => (
-                <Table.Tr key={b.id} data-testid="booking-row">
+                <Table.Tr key={b.id} data-testid="booking-row" data-booking-id={b.id} data-series-id={b.series_id ?? undefined}>
                   <Table.Td>{formatDateTime(b.starts_at, timeZone)}</Table.Td>
-                  <Table.Td>{b.kind === 'group' ? 'Class' : '1:1'}</Table.Td>
+                  <Table.Td>
+                    {b.kind === 'group' ? 'Class' : '1:1'}
+                    {b.series_id ? (
+                      <Badge ml={6} variant="outline" size="sm" data-testid="series-badge">
+                        Weekly series
+                      </Badge>
+                    ) : null}
+                  </Table.Td>
                   <Table.Td>
                     <BookingStatusBadge status={b.status} position={b.waitlist_position} />
                   </Table.Td>
                   <Table.Td>
-                    <Button size="compact-sm" variant="light" color="red" onClick={() => setCancelling(b)}>
-                      Cancel
-                    </Button>
+                    <Group gap={6} wrap="nowrap">
+                      {b.status === 'booked' && inCheckInWindow(b, now) ? (
+                        <Button
+                          size="compact-sm"
+                          onClick={() => checkIn.mutate(b.id)}
+                          loading={checkIn.isPending && checkIn.variables === b.id}
+                          data-testid="check-in"
+                        >
+                          Check in
+                        </Button>
+                      ) : null}
+                      {open(b) ? (
+                        <Button size="compact-sm" variant="light" color="red" onClick={() => setCancelling(b)}>
+                          Cancel
+                        </Button>
+                      ) : null}
+                      {b.series_id && open(b) ? (
+                        <Button size="compact-sm" variant="subtle" color="red" onClick={() => setCancellingSeries(b.series_id!)} data-testid="cancel-series">
+                          Cancel series
+                        </Button>
+                      ) : null}
+                    </Group>
                   </Table.Td>
                 </Table.Tr>
               ))}
@@ -142,6 +240,14 @@ function Upcoming({ timeZone }: { timeZone: string }) {
         </div>
       ) : null}
       {cancelling ? <CancelModal booking={cancelling} timeZone={timeZone} onClose={() => setCancelling(null)} /> : null}
+      {cancellingSeries ? (
+        <CancelSeriesModal
+          seriesId={cancellingSeries}
+          remaining={remainingOf(cancellingSeries)}
+          timeZone={timeZone}
+          onClose={() => setCancellingSeries(null)}
+        />
+      ) : null}
     </Card>
   );
 }
@@ -179,9 +285,15 @@ function BookSlot({ timeZone }: { timeZone: string }) {
   }, [slots.data, timeZone]);
   const [day, setDay] = useState<string | null>(null);
   const shownDay = byDay.find(([d]) => d === day) ?? byDay[0];
+  const [repeat, setRepeat] = useState(false);
+  const [weeks, setWeeks] = useState(4);
   const book = useMutation({
-    mutationFn: (s: FreeSlot) =>
-      unwrap(api.POST('/api/bookings', { body: { trainer_id: trainerId!, session_type_id: type!.id, starts_at: s.starts_at } })),
+    mutationFn: async (s: FreeSlot): Promise<Booking[]> => {
+      const slot = { trainer_id: trainerId!, session_type_id: type!.id, starts_at: s.starts_at };
+      return repeat
+        ? unwrap(api.POST('/api/bookings/series', { body: { ...slot, weeks } }))
+        : [await unwrap(api.POST('/api/bookings', { body: slot }))];
+    },
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: ['bookings'] });
       void qc.invalidateQueries({ queryKey: ['slots'] });
@@ -214,6 +326,26 @@ function BookSlot({ timeZone }: { timeZone: string }) {
               }))}
             />
           ) : null}
+          <Checkbox
+            label="Repeat weekly"
+            checked={repeat}
+            onChange={(e) => setRepeat(e.currentTarget.checked)}
+            data-testid="series-repeat"
+            mb={8}
+          />
+          {repeat ? (
+            <NumberInput
+              label="For weeks"
+              min={2}
+              max={12}
+              clampBehavior="strict"
+              allowDecimal={false}
+              value={weeks}
+              onChange={(v) => setWeeks(typeof v === 'number' ? v : 2)}
+              w={110}
+              data-testid="series-weeks"
+            />
+          ) : null}
         </Group>
       ) : null}
       {slots.isLoading ? <Loading label="Loading free slots…" /> : null}
@@ -227,7 +359,9 @@ function BookSlot({ timeZone }: { timeZone: string }) {
               size="xs"
               onClick={() => book.mutate(s)}
               loading={book.isPending && book.variables?.starts_at === s.starts_at}
-              aria-label={`Book ${formatDateTime(s.starts_at, timeZone)}`}
+              aria-label={`Book ${formatDateTime(s.starts_at, timeZone)}${repeat ? ` weekly for ${weeks} weeks` : ''}`}
+              data-testid="free-slot"
+              data-starts-at={new Date(s.starts_at).toISOString()}
             >
               {formatTime(s.starts_at, timeZone)}
             </Button>
@@ -235,9 +369,14 @@ function BookSlot({ timeZone }: { timeZone: string }) {
         </Group>
       ) : null}
       <ProblemAlert error={book.error} />
-      {book.data ? (
+      {book.data && book.data.length > 1 ? (
+        <Alert color="green" mt="sm" data-testid="series-booked" data-count={book.data.length} data-series-id={book.data[0]!.series_id ?? undefined}>
+          Booked {book.data.length} weekly sessions, {formatDateTime(book.data[0]!.starts_at, timeZone)} to{' '}
+          {formatDateTime(book.data[book.data.length - 1]!.starts_at, timeZone)}.
+        </Alert>
+      ) : book.data?.[0] ? (
         <Alert color="green" mt="sm" data-testid="booked">
-          Booked for {formatDateTime(book.data.starts_at, timeZone)} ({bookingStatusLabel(book.data.status, book.data.waitlist_position)}).
+          Booked for {formatDateTime(book.data[0].starts_at, timeZone)} ({bookingStatusLabel(book.data[0].status, book.data[0].waitlist_position)}).
         </Alert>
       ) : null}
     </Card>
@@ -256,7 +395,7 @@ function Classes({ timeZone }: { timeZone: string }) {
   });
   const mine = useQuery({ queryKey: ['bookings'], queryFn: () => unwrap(api.GET('/api/bookings')) });
   const held = new Map(
-    (mine.data ?? []).filter((b) => b.status === 'booked' || b.status === 'waitlisted').map((b) => [b.session_id, b] as const),
+    (mine.data ?? []).filter((b) => ['booked', 'waitlisted', 'checked_in'].includes(b.status)).map((b) => [b.session_id, b] as const),
   );
   const classes = (sessions.data ?? []).filter((s) => s.kind === 'group' && s.status === 'scheduled');
   const book = useMutation({
