@@ -2,7 +2,7 @@ import React from 'react';
 import ReactDOM from 'react-dom/client';
 import { BrowserRouter } from 'react-router-dom';
 import { MantineProvider } from '@mantine/core';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { QueryClient, QueryClientProvider, notifyManager } from '@tanstack/react-query';
 import '@mantine/core/styles.css';
 // uPlot's few rules (1.6 KB) with the rest, so that a chart's first draw waits for no
 // stylesheet of its own.
@@ -12,6 +12,10 @@ import { App } from './App';
 import { AuthProvider } from './auth/AuthContext';
 import { ProblemError } from './api/problem';
 import { ErrorBoundary } from './components/ErrorBoundary';
+
+// Query results reach components in a microtask rather than a timer each: answers that
+// arrive together (a page's first reads) then make one render, not one per answer.
+notifyManager.setScheduler(queueMicrotask);
 
 const queryClient = new QueryClient({
   defaultOptions: {
