@@ -539,85 +539,54 @@ async fn bad_input_on_every_endpoint_gets_problem_json_and_changes_nothing() {
 /// another gym's owner and the invited client are refused them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gym_lists_the_invitations_it_sent_and_nobody_else_reads_them() {
+    use crate::{harness::call, schedule::open_gym};
+    use reqwest::Method;
     let env = TestEnv::new().await;
     let app = env.start(&[Target::Users]).await;
-    let gym_of = |owner: crate::harness::Account| {
-        let app = &app;
-        async move {
-            let gym: Value = app
-                .http
-                .post(app.url("/api/gyms"))
-                .bearer_auth(&owner.token)
-                .json(&json!({"name": "Invitations Gym"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            // A new token carries the gym.
-            let owner = crate::matrix::refreshed(app, owner).await;
-            (gym["id"].as_str().unwrap().to_owned(), owner)
-        }
-    };
-    let (gym, owner) = gym_of(app.register("gym").await).await;
-    let (_, other_owner) = gym_of(app.register("gym").await).await;
+    let (owner, gym) = open_gym(&app, "Invitations Gym").await;
+    let (other_owner, _) = open_gym(&app, "Another Gym").await;
     let client = app.register("client").await;
-    let invite = |email: String, role: &'static str| {
-        let (app, owner, gym) = (&app, &owner, &gym);
-        async move {
-            let response = app
-                .http
-                .post(app.url(&format!("/api/gyms/{gym}/invitations")))
-                .bearer_auth(&owner.token)
-                .json(&json!({"email": email, "role": role}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 201);
-            response.json::<Value>().await.unwrap()
-        }
-    };
-    let to_client = invite(client.email.clone(), "client").await;
-    let to_trainer = invite(
-        format!("coach-{}@example.com", uuid::Uuid::now_v7()),
-        "trainer",
-    )
-    .await;
-    let accepted = app
-        .http
-        .post(app.url(&format!(
-            "/api/gyms/invitations/{}/accept",
-            to_client["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&client.token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200);
+    let mut sent = Vec::new();
+    for (email, role) in [
+        (client.email.clone(), "client"),
+        (
+            format!("coach-{}@example.com", uuid::Uuid::now_v7()),
+            "trainer",
+        ),
+    ] {
+        let (status, invitation) = call(
+            &app,
+            &owner,
+            Method::POST,
+            &format!("/api/gyms/{gym}/invitations"),
+            Some(json!({"email": email, "role": role})),
+        )
+        .await;
+        assert_eq!(status, 201, "{invitation}");
+        sent.push(invitation);
+    }
+    let (to_client, to_trainer) = (&sent[0], &sent[1]);
+    let accept = format!(
+        "/api/gyms/invitations/{}/accept",
+        to_client["id"].as_str().unwrap()
+    );
+    let (status, body) = call(&app, &client, Method::POST, &accept, None).await;
+    assert_eq!(status, 200, "{body}");
 
     let path = format!("/api/gyms/{gym}/invitations");
-    let listed = app.get(&owner, &path).await;
-    assert_eq!(listed.status(), 200);
-    let listed: Vec<Value> = listed.json().await.unwrap();
-    let ids: Vec<&str> = listed.iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(
-        ids,
-        [
-            to_trainer["id"].as_str().unwrap(),
-            to_client["id"].as_str().unwrap()
-        ],
-        "newest first"
-    );
+    let (status, listed) = call(&app, &owner, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{listed}");
+    let listed = listed.as_array().unwrap();
+    let ids: Vec<&Value> = listed.iter().map(|i| &i["id"]).collect();
+    assert_eq!(ids, [&to_trainer["id"], &to_client["id"]], "newest first");
     assert_eq!(listed[0]["email"], to_trainer["email"]);
     assert_eq!(listed[0]["role"], "trainer");
     assert!(listed[0]["accepted_at"].is_null(), "still open");
     assert!(listed[1]["accepted_at"].is_string(), "accepted");
 
-    for (who, status) in [(&other_owner, 403), (&client, 403)] {
+    for who in [&other_owner, &client] {
         let refused = app.get(who, &path).await;
-        assert_eq!(refused.status(), status);
+        assert_eq!(refused.status(), 403);
         assert_eq!(
             refused.headers()["content-type"],
             "application/problem+json"

@@ -1,10 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MantineProvider } from '@mantine/core';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { MemoryRouter } from 'react-router-dom';
-import { App } from '../App';
-import { AuthProvider } from '../auth/AuthContext';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { renderApp } from './render';
 
 const CLIENT = '01a23adf-21d9-70d9-8c50-34429db02dfa';
 
@@ -61,21 +57,6 @@ function fakeApi(unit: 'kg' | 'lb') {
         return json({ type: 't', title: 'Not Found', status: 404 }, 404);
     }
   });
-}
-
-function renderApp() {
-  const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  return render(
-    <MantineProvider>
-      <QueryClientProvider client={qc}>
-        <MemoryRouter initialEntries={['/']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-          <AuthProvider>
-            <App />
-          </AuthProvider>
-        </MemoryRouter>
-      </QueryClientProvider>
-    </MantineProvider>,
-  );
 }
 
 describe('app', () => {

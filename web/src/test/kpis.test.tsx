@@ -1,23 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { MantineProvider } from '@mantine/core';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { MemoryRouter } from 'react-router-dom';
-import { App } from '../App';
-import { AuthProvider } from '../auth/AuthContext';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { renderApp, signInThroughForm } from './render';
+import { fakeApi as sharedFakeApi, json } from './fakeApi';
 
 const GYM_USER = '01a23adf-21d9-70d9-8c50-34429db02e01';
 const GYM = '01a23adf-21d9-70d9-8c50-34429db02e02';
 
 type HourCount = { weekday: number; hour: number; bookings: number };
 type Cohort = { cohort: string; month_offset: number; members: number; retained: number };
-
-function json(body: unknown, status = 200) {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': status >= 400 ? 'application/problem+json' : 'application/json' },
-  });
-}
 
 const FIGURES = {
   members: 14, active_7: 9, active_30: 12, signups: 3, bookings: 15, attended: 11, no_shows: 2, no_show_rate: 0.154,
@@ -30,53 +20,17 @@ function kpis(from: string, to: string, byHour: HourCount[], cohorts: Cohort[]) 
 
 /** A gym owner's API; `answer` answers the KPIs request (the range it asked for). */
 function fakeApi(answer: (url: URL) => Promise<Response> | Response) {
-  let signedIn = false;
-  return vi.fn(async (input: Request | string, init?: RequestInit) => {
-    const req = typeof input === 'string' ? new Request(new URL(input, window.location.origin), init) : input;
-    const url = new URL(req.url);
-    if (url.pathname === '/api/auth/session' && req.method === 'POST') {
-      signedIn = true;
-      document.cookie = 'fitsync_csrf=c1; path=/';
-      return json({ user_id: GYM_USER, role: 'gym', gym_id: GYM, csrf_token: 'c1', expires_in: 900 });
-    }
-    if (!signedIn) return json({ type: 't', title: 'Unauthorized', status: 401 }, 401);
-    switch (url.pathname) {
-      case `/api/analytics/gyms/${GYM}/kpis`:
-        return answer(url);
-      case `/api/analytics/gyms/${GYM}/series`:
-        return json({ gym_id: GYM, metric: 'bookings', bucket: 'week', from: '2026-11-01', to: '2026-11-30', points: [] });
-      case '/api/users/me':
-        return json({ id: GYM_USER, email: 'g@x', role: 'gym', display_name: 'Demo Gym', email_verified: true, gym_id: GYM, created_at: '2026-01-01T00:00:00Z' });
-      case '/api/workouts/preferences':
-        return json({ unit: 'kg' });
-      case '/api/notifications/preferences':
-        return json({ locale: { time_zone: 'Europe/Berlin', units: 'metric' }, email: {}, sms: {}, push: {}, quiet_hours: null });
-      case '/api/notifications/inbox':
-        return json([]);
-      case '/api/notifications/inbox/unread':
-        return json({ unread: 0 });
-      default:
-        return json({ type: 't', title: 'Not Found', status: 404 }, 404);
-    }
+  return sharedFakeApi({ id: GYM_USER, role: 'gym', gymId: GYM }, (_req, url) => {
+    if (url.pathname === `/api/analytics/gyms/${GYM}/kpis`) return answer(url);
+    if (url.pathname === `/api/analytics/gyms/${GYM}/series`)
+      return json({ gym_id: GYM, metric: 'bookings', bucket: 'week', from: '2026-11-01', to: '2026-11-30', points: [] });
+    return undefined;
   });
 }
 
 async function signInAsGym() {
-  const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <MantineProvider>
-      <QueryClientProvider client={qc}>
-        <MemoryRouter initialEntries={['/']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-          <AuthProvider>
-            <App />
-          </AuthProvider>
-        </MemoryRouter>
-      </QueryClientProvider>
-    </MantineProvider>,
-  );
-  fireEvent.change(await screen.findByTestId('signin-email'), { target: { value: 'g@x' } });
-  fireEvent.change(screen.getByTestId('signin-password'), { target: { value: 'right' } });
-  fireEvent.click(screen.getByTestId('signin-submit'));
+  renderApp();
+  await signInThroughForm('g@x');
   await screen.findByTestId('card-heatmap', {}, { timeout: 10_000 });
 }
 

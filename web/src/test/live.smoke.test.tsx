@@ -5,12 +5,8 @@
  * role's nav, listing any problem alerts the screens show.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
-import { MantineProvider } from '@mantine/core';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { MemoryRouter } from 'react-router-dom';
-import { App } from '../App';
-import { AuthProvider } from '../auth/AuthContext';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
+import { renderApp, signInThroughForm } from './render';
 import { navFor } from '../routes/Layout';
 
 const BASE = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.LIVE_API;
@@ -60,21 +56,8 @@ HTMLCanvasElement.prototype.getContext = (() => noop2d) as unknown as HTMLCanvas
 
 async function visitAll(email: string) {
   vi.stubGlobal('fetch', cookieFetch());
-  const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <MantineProvider>
-      <QueryClientProvider client={qc}>
-        <MemoryRouter initialEntries={['/']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-          <AuthProvider>
-            <App />
-          </AuthProvider>
-        </MemoryRouter>
-      </QueryClientProvider>
-    </MantineProvider>,
-  );
-  fireEvent.change(await screen.findByTestId('signin-email'), { target: { value: email } });
-  fireEvent.change(screen.getByTestId('signin-password'), { target: { value: PASSWORD } });
-  fireEvent.click(screen.getByTestId('signin-submit'));
+  renderApp();
+  await signInThroughForm(email, PASSWORD);
   const role = (await screen.findByTestId('user-role', {}, { timeout: 10000 })).textContent ?? '';
   const problems: string[] = [];
   for (const item of navFor(role)) {

@@ -1,10 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { MantineProvider } from '@mantine/core';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { MemoryRouter } from 'react-router-dom';
-import { App } from '../App';
-import { AuthProvider } from '../auth/AuthContext';
+import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { renderApp, signInThroughForm } from './render';
+import { fakeApi as sharedFakeApi, json, type Handler } from './fakeApi';
 import { instantToZoned, zonedToInstant } from '../routes/trainer/zonedTime';
 import { mayMarkAttendance, mayReschedule } from '../routes/trainer/Schedule';
 import { formatPrice, toCents } from '../routes/gym/Packages';
@@ -117,64 +114,14 @@ const SESSION = '01a23adf-21d9-70d9-8c50-34429db02d05';
 const BOOKING = '01a23adf-21d9-70d9-8c50-34429db02d06';
 const TYPE = '01a23adf-21d9-70d9-8c50-34429db02d07';
 
-function json(body: unknown, status = 200) {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { 'Content-Type': status >= 400 ? 'application/problem+json' : 'application/json' },
-  });
-}
-
-type Handler = (req: Request, url: URL) => Promise<Response | undefined> | Response | undefined;
-
 function fakeApi(role: 'trainer' | 'gym' | 'client', handler: Handler) {
   const id = role === 'trainer' ? TRAINER : role === 'client' ? CLIENT : GYM_USER;
-  const gymId = role === 'gym' ? GYM : null;
-  let signedIn = false;
-  return vi.fn(async (input: Request | string, init?: RequestInit) => {
-    const req = typeof input === 'string' ? new Request(new URL(input, window.location.origin), init) : input;
-    const url = new URL(req.url);
-    const p = url.pathname;
-    if (p === '/api/auth/session' && req.method === 'POST') {
-      signedIn = true;
-      document.cookie = 'fitsync_csrf=c1; path=/';
-      return json({ user_id: id, role, gym_id: gymId, csrf_token: 'c1', expires_in: 900 });
-    }
-    if (!signedIn) return json({ type: 't', title: 'Unauthorized', status: 401 }, 401);
-    const own = await handler(req, url);
-    if (own) return own;
-    switch (p) {
-      case '/api/users/me':
-        return json({ id, email: 'x@x', role, display_name: 'Demo', email_verified: true, gym_id: gymId, created_at: '2026-01-01T00:00:00Z' });
-      case '/api/workouts/preferences':
-        return json({ unit: 'kg' });
-      case '/api/notifications/preferences':
-        return json({ locale: { time_zone: 'Europe/Berlin', units: 'metric' }, email: {}, sms: {}, push: {}, quiet_hours: null });
-      case '/api/notifications/inbox':
-        return json([]);
-      case '/api/notifications/inbox/unread':
-        return json({ unread: 0 });
-      default:
-        return json({ type: 't', title: 'Not Found', status: 404 }, 404);
-    }
-  });
+  return sharedFakeApi({ id, role, gymId: role === 'gym' ? GYM : null }, handler);
 }
 
 async function signInAndOpen(nav: string) {
-  const qc = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <MantineProvider>
-      <QueryClientProvider client={qc}>
-        <MemoryRouter initialEntries={['/']} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
-          <AuthProvider>
-            <App />
-          </AuthProvider>
-        </MemoryRouter>
-      </QueryClientProvider>
-    </MantineProvider>,
-  );
-  fireEvent.change(await screen.findByTestId('signin-email'), { target: { value: 'x@x' } });
-  fireEvent.change(screen.getByTestId('signin-password'), { target: { value: 'right' } });
-  fireEvent.click(screen.getByTestId('signin-submit'));
+  renderApp();
+  await signInThroughForm();
   fireEvent.click(await screen.findByTestId(nav, {}, { timeout: 3000 }));
 }
 
