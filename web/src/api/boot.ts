@@ -48,8 +48,15 @@ export function takeBootAnswer(url: string): Promise<Response> | undefined {
 
 let recording = { since: Date.now(), path: null as string | null, reads: [] as string[] };
 
-/** Records reads from now on, for the first screen that makes them (after a sign-in). */
+/** Drops the answers boot.js started: they were asked as whoever was signed in then. */
+function dropBootAnswers() {
+  if (typeof window !== 'undefined') delete window.__fitsyncBoot;
+}
+
+/** After a sign-in: records reads from now on, for the first screen that makes them; no
+ * answer started for the page's earlier session is handed out. */
 export function recordBootReads() {
+  dropBootAnswers();
   recording = { since: Date.now(), path: null, reads: [] };
 }
 
@@ -69,8 +76,10 @@ export function rememberBootRead(url: string) {
   }
 }
 
-/** At sign-out: the next user of this browser starts nobody's reads. */
+/** At sign-out: the next user of this browser starts nobody's reads, and gets no answer
+ * started for this one. */
 export function forgetBootReads() {
+  dropBootAnswers();
   try {
     for (const key of Object.keys(localStorage)) if (key.startsWith(BOOT_READS)) localStorage.removeItem(key);
   } catch {

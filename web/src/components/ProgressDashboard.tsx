@@ -329,7 +329,6 @@ function RecordsSection({ clientId, unit, timeZone, ready }: { clientId: string;
   );
 }
 
-/** A client's progress: used by the client (their own id) and by their trainer. */
 /** Whether the page's first chart has been drawn (or a second has passed): the sections
  * below the top ones render after it, so that the top of the page is drawn first. Their
  * reads start at once all the same. */
@@ -348,6 +347,7 @@ function useFirstChartDrawn(): boolean {
   return drawn;
 }
 
+/** A client's progress: used by the client (their own id) and by their trainer. */
 export function ProgressDashboard({ clientId }: { clientId: string }) {
   const { unit, timeZone, loading } = usePrefs();
   const ready = useFirstChartDrawn();

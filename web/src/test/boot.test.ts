@@ -77,6 +77,20 @@ describe('reads started before the app', () => {
     expect(boot.takeBootAnswer(window.location.origin + '/api/users/me')).toBeUndefined();
   });
 
+  it('hands no early answer across a sign-out or a sign-in in the same page', async () => {
+    document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-boot-reads:/client', JSON.stringify(['/api/notifications/inbox?limit=100']));
+    runBootScript();
+    const { boot } = await load();
+    const inbox = window.location.origin + '/api/notifications/inbox?limit=100';
+    boot.forgetBootReads();
+    expect(boot.takeBootAnswer(inbox)).toBeUndefined();
+    runBootScript();
+    boot.recordBootReads();
+    expect(boot.takeBootAnswer(inbox)).toBeUndefined();
+    expect(boot.takeBootAnswer(window.location.origin + '/api/users/me')).toBeUndefined();
+  });
+
   it("records the first screen's successful reads after a sign-in, and forgets them at sign-out", async () => {
     const { session, boot } = await load();
     boot.recordBootReads();
