@@ -64,6 +64,14 @@ test('first-route JavaScript and time to the first chart, measured in Chromium',
   for (const read of ['/api/users/me', ...recorded]) {
     expect(apiReads.filter((u) => u === origin + read), read).toHaveLength(1);
   }
+  // boot.js ran, and the app took every answer it started (none is left over) …
+  const left = await coldPage.evaluate(() => {
+    const boot = (window as unknown as { __fitsyncBoot?: { started: Record<string, unknown> } }).__fitsyncBoot;
+    return boot && Object.keys(boot.started);
+  });
+  expect(left).toEqual([]);
+  // … and, the access cookie having most of its life left, the load refreshed nothing.
+  expect(apiReads.filter((u) => u.includes('/api/auth/session/refresh'))).toEqual([]);
   await fresh.close();
   const runs: { chartMs: number; domContentLoadedMs: number }[] = [];
   for (let i = 0; i < 5; i++) {

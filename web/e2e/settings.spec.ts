@@ -33,6 +33,8 @@ test('a client confirms a phone number for text alerts with the code the SMS gat
   await page.getByTestId('phone-code').fill(code);
   await page.getByTestId('phone-verify').click();
   await expect(page.getByTestId('phone-current')).toHaveAttribute('data-verified', 'true');
+  // The earlier refusal is gone with the action that succeeded.
+  await expect(page.getByTestId('problem')).toHaveCount(0);
   const phone = await client.api.get('/api/notifications/phone');
   expect(await phone.json()).toEqual({ number, verified: true });
   await atPhoneWidth(page, 'settings');

@@ -36,6 +36,9 @@ function local(url: string): string | null {
   return u.pathname + u.search;
 }
 
+/** The localStorage key of the screen `/` opens (the role's home), for boot.js. */
+const BOOT_HOME = 'fitsync-boot-home';
+
 /** The answer boot.js started for this GET, if there is one and it is fresh. */
 export function takeBootAnswer(url: string): Promise<Response> | undefined {
   const boot = typeof window === 'undefined' ? undefined : window.__fitsyncBoot;
@@ -46,10 +49,18 @@ export function takeBootAnswer(url: string): Promise<Response> | undefined {
   return answer && Date.now() - boot.at <= FRESH_MS ? answer : undefined;
 }
 
-let recording = { since: Date.now(), path: null as string | null, reads: [] as string[] };
+/** Reads are recorded for the address the page was loaded at (or the role's home): the
+ * address boot.js looks them up by, whatever screen the reads came from. */
+function startRecording(path: string | null) {
+  // From `/`, the sign-in page or a sign-in, the app goes to the role's home: its reads
+  // are recorded under that home's address, which boot.js also uses for `/`.
+  const home = path === null || path === '/' || path === '/signin';
+  return { since: Date.now(), path: home ? null : path, home, reads: [] as string[] };
+}
+let recording = startRecording(typeof window === 'undefined' ? null : window.location.pathname);
 
 /** Drops the answers boot.js started: they were asked as whoever was signed in then. */
-function dropBootAnswers() {
+export function dropBootAnswers() {
   if (typeof window !== 'undefined') delete window.__fitsyncBoot;
 }
 
@@ -57,7 +68,7 @@ function dropBootAnswers() {
  * answer started for the page's earlier session is handed out. */
 export function recordBootReads() {
   dropBootAnswers();
-  recording = { since: Date.now(), path: null, reads: [] };
+  recording = startRecording(null);
 }
 
 /** A GET that succeeded: one of the screen's first reads, if it is early enough. */
@@ -65,12 +76,12 @@ export function rememberBootRead(url: string) {
   const key = local(url);
   if (!key || key === ME || key.startsWith('/api/auth/')) return;
   if (Date.now() - recording.since > RECORD_MS) return;
-  const path = window.location.pathname;
-  if (recording.path === null) recording.path = path;
-  if (recording.path !== path || recording.reads.includes(key) || recording.reads.length >= MAX_READS) return;
+  const path = (recording.path ??= window.location.pathname);
+  if (recording.reads.includes(key) || recording.reads.length >= MAX_READS) return;
   recording.reads.push(key);
   try {
     localStorage.setItem(BOOT_READS + path, JSON.stringify(recording.reads));
+    if (recording.home) localStorage.setItem(BOOT_HOME, path);
   } catch {
     // Storage full or refused: the next load just starts fewer reads early.
   }
@@ -81,7 +92,7 @@ export function rememberBootRead(url: string) {
 export function forgetBootReads() {
   dropBootAnswers();
   try {
-    for (const key of Object.keys(localStorage)) if (key.startsWith(BOOT_READS)) localStorage.removeItem(key);
+    for (const key of Object.keys(localStorage)) if (key.startsWith(BOOT_READS) || key === BOOT_HOME) localStorage.removeItem(key);
   } catch {
     // Nothing stored.
   }

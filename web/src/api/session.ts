@@ -1,6 +1,6 @@
 import { CSRF_HEADER, csrfToken, withCsrf } from './csrf';
 import { problemFromResponse } from './problem';
-import { forgetBootReads, recordBootReads, rememberBootRead, takeBootAnswer } from './boot';
+import { dropBootAnswers, forgetBootReads, recordBootReads, rememberBootRead, takeBootAnswer } from './boot';
 
 export type Role = 'client' | 'trainer' | 'gym' | 'admin';
 
@@ -33,7 +33,11 @@ channel?.addEventListener('message', (e: MessageEvent<SessionInfo | null>) => ad
 
 function adopt(s: SessionInfo | null) {
   if (s) schedule(Date.now() + s.expires_in * 1000);
-  else clear();
+  else {
+    clear();
+    // Answers boot.js fetched with the session that just ended are nobody's now.
+    dropBootAnswers();
+  }
   emit(s);
 }
 
@@ -45,6 +49,9 @@ function publish(s: SessionInfo | null) {
   } catch {
     // No storage: reloads refresh first.
   }
+  // However the session ended (sign-out, sign-out everywhere, a refused refresh), the
+  // next user of this browser starts none of this one's reads.
+  if (!s) forgetBootReads();
   adopt(s);
   channel?.postMessage(s);
 }

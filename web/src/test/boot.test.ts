@@ -46,8 +46,30 @@ describe('reads started before the app', () => {
     expect(window.__fitsyncBoot).toBeUndefined();
   });
 
+  it('starts nothing when the access cookie has run out or nearly (the app refreshes first)', () => {
+    document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-boot-reads:/client', JSON.stringify(['/api/progress/c/e1rm']));
+    localStorage.setItem('fitsync-session-expires', String(Date.now() + 59_000));
+    runBootScript();
+    expect(fetched).toEqual([]);
+    localStorage.removeItem('fitsync-session-expires');
+    runBootScript();
+    expect(fetched).toEqual([]);
+  });
+
+  it("starts the home screen's reads at `/`", () => {
+    document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-session-expires', String(Date.now() + 600_000));
+    localStorage.setItem('fitsync-boot-reads:/trainer', JSON.stringify(['/api/analytics/trainers/t/at-risk']));
+    localStorage.setItem('fitsync-boot-home', '/trainer');
+    window.history.replaceState({}, '', '/');
+    runBootScript();
+    expect(fetched).toEqual(['/api/users/me', '/api/analytics/trainers/t/at-risk']);
+  });
+
   it("starts /me and this address's recorded reads, and the app takes each answer once", async () => {
     document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-session-expires', String(Date.now() + 600_000));
     const recorded = ['/api/progress/c/e1rm', '/api/progress/c/series?metric=weight_trend&bucket=day'];
     // Another address's reads, and something that is not an API path: never started.
     localStorage.setItem('fitsync-boot-reads:/trainer', JSON.stringify(['/api/trainer-only']));
@@ -71,6 +93,7 @@ describe('reads started before the app', () => {
   it('drops an answer the app asks for more than 10 s after the load', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-session-expires', String(Date.now() + 600_000));
     runBootScript();
     const { boot } = await load();
     vi.setSystemTime(Date.now() + 10_001);
@@ -79,6 +102,7 @@ describe('reads started before the app', () => {
 
   it('hands no early answer across a sign-out or a sign-in in the same page', async () => {
     document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-session-expires', String(Date.now() + 600_000));
     localStorage.setItem('fitsync-boot-reads:/client', JSON.stringify(['/api/notifications/inbox?limit=100']));
     runBootScript();
     const { boot } = await load();
@@ -98,13 +122,38 @@ describe('reads started before the app', () => {
     for (const path of ['/api/users/me', '/api/auth/session/refresh', '/api/progress/c/e1rm', '/api/progress/c/e1rm', '/api/progress/c/adherence']) {
       await session.apiFetch(new Request(window.location.origin + path));
     }
-    // Another screen's reads in the same seconds are not this address's.
+    // The load's first seconds belong to the address it landed on (here the home the
+    // sign-in led to), even when the user moves on within them.
     window.history.replaceState({}, '', '/client/diet');
     await session.apiFetch(new Request(window.location.origin + '/api/diet/targets'));
-    expect(JSON.parse(localStorage.getItem('fitsync-boot-reads:/client')!)).toEqual(['/api/progress/c/e1rm', '/api/progress/c/adherence']);
+    expect(JSON.parse(localStorage.getItem('fitsync-boot-reads:/client')!)).toEqual([
+      '/api/progress/c/e1rm',
+      '/api/progress/c/adherence',
+      '/api/diet/targets',
+    ]);
     expect(localStorage.getItem('fitsync-boot-reads:/client/diet')).toBeNull();
+    expect(localStorage.getItem('fitsync-boot-home')).toBe('/client');
+    // Past its first 5 s nothing more is recorded.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 5_001);
+    await session.apiFetch(new Request(window.location.origin + '/api/progress/c/records'));
+    expect(JSON.parse(localStorage.getItem('fitsync-boot-reads:/client')!)).toHaveLength(3);
     boot.forgetBootReads();
     expect(localStorage.getItem('fitsync-boot-reads:/client')).toBeNull();
+    expect(localStorage.getItem('fitsync-boot-home')).toBeNull();
+  });
+
+  it('a session that ends by a refused refresh also forgets its recorded reads and early answers', async () => {
+    document.cookie = 'fitsync_csrf=t; path=/';
+    localStorage.setItem('fitsync-session-expires', String(Date.now() + 600_000));
+    localStorage.setItem('fitsync-boot-reads:/client', JSON.stringify(['/api/progress/c/e1rm']));
+    runBootScript();
+    const { session, boot } = await load();
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(null, { status: 401 })));
+    expect(await session.refreshSession()).toBeNull();
+    expect(localStorage.getItem('fitsync-boot-reads:/client')).toBeNull();
+    expect(localStorage.getItem('fitsync-session-expires')).toBeNull();
+    expect(boot.takeBootAnswer(window.location.origin + '/api/progress/c/e1rm')).toBeUndefined();
   });
 
   it('a reload skips the refresh while the access cookie has over a minute left', async () => {

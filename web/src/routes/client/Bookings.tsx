@@ -338,7 +338,7 @@ function BookSlot({ timeZone }: { timeZone: string }) {
               label="For weeks"
               min={2}
               max={12}
-              clampBehavior="strict"
+              clampBehavior="blur"
               allowDecimal={false}
               value={weeks}
               onChange={(v) => setWeeks(typeof v === 'number' ? v : 2)}

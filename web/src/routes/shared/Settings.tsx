@@ -194,20 +194,32 @@ function PhoneSetting() {
   });
   const [number, setNumber] = useState('');
   const [code, setCode] = useState('');
-  const saved = (d: Schemas['Phone'] | null) => qc.setQueryData(['phone'], d);
+  // The last action's refusal only: an older one must not hide (or outlive) it.
+  const [error, setError] = useState<unknown>(null);
+  const saved = (d: Schemas['Phone'] | null) => {
+    setError(null);
+    qc.setQueryData(['phone'], d);
+  };
   const set = useMutation({
     mutationFn: () => unwrap(api.PUT('/api/notifications/phone', { body: { number: number.trim() } })),
+    onMutate: () => setError(null),
+    onError: setError,
     onSuccess: (d) => {
       saved(d);
+      setNumber('');
       setCode('');
     },
   });
   const verify = useMutation({
     mutationFn: () => unwrap(api.POST('/api/notifications/phone/verify', { body: { code: code.trim() } })),
+    onMutate: () => setError(null),
+    onError: setError,
     onSuccess: saved,
   });
   const remove = useMutation({
     mutationFn: () => unwrap(api.DELETE('/api/notifications/phone')),
+    onMutate: () => setError(null),
+    onError: setError,
     onSuccess: () => saved(null),
   });
   if (q.isLoading) return <Loading />;
@@ -217,7 +229,7 @@ function PhoneSetting() {
       <Title order={2} size="h4" id="phone-h" mb="xs">
         Phone for text alerts
       </Title>
-      <ProblemAlert error={q.error ?? set.error ?? verify.error ?? remove.error} />
+      <ProblemAlert error={q.error ?? error} />
       {phone ? (
         <Group gap="xs" mb="xs" data-testid="phone-current" data-verified={phone.verified}>
           <Text>{phone.number}</Text>
