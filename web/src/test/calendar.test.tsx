@@ -25,6 +25,12 @@ describe('where a dragged item lands', () => {
     expect(dropTarget({ ...base, anchors, day: 3, start: 600, dx: 120, dy: 73.6 })).toEqual({ day: 4, start: 705 });
     // A 15-minute grid from midnight.
     expect(dropTarget({ ...base, step: 15, anchors: [0, 0, 0, 0, 0, 0, 0], day: 0, start: 480, dx: 0, dy: 30 })).toEqual({ day: 0, start: 525 });
+    // A day with split hours, 07:00–12:00 and 13:10–18:00: the API steps the second span
+    // from 13:10 (790), so a drop near 13:20 (800) goes to 13:10, not to 13:30 (07:00 + 13 × 30).
+    const split = { ...base, spanStarts: [[420, 790], [], [], [], [], [], []] };
+    expect(dropTarget({ ...split, day: 0, start: 600, dx: 0, dy: (200 / 60) * 48 })).toEqual({ day: 0, start: 790 });
+    // In the morning span the grid is still from 07:00: 10:40 (640) goes to 10:30 (630).
+    expect(dropTarget({ ...split, day: 0, start: 600, dx: 0, dy: (40 / 60) * 48 })).toEqual({ day: 0, start: 630 });
   });
 
   it('stays within the week and the hours shown, on the grid', () => {

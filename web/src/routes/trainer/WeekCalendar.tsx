@@ -103,8 +103,10 @@ export function openBands(a: Availability, days: string[], timeZone: string): Ba
 /**
  * Where a dragged item lands: the column `dx` pixels across (columns `colWidth` wide, kept
  * within the `days` columns) and the start `dy` pixels lower (`hourPx` an hour), put on
- * that column's slot grid (every `step` minutes from `anchors[day]`) and kept between `min`
- * and `max` minutes past midnight.
+ * that column's slot grid and kept between `min` and `max` minutes past midnight. The grid
+ * is every `step` minutes from the start of the open span the drop falls in (or follows),
+ * as the API steps its slots from each span's start (`spanStarts[day]`, ascending); from
+ * `anchors[day]` when the day has none.
  */
 export function dropTarget(o: {
   day: number;
@@ -115,14 +117,17 @@ export function dropTarget(o: {
   hourPx: number;
   step: number;
   anchors: number[];
+  spanStarts?: number[][];
   min: number;
   max: number;
   days: number;
 }): { day: number; start: number } {
   const day = Math.min(o.days - 1, Math.max(0, o.day + (o.colWidth > 0 ? Math.round(o.dx / o.colWidth) : 0)));
-  const anchor = o.anchors[day] ?? 0;
+  const raw = o.start + (o.dy * 60) / o.hourPx;
+  const starts = o.spanStarts?.[day] ?? [];
+  const anchor = starts.filter((s) => s <= raw).at(-1) ?? starts[0] ?? o.anchors[day] ?? 0;
   const grid = (m: number, f: (x: number) => number) => anchor + f((m - anchor) / o.step) * o.step;
-  const start = Math.min(grid(o.max, Math.floor), Math.max(grid(o.min, Math.ceil), grid(o.start + (o.dy * 60) / o.hourPx, Math.round)));
+  const start = Math.min(grid(o.max, Math.floor), Math.max(grid(o.min, Math.ceil), grid(raw, Math.round)));
   return { day, start };
 }
 
@@ -219,7 +224,8 @@ export function WeekCalendar({ trainerId }: { trainerId: string }) {
   });
   const open = avail.data ? openBands(avail.data, days, timeZone) : [];
   const step = avail.data?.slot_step_min ?? DEFAULT_STEP;
-  const anchors = days.map((_, i) => open.filter((b) => b.day === i).sort((a, b) => a.start - b.start)[0]?.start ?? 0);
+  const spanStarts = days.map((_, i) => open.filter((b) => b.day === i).map((b) => b.start).sort((a, b) => a - b));
+  const anchors = spanStarts.map((starts) => starts[0] ?? 0);
   const all = [...open, ...items.map((i) => i.band)];
   const firstHour = all.length ? Math.floor(Math.min(...all.map((b) => b.start)) / 60) : 8;
   const lastHour = Math.max(firstHour + 1, all.length ? Math.ceil(Math.max(...all.map((b) => b.end)) / 60) : 18);
@@ -262,6 +268,7 @@ export function WeekCalendar({ trainerId }: { trainerId: string }) {
         hourPx: HOUR_PX,
         step,
         anchors,
+        spanStarts,
         min: firstHour * 60,
         max: lastHour * 60 - (band.end - band.start),
         days: days.length,
