@@ -9,9 +9,9 @@
  */
 
 /** The localStorage key prefix boot.js reads (`fitsync-boot-reads:` + the path). */
-export const BOOT_READS = 'fitsync-boot-reads:';
+const BOOT_READS = 'fitsync-boot-reads:';
 /** boot.js always starts this read. */
-export const ME = '/api/users/me';
+const ME = '/api/users/me';
 const MAX_READS = 12;
 /** How long an early answer may wait for the app to ask for it. */
 const FRESH_MS = 10_000;

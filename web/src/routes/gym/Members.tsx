@@ -110,7 +110,7 @@ export default function GymMembers() {
 }
 
 /** Where an invitation stands: accepted, open until it expires, or expired. */
-export function invitationStatus(i: Schemas['Invitation'], now: number = Date.now()): 'accepted' | 'open' | 'expired' {
+function invitationStatus(i: Schemas['Invitation'], now: number = Date.now()): 'accepted' | 'open' | 'expired' {
   if (i.accepted_at) return 'accepted';
   return Date.parse(i.expires_at) > now ? 'open' : 'expired';
 }
