@@ -31,17 +31,17 @@ use uuid::Uuid;
 use crate::{auth::serve, Platform};
 
 /// What a closed-loop load measured: requests completed per second and their latency.
-struct Measured {
-    rate: f64,
+pub(crate) struct Measured {
+    pub rate: f64,
     latency: Histogram<u64>,
 }
 
 impl Measured {
-    fn ms(&self, q: f64) -> f64 {
+    pub fn ms(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1000.0
     }
 
-    fn line(&self, what: &str) -> String {
+    pub fn line(&self, what: &str) -> String {
         format!(
             "{what:<16} {:>10.0} req/s   p50 {:.2} ms  p99 {:.2} ms",
             self.rate,
@@ -54,7 +54,7 @@ impl Measured {
 /// `connections` workers, each sending `request(worker, n)` and waiting for its answer
 /// before the next, for `warmup` (not measured) and then `seconds`. Every answer must
 /// have status `expect`.
-async fn closed_loop<F, Fut>(
+pub(crate) async fn closed_loop<F, Fut>(
     connections: usize,
     warmup: Duration,
     seconds: u64,
@@ -119,7 +119,7 @@ pub async fn run(
     middleware(settings, seconds, connections).await
 }
 
-const WARMUP: Duration = Duration::from_secs(3);
+pub(crate) const WARMUP: Duration = Duration::from_secs(3);
 
 async fn write_path(
     settings: &Settings,
@@ -281,10 +281,18 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
     let keys = Arc::new(KeySet::from_settings(&settings.auth, true)?);
     let (token, _) = keys.issue(Uuid::new_v4(), Role::Client, None)?;
     let redis = fitsync_platform::redis::connect(&settings.redis).await?;
-    let auth = Arc::new(Authenticator::new(
-        Verifier::Local(keys),
-        Revocations::new(redis, settings.redis.key_prefix.clone()),
-    ));
+    let stop = CancellationToken::new();
+    let revocations = Revocations::mirrored(redis, &settings.redis, stop.clone())?;
+    // As a server answers once its mirror has read every revocation.
+    let started = Instant::now();
+    while revocations.mirror_state().is_some_and(|(live, _)| !live) {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(10),
+            "the revocation mirror never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let auth = Arc::new(Authenticator::new(Verifier::Local(keys), revocations));
     let timeout = settings.server.request_timeout();
     // The same answer three ways: bare; through the layers every API route has; and
     // through them from the caller's verified token (signature, claims, the Redis
@@ -307,7 +315,6 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
         false,
         None,
     );
-    let stop = CancellationToken::new();
     let mut rates = Vec::new();
     for (name, app, token) in [
         ("bare axum", bare, None),

@@ -17,8 +17,10 @@
 mod alerts;
 mod api;
 mod auth;
+mod scale;
 mod schedule;
 mod usage;
+mod wger;
 
 use std::{
     collections::HashMap,
@@ -62,7 +64,9 @@ struct Args {
     fitsync: Option<PathBuf>,
     /// Which benchmarks: `pipeline` (with backfill and freshness), `freshness` alone,
     /// `alerts` (latency to an open stream, and the alerts job's throughput), `api`
-    /// (the write path against pgbench, the middleware against bare axum), `auth`,
+    /// (the write path against pgbench, the middleware against bare axum), `wger` (the
+    /// same read and write against wger under gunicorn), `scale` (the analytics job as
+    /// one and two processes), `auth`,
     /// `schedule` or `all` (all but `alerts` and `api`).
     #[arg(long, default_value = "all")]
     suite: String,
@@ -130,6 +134,12 @@ async fn main() -> anyhow::Result<()> {
     if args.suite == "api" {
         return api::run(&settings, &id, &binary, args.seconds, args.connections).await;
     }
+    if args.suite == "scale" {
+        return scale::run(&settings, &id, &binary, args.events, &load).await;
+    }
+    if args.suite == "wger" {
+        return wger::run(&settings, &id, &binary, args.seconds, args.connections).await;
+    }
     if args.suite == "alerts" {
         return alerts::run(&settings, &id, &binary, &load, args.events).await;
     }
@@ -177,7 +187,11 @@ pub(crate) async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
 
 /// Fills the outbox with `n` realistic `set_logged` events for 200 clients, then times
 /// a relay draining it.
-async fn bench_relay(settings: &Settings, training: &PgPool, n: i64) -> anyhow::Result<f64> {
+pub(crate) async fn bench_relay(
+    settings: &Settings,
+    training: &PgPool,
+    n: i64,
+) -> anyhow::Result<f64> {
     sqlx::query(
         "insert into outbox (topic, message_key, payload)
          select 'fitsync.training', c::text, json_build_object(
@@ -454,7 +468,7 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-struct Child_(Child);
+pub(crate) struct Child_(pub Child);
 
 impl Drop for Child_ {
     fn drop(&mut self) {
@@ -758,26 +772,47 @@ async fn bench_freshness(
     analyzed.await?;
     let training = platform.pool(settings, "TRAINING")?;
     let progress = platform.pool(settings, "PROGRESS")?;
+    let (histogram, measured) = freshness(&training, &progress, measured_from, sent).await?;
+    let (peak, _) = rss_mib(pid);
+    drop(platform);
+
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "freshness        p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} writes measured, {achieved:.0} writes/s offered)",
+        ms(0.5),
+        ms(0.99),
+        histogram.max() as f64 / 1000.0,
+        measured
+    );
+    println!("fitsync all RSS  {peak_rss_under_load:.0} MiB under load, peak {peak:.0} MiB");
+    Ok(())
+}
+
+/// Waits (up to 120 s) until `progress` has counted the `sent` sets, then returns the
+/// freshness (`counted_at` − `logged_at`, µs) of each set written from `from` on, and
+/// how many those are.
+pub(crate) async fn freshness(
+    training: &PgPool,
+    progress: &PgPool,
+    from: chrono::DateTime<chrono::Utc>,
+    sent: u64,
+) -> anyhow::Result<(Histogram<u64>, usize)> {
     let wait = Instant::now();
-    while count(&progress, "select count(*) from set_facts").await? < sent as i64 {
+    while count(progress, "select count(*) from set_facts").await? < i64::try_from(sent)? {
         anyhow::ensure!(
             wait.elapsed() < Duration::from_secs(120),
             "analytics did not catch up"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (peak, _) = rss_mib(pid);
-    drop(platform);
-
-    let from = measured_from;
     let written: Vec<(Uuid, chrono::DateTime<chrono::Utc>)> =
         sqlx::query_as("select id, logged_at from workout_sets where logged_at >= $1")
             .bind(from)
-            .fetch_all(&training)
+            .fetch_all(training)
             .await?;
     let counted: HashMap<Uuid, chrono::DateTime<chrono::Utc>> =
         sqlx::query_as("select set_id, counted_at from set_facts")
-            .fetch_all(&progress)
+            .fetch_all(progress)
             .await?
             .into_iter()
             .collect();
@@ -789,14 +824,5 @@ async fn bench_freshness(
         let micros = (*at - *logged).num_microseconds().unwrap_or(0).max(0);
         histogram.record(u64::try_from(micros)?)?;
     }
-    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "freshness        p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ({} writes measured, {achieved:.0} writes/s offered)",
-        ms(0.5),
-        ms(0.99),
-        histogram.max() as f64 / 1000.0,
-        written.len()
-    );
-    println!("fitsync all RSS  {peak_rss_under_load:.0} MiB under load, peak {peak:.0} MiB");
-    Ok(())
+    Ok((histogram, written.len()))
 }

@@ -192,7 +192,7 @@ pub async fn start(
             }
         };
         checks.push(Check::redis(redis.clone()));
-        let revocations = Revocations::new(redis.clone(), settings.redis.key_prefix.clone());
+        let revocations = Revocations::mirrored(redis.clone(), &settings.redis, shutdown.clone())?;
         (
             Some(redis),
             Some(Arc::new(

@@ -35,6 +35,7 @@ mod programs;
 mod properties;
 mod relay;
 mod reminders;
+mod revocations;
 mod runtime;
 mod schedule;
 mod session;

@@ -196,6 +196,18 @@ pub(crate) async fn resolve_for(
     if let Some(slug) = resolve(conn, name, &Visible::own(user)).await? {
         return Ok(Some(slug));
     }
+    resolve_shared(state, conn, name, user).await
+}
+
+/// The library exercise a set names (by slug or alias) among those its client's
+/// trainers and gyms share, once `Visible::own` (the library and the client's own, no
+/// projection needed, so logging never waits on the change stream) found none.
+pub(crate) async fn resolve_shared(
+    state: &TrainingState,
+    conn: &mut PgConnection,
+    name: &str,
+    user: &AuthUser,
+) -> Result<Option<String>, ApiError> {
     resolve(conn, name, &Visible::of(state, user).await?).await
 }
 
