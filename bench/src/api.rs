@@ -282,7 +282,7 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
     let (token, _) = keys.issue(Uuid::new_v4(), Role::Client, None)?;
     let redis = fitsync_platform::redis::connect(&settings.redis).await?;
     let stop = CancellationToken::new();
-    let revocations = Revocations::mirrored(redis, &settings.redis, stop.clone())?;
+    let revocations = Revocations::mirrored(redis.clone(), &settings.redis, stop.clone())?;
     // As a server answers once its mirror has read every revocation.
     let started = Instant::now();
     while revocations.mirror_state().is_some_and(|(live, _)| !live) {
@@ -292,11 +292,21 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let auth = Arc::new(Authenticator::new(Verifier::Local(keys), revocations));
+    let auth = Arc::new(Authenticator::new(
+        Verifier::Local(keys.clone()),
+        revocations,
+    ));
+    // The baseline of the mirror: the same check asked of Redis on every request.
+    let asked = Arc::new(Authenticator::new(
+        Verifier::Local(keys),
+        Revocations::new(redis, settings.redis.key_prefix.clone()),
+    ));
     let timeout = settings.server.request_timeout();
-    // The same answer three ways: bare; through the layers every API route has; and
-    // through them from the caller's verified token (signature, claims, the Redis
-    // revocation check), as `/api/users/me` would be served from the token alone.
+    // The same answer four ways: bare; through the layers every API route has; and
+    // through them from the caller's verified token (signature, claims, the revocation
+    // check), as `/api/users/me` would be served from the token alone, with the
+    // revocations answered by the process's mirror (as the platform runs) and, for
+    // comparison, asked of Redis per request (as it ran before the mirror).
     let bare = Router::new().route("/api/whoami", get(|| async { Json(json!({"ok": true})) }));
     let layered = server::with_common_layers(
         Router::new().route("/api/whoami", get(|| async { Json(json!({"ok": true})) })),
@@ -304,22 +314,27 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
         false,
         None,
     );
-    let full = server::with_common_layers(
-        Router::new()
-            .route(
-                "/api/whoami",
-                get(|user: AuthUser| async move { Json(json!({"ok": true, "id": user.id()})) }),
-            )
-            .with_state(auth),
-        timeout,
-        false,
-        None,
-    );
+    let from_token = |auth: Arc<Authenticator>| {
+        server::with_common_layers(
+            Router::new()
+                .route(
+                    "/api/whoami",
+                    get(|user: AuthUser| async move { Json(json!({"ok": true, "id": user.id()})) }),
+                )
+                .with_state(auth),
+            timeout,
+            false,
+            None,
+        )
+    };
+    let full = from_token(auth);
+    let full_asked = from_token(asked);
     let mut rates = Vec::new();
     for (name, app, token) in [
         ("bare axum", bare, None),
         ("layers", layered, None),
-        ("layers + token", full, Some(token)),
+        ("layers + token", full, Some(token.clone())),
+        ("+ token, Redis", full_asked, Some(token)),
     ] {
         let url = format!("{}/api/whoami", serve(app, &stop).await?);
         let http = reqwest::Client::builder()
@@ -340,5 +355,9 @@ async fn middleware(settings: &Settings, seconds: u64, connections: usize) -> an
     stop.cancel();
     println!("layers / bare    {:>10.2}", rates[1] / rates[0]);
     println!("+ token / bare   {:>10.2}", rates[2] / rates[0]);
+    println!(
+        "+ token, Redis per request / bare {:>5.2}",
+        rates[3] / rates[0]
+    );
     Ok(())
 }

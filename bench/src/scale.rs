@@ -1,11 +1,12 @@
 //! Scale-out by partitions (issue 13): the analytics job as one and then two processes
 //! (`fitsync run --target analytics`) in one consumer group, each pair in one run:
 //!
-//! - throughput: the processes drain the same `events` set_logged events from a topic of
-//!   4 partitions (the default), and, as the control, two drain a topic of 1 partition;
-//!   the rate is counted from the job's own `counted_at` stamps (first to last), so a
-//!   group's join and rebalance are not in it; each process's share comes from its
-//!   `/metrics`;
+//! - throughput: the processes join their group on empty topics of 4 partitions (the
+//!   default) and, as the control, of 1 partition; once every process has its
+//!   assignment (`fitsync_consumer_assigned_partitions` on each one's `/metrics`), a
+//!   relay publishes `events` set_logged events, which they drain; the rate is counted
+//!   from the job's own `counted_at` stamps (first to last); each process's share comes
+//!   from its `/metrics`;
 //! - freshness: write commit → analytics row, p50/p99 at a steady write rate through the
 //!   API, with one and then two analytics processes beside the API-and-relay process.
 
@@ -42,6 +43,7 @@ async fn jobs(
     topic_prefix: &str,
     progress: &str,
     group: &str,
+    partitions: i32,
 ) -> anyhow::Result<Vec<Job>> {
     let http = reqwest::Client::new();
     let mut started = Vec::new();
@@ -58,6 +60,7 @@ async fn jobs(
             .env("FITSYNC__DATABASE__NAMES__PROGRESS", progress)
             .env("FITSYNC__KAFKA__BROKERS", &settings.kafka.brokers)
             .env("FITSYNC__KAFKA__TOPIC_PREFIX", topic_prefix)
+            .env("FITSYNC__KAFKA__PARTITIONS", partitions.to_string())
             .env("FITSYNC__JOBS__CONSUMER_GROUP_PREFIX", group)
             .env("FITSYNC__OPENSEARCH__URL", &settings.opensearch.url)
             .env("FITSYNC__SERVER__BIND", format!("127.0.0.1:{port}"))
@@ -88,17 +91,45 @@ async fn jobs(
     Ok(started)
 }
 
-/// The messages `job` has consumed, from its `/metrics`.
-async fn consumed(job: &Job) -> anyhow::Result<f64> {
+/// The sum of `metric`'s samples on `job`'s `/metrics` whose labels contain `labels`;
+/// `None` if it has none.
+async fn metric(job: &Job, metric: &str, labels: &str) -> anyhow::Result<Option<f64>> {
     let text = reqwest::get(format!("{}/metrics", job.url))
         .await?
         .text()
         .await?;
-    Ok(text
+    let values: Vec<f64> = text
         .lines()
-        .filter(|l| l.starts_with("fitsync_job_events_total{") && l.contains("job=\"analytics\""))
+        .filter(|l| l.starts_with(&format!("{metric}{{")) && l.contains(labels))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+        .collect();
+    Ok((!values.is_empty()).then(|| values.iter().sum()))
+}
+
+/// The analytics job's topics (training, exercises, progress, schedule, users).
+const JOB_TOPICS: i32 = 5;
+
+/// Waits until every one of `jobs` has joined its group and they hold all
+/// `partitions` of each topic between them, each at least one where there are enough.
+async fn assigned(jobs: &[Job], partitions: i32) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut held = Vec::new();
+        for job in jobs {
+            held.push(metric(job, "fitsync_consumer_assigned_partitions", "").await?);
+        }
+        let all: Option<Vec<f64>> = held.into_iter().collect();
+        if let Some(all) = all {
+            let enough = usize::try_from(partitions)? >= jobs.len();
+            if all.iter().sum::<f64>() == f64::from(partitions * JOB_TOPICS)
+                && (!enough || all.iter().all(|n| *n >= 1.0))
+            {
+                return Ok(());
+            }
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the group never settled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn migrated_progress(settings: &Settings, name: &str) -> anyhow::Result<PgPool> {
@@ -124,12 +155,26 @@ pub async fn run(
     println!("| partitions | processes | events/s | per process (consumed) |");
     println!("|---|---|---|---|");
     let mut rates = HashMap::new();
-    for partitions in [4, 1] {
-        // The events once per topic: outbox → relay → Kafka.
+    for (partitions, instances) in [(4, 1), (4, 2), (1, 2)] {
+        let run = format!("{partitions}x{instances}");
         let mut shape = settings.clone();
         shape.kafka.partitions = partitions;
-        shape.kafka.topic_prefix = format!("scale{partitions}{id}.");
-        let training_name = format!("bench_{id}_scale{partitions}t");
+        shape.kafka.topic_prefix = format!("scale{run}{id}.");
+        let progress_name = format!("bench_{id}_scale{run}p");
+        let progress = migrated_progress(settings, &progress_name).await?;
+        let started = jobs(
+            settings,
+            binary,
+            instances,
+            &shape.kafka.topic_prefix,
+            &progress_name,
+            &format!("scale{run}{id}"),
+            partitions,
+        )
+        .await?;
+        assigned(&started, partitions).await?;
+        // Then the events: outbox → relay → Kafka, while the group drains them.
+        let training_name = format!("bench_{id}_scale{run}t");
         create_database(settings, &training_name).await?;
         let training = db::pool(&settings.database, &training_name)?;
         db::migrate(
@@ -139,42 +184,28 @@ pub async fn run(
         )
         .await?;
         bench_relay(&shape, &training, events).await?;
-        let runs: &[usize] = if partitions == 1 { &[2] } else { &[1, 2] };
-        for &instances in runs {
-            let run = format!("{partitions}x{instances}");
-            let progress_name = format!("bench_{id}_scale{run}p");
-            let progress = migrated_progress(settings, &progress_name).await?;
-            let started = jobs(
-                settings,
-                binary,
-                instances,
-                &shape.kafka.topic_prefix,
-                &progress_name,
-                &format!("scale{run}{id}"),
-            )
-            .await?;
-            let deadline = Instant::now() + Duration::from_secs(600);
-            while count(&progress, "select count(*) from set_facts").await? < events {
-                anyhow::ensure!(Instant::now() < deadline, "the job did not drain the topic");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let span: f64 = sqlx::query_scalar(
-                "select extract(epoch from max(counted_at) - min(counted_at))::float8 from set_facts",
-            )
-            .fetch_one(&progress)
-            .await?;
-            let mut shares = Vec::new();
-            for job in &started {
-                shares.push(format!("{:.0}", consumed(job).await?));
-            }
-            drop(started);
-            let rate = events as f64 / span;
-            rates.insert(run, rate);
-            println!(
-                "| {partitions} | {instances} | {rate:.0} | {} |",
-                shares.join(" + ")
-            );
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while count(&progress, "select count(*) from set_facts").await? < events {
+            anyhow::ensure!(Instant::now() < deadline, "the job did not drain the topic");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let span: f64 = sqlx::query_scalar(
+            "select extract(epoch from max(counted_at) - min(counted_at))::float8 from set_facts",
+        )
+        .fetch_one(&progress)
+        .await?;
+        let mut shares = Vec::new();
+        for job in &started {
+            let n = metric(job, "fitsync_job_events_total", "job=\"analytics\"").await?;
+            shares.push(format!("{:.0}", n.unwrap_or(0.0)));
+        }
+        drop(started);
+        let rate = events as f64 / span;
+        rates.insert(run, rate);
+        println!(
+            "| {partitions} | {instances} | {rate:.0} | {} |",
+            shares.join(" + ")
+        );
     }
     println!(
         "2 ÷ 1 processes, 4 partitions {:>6.2}\n2 processes, 1 ÷ 4 partitions {:>5.2}",
@@ -206,6 +237,7 @@ pub async fn run(
             &format!("{tag}{id}."),
             progress_name,
             &format!("fresh{tag}{id}"),
+            settings.kafka.partitions,
         )
         .await?;
         let mut tokens = Vec::new();

@@ -9,6 +9,7 @@ mod metrics;
 mod abuse;
 mod access;
 mod adherence;
+mod alert_jobs;
 mod alerts;
 mod api;
 mod auth;

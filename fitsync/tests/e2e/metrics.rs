@@ -38,6 +38,7 @@ async fn the_metrics_an_operator_needs_are_exported_and_promtool_accepts_them() 
         r#"fitsync_outbox_oldest_age_seconds{source="users"}"#,
         // consumers
         "fitsync_consumer_lag{",
+        "fitsync_consumer_assigned_partitions{",
         // (values are shared with the other tests of this process: names only)
         r#"fitsync_dead_letters_total{job="analytics"}"#,
         r#"fitsync_pipeline_freshness_seconds_count{job="analytics"}"#,
@@ -46,6 +47,9 @@ async fn the_metrics_an_operator_needs_are_exported_and_promtool_accepts_them() 
         r#"fitsync_db_pool_max_connections{pool="progress"}"#,
         "fitsync_redis_ping_seconds",
         "fitsync_redis_up 1",
+        // revocations (names only: other tests' mirrors share the process)
+        "fitsync_revocations_mirror_live",
+        "fitsync_revocations_mirror_syncs_total",
         // requests
         "fitsync_http_requests_total",
     ];

@@ -289,12 +289,13 @@ pub async fn began_long_ago(
     .await;
 }
 
-/// The week whose summary is due now (its Monday): the last, from Monday 12:00 UTC.
+/// The week whose summary is due now (its Monday) for a client in UTC: the last, from
+/// Monday 06:00.
 pub fn summarised_week() -> NaiveDate {
     let now = Utc::now();
     let today = now.date_naive();
     let monday = today - Days::days(i64::from(today.weekday().num_days_from_monday()));
-    if now >= monday.and_hms_opt(12, 0, 0).unwrap().and_utc() {
+    if now >= monday.and_hms_opt(6, 0, 0).unwrap().and_utc() {
         monday - Days::days(7)
     } else {
         monday - Days::days(14)

@@ -111,8 +111,8 @@ pub struct WeightChange {
 /// the analytics job signals every change beyond it.
 pub const WEIGHT_CHANGE_FLOOR: f64 = 0.5;
 
-/// A client's week (Monday to Sunday, their local days) once it has ended everywhere
-/// (Monday 12:00 UTC), from the analytics job's results, for a client their trainers
+/// A client's week (Monday to Sunday, their local days) once it has ended in their time
+/// zone (from Monday 06:00 there), from the analytics job's results, for a client their trainers
 /// coached before it ended and who trained or had something planned or booked in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,7 @@
 //! | `booking_rescheduled` | `rescheduled` | its client and trainer | booking, revision | booking (none) |
 //! | `waitlist_promoted` | `promoted` | its client | booking, revision | booking (none) |
 //! | `plateau` | `fitsync.progress.plateau.v1` (judged once per summarised week) | the client's trainers | client, exercise, week | client + exercise (28 days) |
-//! | `weekly_summary` | `fitsync.progress.weekly_summary.v1` (a coached client's last week, from Monday 12:00 UTC) | the client's trainers and the client | client, week | none |
+//! | `weekly_summary` | `fitsync.progress.weekly_summary.v1` (a coached client's last week, from Monday 06:00 in their zone) | the client's trainers and the client | client, week | none |
 //! | `workout_comment` | `fitsync.workout.comment_added.v1` | the client | comment | comment (none) |
 //! | `session_reminder` | a due timer (`reminders`): 24 h and 1 h before a booked session | its client | booking, lead, start | booking (none) |
 

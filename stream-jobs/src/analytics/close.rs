@@ -8,7 +8,9 @@
 //! transaction, so a crash signals nothing or everything, and a second replica's pass
 //! finds the mark's key taken and signals nothing (not tested with two replicas).
 //!
-//! The same pass summarises each coached client's last week once it has ended everywhere
+//! The same pass summarises each coached client's last week once it has ended in the
+//! client's time zone (that of their newest program assignment, as their sets' days are
+//! counted; UTC without one), six hours into the Monday after
 //! (`fitsync.progress.weekly_summary.v1`, marked in `weekly_summaries`), likewise from the
 //! job's results: training days, sets and volume (`daily_training`), records
 //! (`daily_e1rm`), planned and done (`daily_adherence`); and judges, once, each exercise
@@ -68,45 +70,64 @@ struct Open {
     time_zone: String,
 }
 
-/// The week (its Monday) to summarise at `now`: the last one that has ended in every time
-/// zone but UTC−12's, from Monday 12:00 UTC.
-fn due_week(now: DateTime<Utc>) -> NaiveDate {
-    let today = now.date_naive();
-    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    let noon = monday.and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default());
-    if now.naive_utc() >= noon {
-        monday - chrono::Duration::days(7)
-    } else {
-        monday - chrono::Duration::days(14)
-    }
+/// Hours into a client's Monday before their last week is summarised: sets logged late
+/// on Sunday night still count, and a summary reaches nobody at midnight.
+const SUMMARY_GRACE_HOURS: i64 = 6;
+
+/// The week (its Monday) to summarise at `now` for a client in `zone`: the last one that
+/// has ended there, from Monday 06:00 local time. An unknown zone reads as UTC.
+fn due_week(now: DateTime<Utc>, zone: &str) -> NaiveDate {
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let day = (now.with_timezone(&tz).naive_local() - chrono::Duration::hours(SUMMARY_GRACE_HOURS))
+        .date();
+    day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()) + 7)
 }
 
-/// Summarises, in one transaction, the due week of clients not yet summarised for it:
-/// coached by a relationship that began before the week ended and had not ended before
-/// it began, who trained or had something planned or booked in it. Returns how many.
+/// Summarises, in one transaction, each client's due week (`due_week` in their zone) not
+/// yet summarised, for clients coached by a relationship that began before that week
+/// ended and had not ended before it began, who trained or had something planned or
+/// booked in it. Returns how many.
 pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
-    let week = due_week(Utc::now());
-    let end = week + chrono::Duration::days(7);
+    let now = Utc::now();
     let mut tx = pool.begin().await?;
+    // Every coached client's zone: their newest assignment's (ids are UUIDv7).
+    let zones = sqlx::query!(
+        r#"select c.client_id as "client_id!",
+                  (select f.time_zone from plan_facts f where f.client_id = c.client_id
+                   order by f.assignment_id desc limit 1) as time_zone
+           from (select distinct client_id from coaching_facts) c"#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let (clients, weeks): (Vec<Uuid>, Vec<NaiveDate>) = zones
+        .into_iter()
+        .map(|z| {
+            let week = due_week(now, z.time_zone.as_deref().unwrap_or("UTC"));
+            (z.client_id, week)
+        })
+        .unzip();
     let rows = sqlx::query!(
-        r#"with todo as (
-               select distinct c.client_id from coaching_facts c
-               where c.started_at < $2::date and (c.ended_at is null or c.ended_at >= $1::date)
+        r#"with due as (select * from unnest($1::uuid[], $2::date[]) as d(client_id, week)),
+           todo as (
+               select d.client_id, d.week from due d
+               where exists (select 1 from coaching_facts c
+                             where c.client_id = d.client_id and c.started_at < d.week + 7
+                               and (c.ended_at is null or c.ended_at >= d.week))
                  and not exists (select 1 from weekly_summaries s
-                                 where s.client_id = c.client_id and s.week_start = $1)
+                                 where s.client_id = d.client_id and s.week_start = d.week)
                  and (exists (select 1 from daily_training t
-                              where t.client_id = c.client_id and t.day >= $1 and t.day < $2)
+                              where t.client_id = d.client_id and t.day >= d.week and t.day < d.week + 7)
                       or exists (select 1 from daily_adherence a
-                                 where a.client_id = c.client_id and a.day >= $1 and a.day < $2
+                                 where a.client_id = d.client_id and a.day >= d.week and a.day < d.week + 7
                                    and a.planned + a.sessions > 0))
-               order by c.client_id limit $3),
+               order by d.client_id limit $3),
            marked as (insert into weekly_summaries (client_id, week_start)
-                      select client_id, $1 from todo
-                      on conflict do nothing returning client_id)
-           select m.client_id as "client_id!",
+                      select client_id, week from todo
+                      on conflict do nothing returning client_id, week_start)
+           select m.client_id as "client_id!", m.week_start as "week_start!",
                   t.days as "training_days!", t.sets as "sets!", t.volume as "volume_kg!",
                   (select count(distinct d.exercise) from daily_e1rm d
-                   where d.client_id = m.client_id and d.day >= $1 and d.day < $2
+                   where d.client_id = m.client_id and d.day >= m.week_start and d.day < m.week_start + 7
                      and d.e1rm_kg > (select max(p.e1rm_kg) from daily_e1rm p
                                       where p.client_id = d.client_id and p.exercise = d.exercise
                                         and p.day < d.day)) as "records!",
@@ -115,14 +136,16 @@ pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
            cross join lateral (select count(*) as days, coalesce(sum(sets), 0)::int8 as sets,
                                       coalesce(sum(volume_kg), 0)::float8 as volume
                                from daily_training
-                               where client_id = m.client_id and day >= $1 and day < $2) t
+                               where client_id = m.client_id and day >= m.week_start
+                                 and day < m.week_start + 7) t
            cross join lateral (select coalesce(sum(planned + sessions), 0)::int8 as planned,
                                       coalesce(sum(completed + attended), 0)::int8 as done
                                from daily_adherence
-                               where client_id = m.client_id and day >= $1 and day < $2) a
+                               where client_id = m.client_id and day >= m.week_start
+                                 and day < m.week_start + 7) a
            order by m.client_id"#,
-        week,
-        end,
+        &clients,
+        &weeks,
         i64::try_from(BATCH).unwrap_or(500)
     )
     .fetch_all(&mut *tx)
@@ -132,14 +155,16 @@ pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
     }
     let clients: Vec<Uuid> = rows.iter().map(|r| r.client_id).collect();
     let trainers = trainers_of(&mut tx, &clients).await?;
+    let mut by_week: HashMap<NaiveDate, Vec<Uuid>> = HashMap::new();
     for r in &rows {
+        by_week.entry(r.week_start).or_default().push(r.client_id);
         let event = CloudEvent::new(
             super::signals::SOURCE,
             WEEKLY_SUMMARY_V1,
             r.client_id.to_string(),
             WeeklySummary {
                 client_id: r.client_id,
-                week_start: week,
+                week_start: r.week_start,
                 training_days: r.training_days,
                 sets: r.sets,
                 volume_kg: r.volume_kg,
@@ -151,21 +176,25 @@ pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
         );
         outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
     }
-    for (client, p) in plateaus(&mut tx, &clients, week).await? {
-        let event = CloudEvent::new(
-            super::signals::SOURCE,
-            PLATEAU_V1,
-            client.to_string(),
-            fitsync_events::Plateau {
-                client_id: client,
-                exercise: p.exercise,
-                week_start: week,
-                weeks: p.weeks,
-                slope_kg_per_week: p.slope_kg_per_week,
-                trainers: trainers.get(&client).cloned().unwrap_or_default(),
-            },
-        );
-        outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
+    let mut weeks: Vec<(NaiveDate, Vec<Uuid>)> = by_week.into_iter().collect();
+    weeks.sort();
+    for (week, clients) in weeks {
+        for (client, p) in plateaus(&mut tx, &clients, week).await? {
+            let event = CloudEvent::new(
+                super::signals::SOURCE,
+                PLATEAU_V1,
+                client.to_string(),
+                fitsync_events::Plateau {
+                    client_id: client,
+                    exercise: p.exercise,
+                    week_start: week,
+                    weeks: p.weeks,
+                    slope_kg_per_week: p.slope_kg_per_week,
+                    trainers: trainers.get(&client).cloned().unwrap_or_default(),
+                },
+            );
+            outbox::enqueue(&mut tx, Topic::Alerts, &event).await?;
+        }
     }
     fitsync_platform::fault::point("summary.before_commit");
     tx.commit().await?;
@@ -365,13 +394,36 @@ mod tests {
     }
 
     #[test]
-    fn the_week_summarised_is_the_last_from_monday_noon_utc() {
+    fn the_week_summarised_is_the_last_one_ended_six_hours_into_the_clients_monday() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        // Monday 30 November 2026.
-        assert_eq!(due_week(at("2026-11-30T11:59:59Z")), d("2026-11-16"));
-        assert_eq!(due_week(at("2026-11-30T12:00:00Z")), d("2026-11-23"));
-        assert_eq!(due_week(at("2026-12-06T23:59:59Z")), d("2026-11-23"));
-        assert_eq!(due_week(at("2026-12-07T12:00:00Z")), d("2026-11-30"));
+        // Monday 30 November 2026, in UTC: 06:00 local is 06:00 UTC.
+        assert_eq!(due_week(at("2026-11-30T05:59:59Z"), "UTC"), d("2026-11-16"));
+        assert_eq!(due_week(at("2026-11-30T06:00:00Z"), "UTC"), d("2026-11-23"));
+        assert_eq!(due_week(at("2026-12-06T23:59:59Z"), "UTC"), d("2026-11-23"));
+        assert_eq!(due_week(at("2026-12-07T06:00:00Z"), "UTC"), d("2026-11-30"));
+        // Auckland is UTC+13 in summer: its Monday 06:00 is Sunday 17:00 UTC.
+        assert_eq!(
+            due_week(at("2026-11-29T16:59:59Z"), "Pacific/Auckland"),
+            d("2026-11-16")
+        );
+        assert_eq!(
+            due_week(at("2026-11-29T17:00:00Z"), "Pacific/Auckland"),
+            d("2026-11-23")
+        );
+        // New York is UTC−5 in winter: its Monday 06:00 is 11:00 UTC.
+        assert_eq!(
+            due_week(at("2026-11-30T10:59:59Z"), "America/New_York"),
+            d("2026-11-16")
+        );
+        assert_eq!(
+            due_week(at("2026-11-30T11:00:00Z"), "America/New_York"),
+            d("2026-11-23")
+        );
+        // An unknown zone is UTC's.
+        assert_eq!(
+            due_week(at("2026-11-30T06:00:00Z"), "Mars/Olympus"),
+            d("2026-11-23")
+        );
     }
 }

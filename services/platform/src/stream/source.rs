@@ -44,6 +44,15 @@ static LAG: std::sync::LazyLock<IntGaugeVec> = std::sync::LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+static ASSIGNED: std::sync::LazyLock<IntGaugeVec> = std::sync::LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "fitsync_consumer_assigned_partitions",
+        "Partitions the group's coordinator assigned to this process's consumer",
+        &["group"]
+    )
+    .expect("metric registers once")
+});
+
 impl ClientContext for SeekingContext {
     /// librdkafka's statistics (every `jobs.stats_interval_ms`), delivered while the
     /// consumer is polled: only gauges are set here, no I/O.
@@ -91,18 +100,23 @@ impl ConsumerContext for SeekingContext {
                     }
                 }
                 tracing::info!(partitions = tpl.count(), "partitions assigned");
-                if let Err(e) = consumer.assign(tpl) {
-                    tracing::error!(error = %e, "assign failed");
+                match consumer.assign(tpl) {
+                    Ok(()) => ASSIGNED
+                        .with_label_values(&[&self.group])
+                        .set(i64::try_from(tpl.count()).unwrap_or(i64::MAX)),
+                    Err(e) => tracing::error!(error = %e, "assign failed"),
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(partitions = tpl.count(), "partitions revoked");
+                ASSIGNED.with_label_values(&[&self.group]).set(0);
                 if let Err(e) = consumer.unassign() {
                     tracing::error!(error = %e, "unassign failed");
                 }
             }
             other => {
                 tracing::error!(error = ?other, "rebalance error");
+                ASSIGNED.with_label_values(&[&self.group]).set(0);
                 let _ = consumer.unassign();
             }
         }
