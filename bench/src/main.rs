@@ -9,8 +9,8 @@
 //!    `fitsync backfill`) against the same aggregations written as SQL;
 //! 3. freshness: write commit → analytics row, p50/p99 at a steady write rate against a
 //!    `fitsync run --target all` child process, with that process's peak RSS;
-//! 4. auth (`auth.rs`), schedule (`schedule.rs`) and alerts (`alerts.rs`): see those
-//!    modules.
+//! 4. auth (`auth.rs`), schedule (`schedule.rs`), alerts (`alerts.rs`), api (`api.rs`),
+//!    wger (`wger.rs`) and scale (`scale.rs`): see those modules.
 //!
 //! Run with `scripts/bench.sh` (release build). Nothing here asserts a time.
 

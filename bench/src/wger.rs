@@ -6,7 +6,7 @@
 //!   `GET /api/workouts/sets`, wger's `GET /api/v2/workoutlog/?ordering=-date,-id&limit=100`;
 //!   each side holds the same 200 logged sets of that client before the run;
 //! - write: logging one set — FitSync's `POST /api/workouts/sets` (the set and its outbox
-//!   row in one transaction), wger's `POST /api/v2/workoutlog/`.
+//!   row written by one statement), wger's `POST /api/v2/workoutlog/`.
 //!
 //! FitSync runs as it ships: the users and training services in one release process.
 //! wger 2.1 runs as `scripts/wger.sh` sets it up: under gunicorn with the recommended

@@ -785,8 +785,22 @@ async fn numbers_subscriptions_and_receipts_refuse_bad_input_and_other_users() {
     let (status, _) = call(&app, &ana, Method::DELETE, &path, None).await;
     assert_eq!(status, 204);
 
-    // Receipts: signed with the gateway's key, recent, or refused.
-    let body = json!({"message_id": "m1", "reference": Uuid::now_v7(), "status": "delivered", "at": chrono::Utc::now()}).to_string();
+    // Receipts: signed with the gateway's key, recent, or refused. The one accepted names
+    // a text never handed to the gateway (pending, no attempt, due tomorrow): it is
+    // answered but records nothing.
+    let reference = Uuid::now_v7();
+    let notifications = env.notifications_db();
+    sqlx::query(
+        "insert into alert_deliveries (id, notification_id, user_id, channel, status, due_at, target)
+         values ($1, $2, $3, 'sms', 'pending', now() + interval '1 day', '+4915100000000')",
+    )
+    .bind(reference)
+    .bind(Uuid::now_v7())
+    .bind(ana.id)
+    .execute(&notifications)
+    .await
+    .unwrap();
+    let body = json!({"message_id": "m1", "reference": reference, "status": "delivered", "at": chrono::Utc::now()}).to_string();
     let now = chrono::Utc::now().timestamp();
     let sign = |key: &[u8], t: i64| {
         fitsync_platform::signature::sign(
@@ -813,5 +827,16 @@ async fn numbers_subscriptions_and_receipts_refuse_bad_input_and_other_users() {
         let r = request.send().await.unwrap();
         assert_eq!(r.status(), expected, "{signature:?}");
     }
+    let (receipt, provider_ref): (Option<String>, Option<String>) =
+        sqlx::query_as("select receipt, provider_ref from alert_deliveries where id = $1")
+            .bind(reference)
+            .fetch_one(&notifications)
+            .await
+            .unwrap();
+    assert_eq!(
+        (receipt, provider_ref),
+        (None, None),
+        "no receipt for a text never sent"
+    );
     app.stop().await;
 }

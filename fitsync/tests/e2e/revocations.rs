@@ -149,7 +149,9 @@ async fn a_revocation_applies_at_once_where_it_is_made_and_by_its_message_elsewh
 
 #[tokio::test]
 async fn a_revocation_the_mirror_missed_is_read_when_its_subscription_starts_over() {
-    let env = TestEnv::new().await;
+    // Alone: it kills the subscriptions that appear while it starts, which would be
+    // other tests' mirrors too.
+    let env = TestEnv::alone().await;
     let stop = CancellationToken::new();
     let before = subscribers(&env).await;
     let here = process(&env, &env.settings.redis, &stop).await;

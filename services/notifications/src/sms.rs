@@ -242,13 +242,15 @@ pub async fn receipt(
     let Ok(delivery) = receipt.reference.parse::<Uuid>() else {
         return Ok(StatusCode::NO_CONTENT);
     };
-    // Recorded and emitted together; the same receipt again changes nothing.
+    // Recorded and emitted together; the same receipt again changes nothing. Only for a
+    // text handed to the gateway: claimed at least once (a receipt may come back before
+    // the send is recorded, so `sending` counts; a never-attempted one does not).
     let mut tx = state.pool.begin().await?;
     let changed = sqlx::query!(
         "update alert_deliveries
          set receipt = $3, receipt_at = $4, last_error = coalesce($5, last_error),
              provider_ref = $2
-         where id = $1 and channel = 'sms' and coalesce(provider_ref, $2) = $2
+         where id = $1 and channel = 'sms' and attempts > 0 and coalesce(provider_ref, $2) = $2
            and (receipt_at is null or (receipt_at < $4 and receipt is distinct from $3))
          returning notification_id, user_id, attempts",
         delivery,

@@ -1,5 +1,5 @@
 use axum::{extract::State, http::StatusCode, Json};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use fitsync_events::{
     CloudEvent, SetCorrected, SetDeleted, SetLogged, Topic, SET_CORRECTED_V2, SET_DELETED_V1,
     SET_LOGGED_V2,
@@ -266,7 +266,7 @@ fn take<T>(errors: &mut Vec<FieldError>, parsed: Result<T, ApiError>) -> Option<
 }
 
 /// `POST /api/workouts/sets`: a client logs one set of their own. The set and its
-/// `set_logged` event are written in one transaction.
+/// `set_logged` event are written by one statement.
 #[utoipa::path(
     post, path = "/api/workouts/sets", tag = "workouts",
     summary = "Log one working set (clients, for themselves)",
@@ -300,7 +300,8 @@ pub async fn log_set(
         rpe: set.rpe,
         failed: set.failed,
         workout_id: set.workout_id,
-        performed_at: set.performed_at,
+        // As PostgreSQL stores it (microseconds), so the event says what the row holds.
+        performed_at: set.performed_at.trunc_subsecs(6),
         logged_at: Utc::now(),
         revision: 1,
         unit: set.unit.as_str().to_owned(),

@@ -122,8 +122,10 @@ pub enum Trigger {
     Record(PersonalRecord, DateTime<Utc>),
     Workload(WorkloadSpike, DateTime<Utc>),
     Missed(WorkoutMissed),
-    Summary(WeeklySummary),
-    Plateau(Plateau),
+    /// With the time the analytics job judged the week (after it ended in the client's
+    /// zone).
+    Summary(WeeklySummary, DateTime<Utc>),
+    Plateau(Plateau, DateTime<Utc>),
     /// With the time the analytics job derived it.
     Weight(WeightChange, DateTime<Utc>),
     Booking(BookingChanged, DateTime<Utc>),
@@ -183,7 +185,7 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                     "invalid {PLATEAU_V1}: an exercise, a Monday, a slope of 0 or below"
                 ));
             }
-            Ok(Trigger::Plateau(p))
+            Ok(Trigger::Plateau(p, event.time))
         }
         WEEKLY_SUMMARY_V1 => {
             let w: WeeklySummary = event
@@ -202,7 +204,7 @@ pub fn decode(payload: Option<&[u8]>) -> Result<Trigger, String> {
                     "invalid {WEEKLY_SUMMARY_V1}: a Monday, counts from 0, a finite volume"
                 ));
             }
-            Ok(Trigger::Summary(w))
+            Ok(Trigger::Summary(w, event.time))
         }
         WEIGHT_CHANGE_V1 => {
             let w: WeightChange = event.payload(WEIGHT_CHANGE_V1).map_err(|e| e.to_string())?;
@@ -328,8 +330,8 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                 .collect()
         }
         Trigger::Missed(m) => missed(m),
-        Trigger::Summary(w) => summary(w),
-        Trigger::Plateau(p) => p
+        Trigger::Summary(w, at) => summary(w, *at),
+        Trigger::Plateau(p, at) => p
             .trainers
             .iter()
             .map(|t| Candidate {
@@ -339,9 +341,7 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
                 scope: format!("{}:{}", p.client_id, p.exercise),
                 client_id: Some(p.client_id),
                 measure: Measure::None,
-                at: (p.week_start + chrono::Duration::days(7))
-                    .and_time(chrono::NaiveTime::MIN)
-                    .and_utc(),
+                at: *at,
                 title: "Plateau".to_owned(),
                 body: String::new(),
                 subject_id: p.client_id,
@@ -396,11 +396,8 @@ fn facts(trigger: &Trigger) -> Vec<Candidate> {
 }
 
 /// A client's week goes to each trainer (subject to their settings for the client) and
-/// to the client, dated at its end (the next Monday, 00:00 UTC).
-fn summary(w: &WeeklySummary) -> Vec<Candidate> {
-    let at = (w.week_start + chrono::Duration::days(7))
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
+/// to the client, dated `at`, when the analytics job summarised it.
+fn summary(w: &WeeklySummary, at: DateTime<Utc>) -> Vec<Candidate> {
     let data = json!({"client_id": w.client_id, "week_start": w.week_start,
                       "training_days": w.training_days, "sets": w.sets, "volume_kg": w.volume_kg,
                       "records": w.records, "planned": w.planned, "done": w.done});
@@ -821,7 +818,8 @@ mod tests {
             done: 0,
             trainers: vec![Uuid::now_v7()],
         };
-        let out = candidates(&Trigger::Summary(w.clone()));
+        let judged: DateTime<Utc> = "2026-11-30T06:00:02Z".parse().unwrap();
+        let out = candidates(&Trigger::Summary(w.clone(), judged));
         let to: Vec<(Uuid, Option<Uuid>)> = out.iter().map(|c| (c.user_id, c.client_id)).collect();
         // Only the trainer's copy is subject to the trainer's settings for the client.
         assert_eq!(
@@ -829,8 +827,7 @@ mod tests {
             [(w.trainers[0], Some(w.client_id)), (w.client_id, None)]
         );
         assert!(out.iter().all(
-            |c| c.dedup_key == format!("summary:{}:2026-11-23", w.client_id)
-                && c.at == "2026-11-30T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            |c| c.dedup_key == format!("summary:{}:2026-11-23", w.client_id) && c.at == judged
         ));
         assert_eq!(out[0].body, "Your client's week from 2026-11-23: 2 training days, 3 sets, 1275 kg lifted, 1 new records; 0 of 1 planned workouts and sessions done.");
         assert!(out[1].body.starts_with("Your week from 2026-11-23:"));

@@ -9,8 +9,9 @@
 //! finds the mark's key taken and signals nothing (not tested with two replicas).
 //!
 //! The same pass summarises each coached client's last week once it has ended in the
-//! client's time zone (that of their newest program assignment, as their sets' days are
-//! counted; UTC without one), six hours into the Monday after
+//! client's time zone (that of their newest program assignment; UTC without one; the
+//! zone of a diet assignment, which the training service also counts sets' days in, is
+//! not known here), six hours into the Monday after
 //! (`fitsync.progress.weekly_summary.v1`, marked in `weekly_summaries`), likewise from the
 //! job's results: training days, sets and volume (`daily_training`), records
 //! (`daily_e1rm`), planned and done (`daily_adherence`); and judges, once, each exercise
@@ -90,12 +91,20 @@ fn due_week(now: DateTime<Utc>, zone: &str) -> NaiveDate {
 pub async fn summarize(pool: &PgPool) -> anyhow::Result<usize> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    // Every coached client's zone: their newest assignment's (ids are UUIDv7).
+    // The zone of every coached client active in the last 15 days (a due week began at
+    // most 15 UTC days ago, and one without activity is not summarised): their newest
+    // program assignment's (ids are UUIDv7).
     let zones = sqlx::query!(
         r#"select c.client_id as "client_id!",
                   (select f.time_zone from plan_facts f where f.client_id = c.client_id
                    order by f.assignment_id desc limit 1) as time_zone
-           from (select distinct client_id from coaching_facts) c"#
+           from (select distinct client_id from coaching_facts) c
+           where exists (select 1 from daily_training t
+                         where t.client_id = c.client_id
+                           and t.day >= (now() at time zone 'UTC')::date - 15)
+              or exists (select 1 from daily_adherence a
+                         where a.client_id = c.client_id
+                           and a.day >= (now() at time zone 'UTC')::date - 15)"#
     )
     .fetch_all(&mut *tx)
     .await?;

@@ -13,7 +13,7 @@
 //! A revocation this process makes applies here at once. One made by another process
 //! applies here when its message arrives (test: `revocations::`). If the subscription
 //! dies silently, revocations published in between are missed until the ping fails
-//! (at most two seconds), then read in the resync.
+//! (about two seconds: a ping a second, each given a second), then read in the resync.
 
 use std::{
     collections::HashMap,
@@ -175,11 +175,16 @@ impl Revocations {
     async fn follow(self, client: redis::Client, mirror: Arc<Mirror>, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(100);
         loop {
+            let syncs = mirror.state.read().unwrap_or_else(|e| e.into_inner()).syncs;
             let outcome = tokio::select! {
                 () = shutdown.cancelled() => return,
                 outcome = self.session(&client, &mirror) => outcome,
             };
             mirror.set_live(false);
+            // A session that went live starts the pauses over.
+            if mirror.state.read().unwrap_or_else(|e| e.into_inner()).syncs > syncs {
+                backoff = Duration::from_millis(100);
+            }
             if let Err(e) = outcome {
                 tracing::warn!(error = %e, "revocation mirror lost its subscription; asking Redis per request");
             }
@@ -221,11 +226,25 @@ impl Revocations {
     async fn read_all(&self, mirror: &Mirror) -> anyhow::Result<()> {
         let mut redis = self.redis.clone();
         let mut keys: Vec<String> = Vec::new();
+        // SCAN by hand: every step's error fails the read (the crate's iterator would end
+        // quietly on one, and a mirror read in part would go live without what it missed).
         for kind in ["jti", "user"] {
             let pattern = format!("{}revoked:{kind}:*", glob_escape(&self.prefix));
-            let mut scan = redis.scan_match::<_, String>(&pattern).await?;
-            while let Some(key) = scan.next_item().await {
-                keys.push(key);
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut redis)
+                    .await?;
+                keys.extend(found);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
         }
         let strip = format!("{}revoked:", self.prefix);
