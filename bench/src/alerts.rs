@@ -276,8 +276,120 @@ async fn latency(
         histogram.len(),
         logged.len(),
     );
+    let arrivals = arrivals.lock().unwrap().clone();
+    stages(settings, id, &logged, &arrivals, &progress, &notifications).await?;
     drop(platform);
     Ok(())
+}
+
+/// Where each measured alert's time went, from the stamps the path leaves: the set's
+/// commit (`logged_at`), its event's Kafka timestamp (the relay's produce), the analytics
+/// transaction's start (`set_facts.counted_at`), the record signal's Kafka timestamp,
+/// the alerts transaction's start (`inbox.delivered_at`) and the arrival on the stream.
+/// Kafka's stamps are in milliseconds; the rest in microseconds; all one machine's clock.
+async fn stages(
+    settings: &Settings,
+    id: &str,
+    logged: &HashMap<Uuid, DateTime<Utc>>,
+    arrivals: &[(Uuid, DateTime<Utc>)],
+    progress: &sqlx::PgPool,
+    notifications: &sqlx::PgPool,
+) -> anyhow::Result<()> {
+    let prefix = format!("a{id}.fitsync");
+    let produced = produced_at(settings, &format!("{prefix}.training")).await?;
+    let signalled = produced_at(settings, &format!("{prefix}.alerts")).await?;
+    let counted: HashMap<Uuid, DateTime<Utc>> =
+        sqlx::query_as("select set_id, counted_at from set_facts")
+            .fetch_all(progress)
+            .await?
+            .into_iter()
+            .collect();
+    let stored: HashMap<Uuid, DateTime<Utc>> = sqlx::query_as(
+        "select (data->>'set_id')::uuid, delivered_at from inbox where data ? 'set_id'",
+    )
+    .fetch_all(notifications)
+    .await?
+    .into_iter()
+    .collect();
+    const NAMES: [&str; 5] = [
+        "commit → relay's produce",
+        "→ analytics transaction starts",
+        "→ record signal produced",
+        "→ alerts transaction starts",
+        "→ on the stream",
+    ];
+    let mut rows: Vec<(f64, [f64; 5])> = Vec::new();
+    for (set, at) in arrivals {
+        let stamps = [
+            logged.get(set),
+            produced.get(set),
+            counted.get(set),
+            signalled.get(set),
+            stored.get(set),
+        ];
+        let [Some(a), Some(b), Some(c), Some(d), Some(e)] = stamps else {
+            continue;
+        };
+        let times = [a, b, c, d, e, at];
+        let ms = |x: &DateTime<Utc>, y: &DateTime<Utc>| {
+            (*y - *x).num_microseconds().unwrap_or(0) as f64 / 1000.0
+        };
+        let mut parts = [0.0; 5];
+        for (i, part) in parts.iter_mut().enumerate() {
+            *part = ms(times[i], times[i + 1]);
+        }
+        rows.push((ms(a, at), parts));
+    }
+    anyhow::ensure!(!rows.is_empty(), "no alert with all its stamps");
+    rows.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // The slowest 1 % against the rest: which stage makes the tail.
+    let tail = rows.len() - (rows.len() / 100).max(1);
+    let mean = |rows: &[(f64, [f64; 5])], i: usize| {
+        rows.iter().map(|r| r.1[i]).sum::<f64>() / rows.len() as f64
+    };
+    println!(
+        "  stages (ms; {} alerts with every stamp): mean of all, mean of the slowest 1 %",
+        rows.len()
+    );
+    for (i, name) in NAMES.iter().enumerate() {
+        println!(
+            "    {name:<32} {:>7.1} {:>7.1}",
+            mean(&rows, i),
+            mean(&rows[tail..], i)
+        );
+    }
+    Ok(())
+}
+
+/// Each set's (`data.set_id`) first Kafka timestamp on `topic`, read from the start.
+async fn produced_at(
+    settings: &Settings,
+    topic: &str,
+) -> anyhow::Result<HashMap<Uuid, DateTime<Utc>>> {
+    use rdkafka::{
+        consumer::{Consumer, StreamConsumer},
+        Message,
+    };
+    let consumer: StreamConsumer = fitsync_platform::kafka::client_config(&settings.kafka)
+        .set("group.id", format!("stamps-{}", Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let mut stamps = HashMap::new();
+    // The topic is read to its end: nothing more arrives within 3 s.
+    while let Ok(m) = tokio::time::timeout(Duration::from_secs(3), consumer.recv()).await {
+        let m = m?;
+        let (Some(ms), Some(payload)) = (m.timestamp().to_millis(), m.payload()) else {
+            continue;
+        };
+        let event: Value = serde_json::from_slice(payload)?;
+        if let Some(set) = event["data"]["set_id"].as_str() {
+            let at = DateTime::from_timestamp_millis(ms).context("a timestamp")?;
+            stamps.entry(set.parse()?).or_insert(at);
+        }
+    }
+    Ok(stamps)
 }
 
 async fn throughput(settings: &Settings, id: &str, n: i64) -> anyhow::Result<()> {

@@ -82,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = Settings::load(None)?;
     settings.telemetry.log_level = "error".into();
     fitsync_platform::telemetry::init(&settings.telemetry);
+    drop_earlier_runs(&settings).await?;
     settings.kafka.topic_prefix = format!("bench{id}.");
     settings.opensearch.index_prefix = format!("bench{id}-");
     settings.database.names.training = format!("bench_{id}_training");
@@ -169,6 +170,24 @@ async fn main() -> anyhow::Result<()> {
 
     bench_backfill(&settings, &progress, &id, &binary, args.events).await?;
     bench_freshness(&settings, &id, &binary, &load).await?;
+    Ok(())
+}
+
+/// Drops the databases of earlier runs: a server holding hundreds of databases spends
+/// CPU on them (the autovacuum launcher visits each in turn, a worker starts for each),
+/// which a run would otherwise measure with the rest.
+async fn drop_earlier_runs(settings: &Settings) -> anyhow::Result<()> {
+    let admin =
+        sqlx::PgPool::connect_with(db::connect_options(&settings.database, "postgres")?).await?;
+    let names: Vec<String> =
+        sqlx::query_scalar(r"select datname from pg_database where datname like 'bench\_%'")
+            .fetch_all(&admin)
+            .await?;
+    for name in names {
+        sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+            .execute(&admin)
+            .await?;
+    }
     Ok(())
 }
 
@@ -521,7 +540,11 @@ where
             }
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 let response = done?;
-                anyhow::ensure!(response.status().as_u16() == 201, "write failed: {}", response.status());
+                let status = response.status();
+                if status.as_u16() != 201 {
+                    let body = response.text().await.unwrap_or_default();
+                    anyhow::bail!("write failed: {status} {body}");
+                }
             }
         }
     }
@@ -630,11 +653,13 @@ impl Platform {
                 .status()?;
             anyhow::ensure!(migrated.success(), "fitsync migrate failed");
         }
+        // Its log (errors only) beside the run's other files, for a failed write.
+        let log = std::env::temp_dir().join(format!("fitsync-bench-{tag}{id}.log"));
         let child = Child_(
             Command::new(binary)
                 .args(["run", "--target", targets])
                 .envs(&env)
-                .stdout(Stdio::null())
+                .stdout(std::fs::File::create(&log)?)
                 .spawn()
                 .with_context(|| format!("starting {}", binary.display()))?,
         );

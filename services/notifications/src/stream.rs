@@ -32,6 +32,9 @@ use crate::{handlers::InboxItem, NotificationsState};
 /// The channel the alerts job NOTIFYs (`fitsync_stream_jobs::alerts::CHANNEL`).
 pub const CHANNEL: &str = "fitsync_inbox";
 
+/// Rows one read of a stream takes.
+const PAGE: i64 = 100;
+
 /// How often an idle stream looks for rows anyway.
 const RESYNC: Duration = Duration::from_secs(5);
 
@@ -123,6 +126,9 @@ struct Cursor {
     user: Uuid,
     last: i64,
     pending: VecDeque<InboxItem>,
+    /// Rows may be waiting: false once a read returned fewer than a page, until the next
+    /// wake-up (a row committed after that read wakes the stream).
+    unread: bool,
     wake: broadcast::Receiver<Uuid>,
     shutdown: CancellationToken,
     expires: tokio::time::Instant,
@@ -180,6 +186,7 @@ pub async fn stream(
         user: user.id(),
         last,
         pending: VecDeque::new(),
+        unread: true,
         wake,
         shutdown: state.hub.shutdown.clone(),
         expires: tokio::time::Instant::now() + Duration::from_secs(left.unsigned_abs()),
@@ -212,15 +219,19 @@ async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
         {
             return None;
         }
-        match after(&c.pool, c.user, c.last).await {
-            Ok(rows) if !rows.is_empty() => {
-                c.pending.extend(rows);
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the inbox for a stream failed; ending it");
-                return None;
+        if c.unread {
+            match after(&c.pool, c.user, c.last).await {
+                Ok(rows) => {
+                    c.unread = rows.len() as i64 == PAGE;
+                    if !rows.is_empty() {
+                        c.pending.extend(rows);
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the inbox for a stream failed; ending it");
+                    return None;
+                }
             }
         }
         let resync = tokio::time::sleep(RESYNC);
@@ -238,6 +249,7 @@ async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
                 }
             }
         }
+        c.unread = true;
     }
 }
 
@@ -246,9 +258,10 @@ async fn after(pool: &PgPool, user: Uuid, last: i64) -> Result<Vec<InboxItem>, s
         InboxItem,
         "select notification_id, seq, kind, title, body, subject_id, sender_id, data, created_at,
                 delivered_at, read_at
-         from inbox where user_id = $1 and seq > $2 order by seq limit 100",
+         from inbox where user_id = $1 and seq > $2 order by seq limit $3",
         user,
-        last
+        last,
+        PAGE
     )
     .fetch_all(pool)
     .await
