@@ -5,13 +5,20 @@
 //! gets every row after N, in order, and then the live ones: rows are numbered in commit
 //! order per recipient (see the alerts migration), so reading "after N" misses nothing
 //! and repeats nothing. The alerts job's commit NOTIFYs `fitsync_inbox` with the
-//! recipient; one listener per process fans the wake-ups out, and each stream then reads
-//! its own rows after the last it sent. A missed wake-up (the listener reconnecting)
+//! recipient; one listener per process wakes that recipient's streams only (a stream
+//! never sees another user's wake-ups, so the work per alert does not grow with the
+//! number of open streams), and each stream then reads its own rows after the last it
+//! sent. A missed wake-up (the listener reconnecting)
 //! costs at most `RESYNC` of delay, never a row. A stream ends when its access token
 //! expires or is revoked (checked at every wake-up, at least every `RESYNC`), or the
 //! process shuts down; the client reconnects with its last id.
 
-use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    convert::Infallible,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use axum::{
     extract::State,
@@ -22,7 +29,7 @@ use fitsync_platform::{ApiError, ApiQuery, AuthUser, Authenticator, Claims};
 use futures::Stream;
 use serde::Deserialize;
 use sqlx::{postgres::PgListener, PgPool};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -38,16 +45,62 @@ const PAGE: i64 = 100;
 /// How often an idle stream looks for rows anyway.
 const RESYNC: Duration = Duration::from_secs(5);
 
-/// Wakes the open streams of a process when their user has new rows.
+/// Wakes the open streams of a process when their user has new rows, and the delivery
+/// workers when anyone has.
 pub struct Hub {
-    wake: broadcast::Sender<Uuid>,
+    wake: Wakes,
     shutdown: CancellationToken,
+}
+
+/// Where the listener's wake-ups go.
+#[derive(Clone)]
+struct Wakes {
+    /// Every wake-up, with the user who has new rows (the nil id: anyone may).
+    any: broadcast::Sender<Uuid>,
+    /// Per user with an open stream: a counter bumped at each of their wake-ups. A stream
+    /// holds a receiver, which sees a bump made while it was busy when it next waits, so
+    /// no wake-up is lost. Entries without receivers (the user's streams all closed) go
+    /// at the user's next wake-up, or in a sweep once the map has doubled.
+    users: Arc<Mutex<Streams>>,
+}
+
+#[derive(Default)]
+struct Streams {
+    by_user: HashMap<Uuid, watch::Sender<u64>>,
+    sweep_at: usize,
+}
+
+impl Wakes {
+    fn send(&self, user: Uuid) {
+        let _ = self.any.send(user);
+        let users = &mut self
+            .users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_user;
+        if user.is_nil() {
+            users.retain(|_, counter| counter.receiver_count() > 0);
+            for counter in users.values() {
+                counter.send_modify(|n| *n += 1);
+            }
+        } else if let Some(counter) = users.get(&user) {
+            if counter.receiver_count() == 0 {
+                users.remove(&user);
+            } else {
+                counter.send_modify(|n| *n += 1);
+            }
+        }
+    }
 }
 
 impl Hub {
     /// Starts the process's listener; it stops with `shutdown`.
     pub fn start(pool: PgPool, shutdown: CancellationToken) -> Arc<Self> {
-        let (wake, _) = broadcast::channel(1024);
+        let (any, _) = broadcast::channel(1024);
+        let wake = Wakes {
+            any,
+            users: Arc::default(),
+        };
         let hub = Arc::new(Self {
             wake: wake.clone(),
             shutdown: shutdown.clone(),
@@ -58,13 +111,35 @@ impl Hub {
 
     /// Wake-ups with the user who has new rows (the nil id: anyone may).
     pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
-        self.wake.subscribe()
+        self.wake.any.subscribe()
+    }
+
+    /// `user`'s wake-ups (and everyone's): changed after each from now on.
+    fn watch(&self, user: Uuid) -> watch::Receiver<u64> {
+        self.wake.watch(user)
+    }
+}
+
+impl Wakes {
+    fn watch(&self, user: Uuid) -> watch::Receiver<u64> {
+        let mut streams = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        if streams.by_user.len() >= streams.sweep_at {
+            streams
+                .by_user
+                .retain(|_, counter| counter.receiver_count() > 0);
+            streams.sweep_at = (2 * streams.by_user.len()).max(64);
+        }
+        streams
+            .by_user
+            .entry(user)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
     }
 }
 
 /// Relays NOTIFYs to the streams; reconnects with backoff. After a reconnect every
 /// stream re-reads (the nil id), as a wake-up may have been missed in between.
-async fn listen(pool: PgPool, wake: broadcast::Sender<Uuid>, shutdown: CancellationToken) {
+async fn listen(pool: PgPool, wake: Wakes, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = async {
@@ -88,14 +163,14 @@ async fn listen(pool: PgPool, wake: broadcast::Sender<Uuid>, shutdown: Cancellat
             }
         };
         backoff = Duration::from_millis(100);
-        let _ = wake.send(Uuid::nil());
+        wake.send(Uuid::nil());
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 n = listener.recv() => match n {
                     Ok(n) => {
                         if let Ok(user) = Uuid::parse_str(n.payload()) {
-                            let _ = wake.send(user);
+                            wake.send(user);
                         }
                     }
                     Err(e) => {
@@ -129,7 +204,7 @@ struct Cursor {
     /// Rows may be waiting: false once a read returned fewer than a page, until the next
     /// wake-up (a row committed after that read wakes the stream).
     unread: bool,
-    wake: broadcast::Receiver<Uuid>,
+    wake: watch::Receiver<u64>,
     shutdown: CancellationToken,
     expires: tokio::time::Instant,
 }
@@ -167,7 +242,7 @@ pub async fn stream(
         None => q.after,
     };
     // Subscribed before the first read: a row committed in between still wakes it.
-    let wake = state.hub.wake.subscribe();
+    let wake = state.hub.watch(user.id());
     let last = match resume {
         Some(n) => n,
         None => sqlx::query_scalar!(
@@ -234,20 +309,11 @@ async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
                 }
             }
         }
-        let resync = tokio::time::sleep(RESYNC);
-        tokio::pin!(resync);
-        loop {
-            tokio::select! {
-                () = c.shutdown.cancelled() => return None,
-                () = tokio::time::sleep_until(c.expires) => return None,
-                () = &mut resync => break,
-                woke = c.wake.recv() => match woke {
-                    Ok(user) if user == c.user || user.is_nil() => break,
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
+        tokio::select! {
+            () = c.shutdown.cancelled() => return None,
+            () = tokio::time::sleep_until(c.expires) => return None,
+            () = tokio::time::sleep(RESYNC) => {}
+            woke = c.wake.changed() => if woke.is_err() { return None },
         }
         c.unread = true;
     }
@@ -265,4 +331,81 @@ async fn after(pool: &PgPool, user: Uuid, last: i64) -> Result<Vec<InboxItem>, s
     )
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wakes() -> Wakes {
+        Wakes {
+            any: broadcast::channel(16).0,
+            users: Arc::default(),
+        }
+    }
+
+    fn woken(rx: &mut watch::Receiver<u64>) -> bool {
+        rx.has_changed().expect("the hub holds the sender") && {
+            rx.mark_unchanged();
+            true
+        }
+    }
+
+    #[test]
+    fn a_stream_sees_its_own_users_wake_ups_and_everyones_not_another_users() {
+        let w = wakes();
+        let (ann, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut any = w.any.subscribe();
+        let (mut ann_tab, mut ann_other_tab, mut bob_tab) =
+            (w.watch(ann), w.watch(ann), w.watch(bob));
+        w.send(ann);
+        assert!(woken(&mut ann_tab) && woken(&mut ann_other_tab));
+        assert!(!woken(&mut bob_tab));
+        // Made while the stream was busy (not waiting): seen when it next looks, once.
+        w.send(bob);
+        w.send(bob);
+        assert!(woken(&mut bob_tab));
+        assert!(!woken(&mut bob_tab));
+        // The nil id (the listener reconnected): everyone.
+        w.send(Uuid::nil());
+        assert!(woken(&mut ann_tab) && woken(&mut ann_other_tab) && woken(&mut bob_tab));
+        // The delivery workers see every wake-up, in order.
+        let seen: Vec<Uuid> = std::iter::from_fn(|| any.try_recv().ok()).collect();
+        assert_eq!(seen, vec![ann, bob, bob, Uuid::nil()]);
+    }
+
+    #[test]
+    fn a_user_whose_streams_all_closed_is_forgotten() {
+        let w = wakes();
+        let (ann, bob) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let ann_tab = w.watch(ann);
+        let bob_tab = w.watch(bob);
+        drop(ann_tab);
+        w.send(ann);
+        let known = |w: &Wakes| {
+            let users = w.users.lock().unwrap();
+            let mut ids: Vec<Uuid> = users.by_user.keys().copied().collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(known(&w), vec![bob]);
+        drop(bob_tab);
+        w.send(Uuid::nil());
+        assert!(known(&w).is_empty());
+    }
+
+    #[test]
+    fn the_map_is_swept_once_it_has_doubled() {
+        let w = wakes();
+        // 64 users open a stream and close it; nothing wakes them.
+        for n in 0..64 {
+            drop(w.watch(Uuid::from_u128(n + 1)));
+        }
+        let kept = w.watch(Uuid::from_u128(1000));
+        let users = w.users.lock().unwrap();
+        assert_eq!(users.by_user.len(), 1, "the 64 closed ones swept");
+        assert!(users.by_user.contains_key(&Uuid::from_u128(1000)));
+        drop(users);
+        drop(kept);
+    }
 }

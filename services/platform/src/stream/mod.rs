@@ -72,6 +72,13 @@ impl ConsumerSpec {
         })
     }
 
+    /// Waits at least `window` for a batch to fill (for sinks whose cost is mostly per
+    /// request, not per message).
+    pub fn min_window(mut self, window: Duration) -> Self {
+        self.batching.window = self.batching.window.max(window);
+        self
+    }
+
     /// Caps the batch size (for sinks that do per-message work).
     pub fn max_batch(mut self, cap: usize) -> Self {
         self.batching.max_batch = self.batching.max_batch.min(cap);
