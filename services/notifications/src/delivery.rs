@@ -125,12 +125,12 @@ impl DeliveryWorker {
                 _ = wake.recv() => {
                     // One round answers every wake-up already queued (an alerts batch
                     // wakes once per recipient): a round per wake-up would claim nothing
-                    // most times, and at a few hundred alerts a second those empty claims
-                    // were most of notificationdb's load.
-                    while !matches!(
-                        wake.try_recv(),
-                        Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
-                    ) {}
+                    // most times. With the streams' second reads, those empty claims made
+                    // most of notificationdb's transactions in the alerts benchmark
+                    // (docs/benchmarks.md, runs 29–30).
+                    while let Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) =
+                        wake.try_recv()
+                    {}
                 }
                 () = tokio::time::sleep(poll) => {}
             }

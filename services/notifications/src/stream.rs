@@ -8,8 +8,8 @@
 //! recipient; one listener per process wakes that recipient's streams only (a stream
 //! never sees another user's wake-ups, so the work per alert does not grow with the
 //! number of open streams), and each stream then reads its own rows after the last it
-//! sent. A missed wake-up (the listener reconnecting)
-//! costs at most `RESYNC` of delay, never a row. A stream ends when its access token
+//! sent. A missed wake-up (the listener reconnecting) costs at most `RESYNC` of delay,
+//! never a row. A stream ends when its access token
 //! expires or is revoked (checked at every wake-up, at least every `RESYNC`), or the
 //! process shuts down; the client reconnects with its last id.
 
@@ -60,7 +60,8 @@ struct Wakes {
     /// Per user with an open stream: a counter bumped at each of their wake-ups. A stream
     /// holds a receiver, which sees a bump made while it was busy when it next waits, so
     /// no wake-up is lost. Entries without receivers (the user's streams all closed) go
-    /// at the user's next wake-up, or in a sweep once the map has doubled.
+    /// at the user's next wake-up, or in a sweep when a new stream finds the map twice
+    /// the size the last sweep left (at least 64).
     users: Arc<Mutex<Streams>>,
 }
 
@@ -68,29 +69,6 @@ struct Wakes {
 struct Streams {
     by_user: HashMap<Uuid, watch::Sender<u64>>,
     sweep_at: usize,
-}
-
-impl Wakes {
-    fn send(&self, user: Uuid) {
-        let _ = self.any.send(user);
-        let users = &mut self
-            .users
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_user;
-        if user.is_nil() {
-            users.retain(|_, counter| counter.receiver_count() > 0);
-            for counter in users.values() {
-                counter.send_modify(|n| *n += 1);
-            }
-        } else if let Some(counter) = users.get(&user) {
-            if counter.receiver_count() == 0 {
-                users.remove(&user);
-            } else {
-                counter.send_modify(|n| *n += 1);
-            }
-        }
-    }
 }
 
 impl Hub {
@@ -113,14 +91,33 @@ impl Hub {
     pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
         self.wake.any.subscribe()
     }
-
-    /// `user`'s wake-ups (and everyone's): changed after each from now on.
-    fn watch(&self, user: Uuid) -> watch::Receiver<u64> {
-        self.wake.watch(user)
-    }
 }
 
 impl Wakes {
+    /// Passes a wake-up to the delivery workers and to `user`'s streams (the nil id:
+    /// every stream).
+    fn send(&self, user: Uuid) {
+        let _ = self.any.send(user);
+        let users = &mut self
+            .users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_user;
+        if user.is_nil() {
+            users.retain(|_, counter| counter.receiver_count() > 0);
+            for counter in users.values() {
+                counter.send_modify(|n| *n += 1);
+            }
+        } else if let Some(counter) = users.get(&user) {
+            if counter.receiver_count() == 0 {
+                users.remove(&user);
+            } else {
+                counter.send_modify(|n| *n += 1);
+            }
+        }
+    }
+
+    /// `user`'s wake-ups (and everyone's): changed after each from now on.
     fn watch(&self, user: Uuid) -> watch::Receiver<u64> {
         let mut streams = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         if streams.by_user.len() >= streams.sweep_at {
@@ -242,7 +239,7 @@ pub async fn stream(
         None => q.after,
     };
     // Subscribed before the first read: a row committed in between still wakes it.
-    let wake = state.hub.watch(user.id());
+    let wake = state.hub.wake.watch(user.id());
     let last = match resume {
         Some(n) => n,
         None => sqlx::query_scalar!(
@@ -395,7 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn the_map_is_swept_once_it_has_doubled() {
+    fn closed_streams_are_swept_once_the_map_reaches_its_threshold() {
         let w = wakes();
         // 64 users open a stream and close it; nothing wakes them.
         for n in 0..64 {

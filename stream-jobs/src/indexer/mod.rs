@@ -32,10 +32,10 @@ const INDEXED: [Topic; 5] = [
     Topic::Exercises,
 ];
 
-/// How long a batch fills: a bulk request costs OpenSearch (and this process) mostly
-/// per request, and the index shows new documents only at its next refresh (every
-/// second) anyway. With the jobs' 20 ms the indexer sent a bulk request of a dozen
-/// documents every 20 ms at 500 writes/s, on the CPU the alert path needs.
+/// How long a batch fills (unless it reaches 2 000 first): the index shows new documents
+/// only at its next refresh (every second) anyway. With the jobs' 20 ms the indexer sent
+/// a bulk request every few tens of milliseconds at 500 writes/s, fell behind, and took
+/// CPU the alert path needed (docs/benchmarks.md, alerts runs 21–41).
 const WINDOW: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct EventIndexer {

@@ -72,8 +72,8 @@ impl ConsumerSpec {
         })
     }
 
-    /// Waits at least `window` for a batch to fill (for sinks whose cost is mostly per
-    /// request, not per message).
+    /// Lets a batch fill for at least `window` after its first message (it still closes
+    /// when full).
     pub fn min_window(mut self, window: Duration) -> Self {
         self.batching.window = self.batching.window.max(window);
         self
