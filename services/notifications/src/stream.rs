@@ -9,9 +9,9 @@
 //! never sees another user's wake-ups, so the work per alert does not grow with the
 //! number of open streams), and each stream then reads its own rows after the last it
 //! sent. A missed wake-up (the listener reconnecting) costs at most `RESYNC` of delay,
-//! never a row. A stream ends when its access token
-//! expires or is revoked (checked at every wake-up, at least every `RESYNC`), or the
-//! process shuts down; the client reconnects with its last id.
+//! never a row. A stream ends when its access token expires or is revoked (checked at
+//! every wake-up, at least every `RESYNC`), or the process shuts down; the client
+//! reconnects with its last id.
 
 use std::{
     collections::{HashMap, VecDeque},
