@@ -69,10 +69,14 @@ export async function screenshot(page: Page, name: string) {
 /** At a phone's width (375 px) the page must not scroll sideways. */
 export async function atPhoneWidth(page: Page, name: string) {
   await page.setViewportSize({ width: 375, height: 812 });
-  // Two frames: the layout and the charts' resize observers have run.
-  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow, `${name}: horizontal scroll at 375 px`).toBeLessThanOrEqual(0);
+  // Until the layout has settled: the app shell slides its navigation away over 200 ms
+  // (a CI run caught the page mid-slide, 8 px wide); a page that stays too wide fails.
+  await expect
+    .poll(() => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), {
+      message: `${name}: horizontal scroll at 375 px`,
+      timeout: 3_000,
+    })
+    .toBeLessThanOrEqual(0);
   await screenshot(page, `${name}-phone`);
   await page.setViewportSize({ width: 1280, height: 800 });
 }
