@@ -333,7 +333,11 @@ pub async fn start(
     }
     if targets.runs(Target::Notifications) {
         let pool = pool_of("notifications")?;
-        let hub = fitsync_notifications::Hub::start(pool.clone(), shutdown.clone());
+        let hub = fitsync_notifications::Hub::start(
+            pool.clone(),
+            Duration::from_millis(settings.delivery.stream_resync_ms),
+            shutdown.clone(),
+        );
         let vapid = Arc::new(fitsync_notifications::push::Vapid::from_settings(
             &settings.push,
             all,

@@ -833,3 +833,116 @@ async fn a_rapid_weight_change_alerts_above_the_trainers_threshold_and_names_the
     );
     app.stop().await;
 }
+
+/// Stores `n` alerts for `user` as the alerts job does (numbered after the user's cursor,
+/// the cursor moved, in one transaction), without waking anyone; their ids in order.
+async fn stored_quietly(db: &sqlx::PgPool, user: Uuid, n: i64) -> Vec<Uuid> {
+    let mut tx = db.begin().await.unwrap();
+    let last: i64 = sqlx::query_scalar(
+        "insert into inbox_cursors (user_id, last_seq) values ($1, $2)
+         on conflict (user_id) do update set last_seq = inbox_cursors.last_seq + $2
+         returning last_seq - $2",
+    )
+    .bind(user)
+    .bind(n)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let seq = last + 1 + i64::try_from(i).unwrap();
+        sqlx::query(
+            "insert into inbox (notification_id, user_id, kind, title, body, subject_id,
+                                created_at, dedup_key, seq)
+             values ($1, $2, 'personal_record', 'A record', 'body', $1, now(), $3, $4)",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(format!("test:{id}"))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    ids
+}
+
+/// The stream's reads that do not wait for a wake-up: a backlog of more than a page
+/// arrives whole, in order; and when the process's inbox listener loses its connection
+/// (sqlx reconnects it at once), every stream reads again, so a row whose wake-up was
+/// missed arrives. The stream's timed resync is set to ten minutes here, so only those
+/// paths can bring the rows within the test's waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_several_pages_streams_in_order_and_a_lost_listener_misses_no_row() {
+    let env = TestEnv::new().await;
+    let mut settings = env.settings.clone();
+    settings.delivery.stream_resync_ms = 600_000;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = env
+        .start_with(settings, &[Target::Users, Target::Notifications], listener)
+        .await;
+    let trainer = app.register("trainer").await;
+    let db = env.notifications_db();
+
+    // 250 rows: two full pages (100) and a half one.
+    let backlog = stored_quietly(&db, trainer.id, 250).await;
+    let mut stream = EventStream::open(&app, &trainer, Some(0)).await;
+    for (n, id) in backlog.iter().enumerate() {
+        let event = stream.next(30).await;
+        assert_eq!(
+            event.id,
+            i64::try_from(n).unwrap() + 1,
+            "in order, none twice"
+        );
+        assert_eq!(event.data["notification_id"], json!(id));
+    }
+
+    // The listener's server process ended; a row stored with no wake-up.
+    let listening = || async {
+        sqlx::query_scalar::<_, i32>(
+            "select pid from pg_stat_activity
+             where datname = current_database() and query ilike 'listen%'",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap()
+    };
+    let before = eventually(30, "the inbox listener", || async {
+        let pids = listening().await;
+        (pids.len() == 1).then(|| pids[0])
+    })
+    .await;
+    let missed = stored_quietly(&db, trainer.id, 1).await;
+    let ended: bool = sqlx::query_scalar("select pg_terminate_backend($1)")
+        .bind(before)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(ended);
+    let event = stream.next(30).await;
+    assert_eq!(
+        (event.id, event.data["notification_id"].clone()),
+        (251, json!(missed[0]))
+    );
+    let after = eventually(30, "the listener back", || async {
+        let pids = listening().await;
+        (pids.len() == 1 && pids[0] != before).then(|| pids[0])
+    })
+    .await;
+    assert_ne!(after, before);
+
+    // Live again: a row with its wake-up arrives next, nothing repeated before it.
+    let live = stored_quietly(&db, trainer.id, 1).await;
+    sqlx::query("select pg_notify('fitsync_inbox', $1)")
+        .bind(trainer.id.to_string())
+        .execute(&db)
+        .await
+        .unwrap();
+    let event = stream.next(30).await;
+    assert_eq!(
+        (event.id, event.data["notification_id"].clone()),
+        (252, json!(live[0]))
+    );
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The database pools' check of idle connections (`db::pool`): a connection idle for
 //! `database.ping_idle_after_ms` is pinged before use and replaced if the server dropped
-//! it; one in steady use is handed out without that round trip.
+//! it; one in steady use is handed out without that round trip. A query that finds every
+//! connection busy for `database.acquire_timeout_ms` is answered 503 with `Retry-After`.
 
 use std::time::Duration;
 
@@ -84,5 +85,55 @@ async fn a_connection_dropped_while_idle_is_replaced_before_use_and_a_busy_one_i
         .fetch_one(&unchecked)
         .await
         .expect("the broken connection was discarded");
+    assert_eq!(one, 1);
+}
+
+#[tokio::test]
+async fn a_query_that_finds_every_connection_busy_is_answered_503_with_retry_after() {
+    use axum::response::IntoResponse;
+    use fitsync_platform::ApiError;
+
+    let env = TestEnv::new().await;
+    let settings = DatabaseSettings {
+        max_connections: 1,
+        acquire_timeout_ms: 200,
+        ..env.settings.database.clone()
+    };
+    let pool =
+        fitsync_platform::db::pool(&settings, &env.settings.database.names.training).unwrap();
+    let held = pool.acquire().await.expect("the pool's one connection");
+
+    let started = std::time::Instant::now();
+    let err = sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(&pool)
+        .await
+        .expect_err("no connection is free");
+    assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "the query waited out the acquire timeout ({:?})",
+        started.elapsed()
+    );
+
+    let response = ApiError::from(err).into_response();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap();
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["type"], "https://fitsync.dev/problems/overloaded");
+    assert_eq!(problem["status"], 503);
+
+    // The connection back, the same pool answers.
+    drop(held);
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(one, 1);
 }

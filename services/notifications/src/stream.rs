@@ -8,10 +8,11 @@
 //! recipient; one listener per process wakes that recipient's streams only (a stream
 //! never sees another user's wake-ups, so the work per alert does not grow with the
 //! number of open streams), and each stream then reads its own rows after the last it
-//! sent. A missed wake-up (the listener reconnecting) costs at most `RESYNC` of delay,
-//! never a row. A stream ends when its access token expires or is revoked (checked at
-//! every wake-up, at least every `RESYNC`), or the process shuts down; the client
-//! reconnects with its last id.
+//! sent. When the listener's connection is lost it reconnects and wakes every stream, as
+//! a wake-up may have been missed in between; one missed anyway costs at most
+//! `delivery.stream_resync_ms` (5 s) of delay, never a row. A stream ends when its access
+//! token expires or is revoked (checked at every wake-up, at least every resync), or the
+//! process shuts down; the client reconnects with its last id.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -42,13 +43,12 @@ pub const CHANNEL: &str = "fitsync_inbox";
 /// Rows one read of a stream takes.
 const PAGE: i64 = 100;
 
-/// How often an idle stream looks for rows anyway.
-const RESYNC: Duration = Duration::from_secs(5);
-
 /// Wakes the open streams of a process when their user has new rows, and the delivery
 /// workers when anyone has.
 pub struct Hub {
     wake: Wakes,
+    /// How often an idle stream looks for rows anyway.
+    resync: Duration,
     shutdown: CancellationToken,
 }
 
@@ -72,8 +72,9 @@ struct Streams {
 }
 
 impl Hub {
-    /// Starts the process's listener; it stops with `shutdown`.
-    pub fn start(pool: PgPool, shutdown: CancellationToken) -> Arc<Self> {
+    /// Starts the process's listener; it stops with `shutdown`. An idle stream reads
+    /// every `resync`.
+    pub fn start(pool: PgPool, resync: Duration, shutdown: CancellationToken) -> Arc<Self> {
         let (any, _) = broadcast::channel(1024);
         let wake = Wakes {
             any,
@@ -81,6 +82,7 @@ impl Hub {
         };
         let hub = Arc::new(Self {
             wake: wake.clone(),
+            resync,
             shutdown: shutdown.clone(),
         });
         tokio::spawn(listen(pool, wake, shutdown));
@@ -135,7 +137,9 @@ impl Wakes {
 }
 
 /// Relays NOTIFYs to the streams; reconnects with backoff. After a reconnect every
-/// stream re-reads (the nil id), as a wake-up may have been missed in between.
+/// stream re-reads (the nil id), as a wake-up may have been missed in between: whether
+/// this loop connects again or sqlx does (`try_recv` reconnects at once when the server
+/// ends the connection, and says so with `None`; `recv` would say nothing).
 async fn listen(pool: PgPool, wake: Wakes, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -164,11 +168,15 @@ async fn listen(pool: PgPool, wake: Wakes, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                n = listener.recv() => match n {
-                    Ok(n) => {
+                n = listener.try_recv() => match n {
+                    Ok(Some(n)) => {
                         if let Ok(user) = Uuid::parse_str(n.payload()) {
                             wake.send(user);
                         }
+                    }
+                    Ok(None) => {
+                        tracing::warn!("inbox listener lost its connection and is back");
+                        wake.send(Uuid::nil());
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "inbox listener lost its connection");
@@ -202,6 +210,7 @@ struct Cursor {
     /// wake-up (a row committed after that read wakes the stream).
     unread: bool,
     wake: watch::Receiver<u64>,
+    resync: Duration,
     shutdown: CancellationToken,
     expires: tokio::time::Instant,
 }
@@ -260,6 +269,7 @@ pub async fn stream(
         pending: VecDeque::new(),
         unread: true,
         wake,
+        resync: state.hub.resync,
         shutdown: state.hub.shutdown.clone(),
         expires: tokio::time::Instant::now() + Duration::from_secs(left.unsigned_abs()),
     };
@@ -268,7 +278,7 @@ pub async fn stream(
 }
 
 /// The stream's next event: a row already read, else the rows after the last sent,
-/// else whatever a wake-up (or `RESYNC`) brings; nothing once the token expires or the
+/// else whatever a wake-up (or the resync) brings; nothing once the token expires or the
 /// process stops.
 async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
     loop {
@@ -309,7 +319,7 @@ async fn next(mut c: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
         tokio::select! {
             () = c.shutdown.cancelled() => return None,
             () = tokio::time::sleep_until(c.expires) => return None,
-            () = tokio::time::sleep(RESYNC) => {}
+            () = tokio::time::sleep(c.resync) => {}
             woke = c.wake.changed() => if woke.is_err() { return None },
         }
         c.unread = true;

@@ -60,6 +60,10 @@ pub enum ApiError {
     TooManyRequests,
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Every pooled database connection stayed busy for the pool's acquire timeout: a
+    /// passing overload, so the answer (503) says when to come back (`Retry-After`).
+    #[error("overloaded: {0}")]
+    Overloaded(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -81,7 +85,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +102,7 @@ impl ApiError {
             ApiError::Conflict(d) => ("conflict", Some(d.clone()), vec![]),
             ApiError::TooManyRequests => ("rate-limited", None, vec![]),
             ApiError::Unavailable(_) => ("unavailable", None, vec![]),
+            ApiError::Overloaded(_) => ("overloaded", None, vec![]),
             ApiError::Unexpected(_) => ("internal", None, vec![]),
         };
         Problem {
@@ -115,9 +120,16 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
             ApiError::Unavailable(why) => tracing::warn!(%why, "dependency unavailable"),
+            ApiError::Overloaded(why) => tracing::warn!(%why, "overloaded"),
             _ => {}
         }
-        self.problem().into_response()
+        let mut response = self.problem().into_response();
+        if matches!(self, ApiError::Overloaded(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -133,13 +145,16 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Database errors: constraint violations become 4xx here, in one place; anything
-/// else is unexpected.
+/// Database errors: constraint violations become 4xx here, in one place; an exhausted
+/// pool 503 with `Retry-After`; anything else is unexpected.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         // A row the request named does not exist.
         if matches!(err, sqlx::Error::RowNotFound) {
             return ApiError::NotFound;
+        }
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return ApiError::Overloaded(format!("database: {err}"));
         }
         if let sqlx::Error::Database(db) = &err {
             let constraint = db.constraint().unwrap_or_default().to_owned();
