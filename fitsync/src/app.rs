@@ -335,7 +335,7 @@ pub async fn start(
         let pool = pool_of("notifications")?;
         let hub = fitsync_notifications::Hub::start(
             pool.clone(),
-            Duration::from_millis(settings.delivery.stream_resync_ms),
+            Duration::from_millis(settings.delivery.stream_resync_ms.max(100)),
             shutdown.clone(),
         );
         let vapid = Arc::new(fitsync_notifications::push::Vapid::from_settings(

@@ -1,7 +1,7 @@
 //! The database pools' check of idle connections (`db::pool`): a connection idle for
 //! `database.ping_idle_after_ms` is pinged before use and replaced if the server dropped
-//! it; one in steady use is handed out without that round trip. A query that finds every
-//! connection busy for `database.acquire_timeout_ms` is answered 503 with `Retry-After`.
+//! it; one in steady use is handed out without that round trip. A query that gets no
+//! connection within `database.acquire_timeout_ms` maps to 503 with `Retry-After`.
 
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ async fn a_connection_dropped_while_idle_is_replaced_before_use_and_a_busy_one_i
 }
 
 #[tokio::test]
-async fn a_query_that_finds_every_connection_busy_is_answered_503_with_retry_after() {
+async fn a_query_that_gets_no_connection_in_time_maps_to_503_with_retry_after() {
     use axum::response::IntoResponse;
     use fitsync_platform::ApiError;
 
@@ -115,6 +115,7 @@ async fn a_query_that_finds_every_connection_busy_is_answered_503_with_retry_aft
         started.elapsed()
     );
 
+    // What a handler's `?` makes of it.
     let response = ApiError::from(err).into_response();
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "1");
@@ -126,7 +127,7 @@ async fn a_query_that_finds_every_connection_busy_is_answered_503_with_retry_aft
         .await
         .unwrap();
     let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(problem["type"], "https://fitsync.dev/problems/overloaded");
+    assert_eq!(problem["type"], "https://fitsync.dev/problems/unavailable");
     assert_eq!(problem["status"], 503);
 
     // The connection back, the same pool answers.

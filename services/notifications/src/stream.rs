@@ -10,7 +10,7 @@
 //! number of open streams), and each stream then reads its own rows after the last it
 //! sent. When the listener's connection is lost it reconnects and wakes every stream, as
 //! a wake-up may have been missed in between; one missed anyway costs at most
-//! `delivery.stream_resync_ms` (5 s) of delay, never a row. A stream ends when its access
+//! `delivery.stream_resync_ms` (5 s by default) of delay, never a row. A stream ends when its access
 //! token expires or is revoked (checked at every wake-up, at least every resync), or the
 //! process shuts down; the client reconnects with its last id.
 

@@ -55,7 +55,8 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// A pooled connection idle this long is pinged before use (see `db::pool`).
     pub ping_idle_after_ms: u64,
-    /// How long a query waits for a pooled connection before its request gets 503.
+    /// How long a query waits for a pooled connection before its request gets 503
+    /// (at least 10 ms).
     pub acquire_timeout_ms: u64,
     pub names: DatabaseNames,
 }
@@ -199,7 +200,8 @@ pub struct DeliverySettings {
     pub retry_base_ms: u64,
     /// Attempts before a delivery is dead (listed, replayable).
     pub max_attempts: i32,
-    /// How often an open in-app stream reads its inbox when nothing woke it.
+    /// How long an open in-app stream waits for a wake-up before it reads its inbox
+    /// anyway (at least 100 ms).
     pub stream_resync_ms: u64,
 }
 

@@ -30,13 +30,14 @@ pub fn connect_options(
 /// out, and replaced if the server dropped it (a restart, an idle timeout); one in
 /// steady use is not (sqlx's default pings on every acquire: one more round trip for
 /// every request and batch). A connection that dies while in use fails that use, as it
-/// would after a ping. A query that waits `acquire_timeout_ms` for a connection fails
-/// with `PoolTimedOut`, which a request answers with 503 and `Retry-After`.
+/// would after a ping. A query that gets no connection within `acquire_timeout_ms` (all
+/// busy, or the database unreachable) fails with `PoolTimedOut`, which a handler
+/// answers with 503 and `Retry-After`.
 pub fn pool(settings: &DatabaseSettings, database: &str) -> Result<PgPool, sqlx::Error> {
     let idle_after = Duration::from_millis(settings.ping_idle_after_ms);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms.max(10)))
         .test_before_acquire(false)
         .before_acquire(move |conn, meta| {
             Box::pin(async move {

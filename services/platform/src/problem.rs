@@ -60,10 +60,11 @@ pub enum ApiError {
     TooManyRequests,
     #[error("service unavailable: {0}")]
     Unavailable(String),
-    /// Every pooled database connection stayed busy for the pool's acquire timeout: a
-    /// passing overload, so the answer (503) says when to come back (`Retry-After`).
-    #[error("overloaded: {0}")]
-    Overloaded(String),
+    /// No database connection within the pool's acquire timeout (every one busy, or the
+    /// database unreachable: sqlx reports both as `PoolTimedOut`): 503 with
+    /// `Retry-After`, as the caller may well succeed on a retry.
+    #[error("no database connection: {0}")]
+    NoConnection(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -85,7 +86,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NoConnection(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -101,8 +102,7 @@ impl ApiError {
             ApiError::NotFound => ("not-found", None, vec![]),
             ApiError::Conflict(d) => ("conflict", Some(d.clone()), vec![]),
             ApiError::TooManyRequests => ("rate-limited", None, vec![]),
-            ApiError::Unavailable(_) => ("unavailable", None, vec![]),
-            ApiError::Overloaded(_) => ("overloaded", None, vec![]),
+            ApiError::Unavailable(_) | ApiError::NoConnection(_) => ("unavailable", None, vec![]),
             ApiError::Unexpected(_) => ("internal", None, vec![]),
         };
         Problem {
@@ -120,11 +120,11 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Unexpected(e) => tracing::error!(error = ?e, "request failed"),
             ApiError::Unavailable(why) => tracing::warn!(%why, "dependency unavailable"),
-            ApiError::Overloaded(why) => tracing::warn!(%why, "overloaded"),
+            ApiError::NoConnection(why) => tracing::warn!(%why, "no database connection"),
             _ => {}
         }
         let mut response = self.problem().into_response();
-        if matches!(self, ApiError::Overloaded(_)) {
+        if matches!(self, ApiError::NoConnection(_)) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
@@ -145,8 +145,8 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Database errors: constraint violations become 4xx here, in one place; an exhausted
-/// pool 503 with `Retry-After`; anything else is unexpected.
+/// Database errors: constraint violations become 4xx here, in one place; no connection
+/// in time 503 with `Retry-After`; anything else is unexpected.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         // A row the request named does not exist.
@@ -154,7 +154,7 @@ impl From<sqlx::Error> for ApiError {
             return ApiError::NotFound;
         }
         if matches!(err, sqlx::Error::PoolTimedOut) {
-            return ApiError::Overloaded(format!("database: {err}"));
+            return ApiError::NoConnection(err.to_string());
         }
         if let sqlx::Error::Database(db) = &err {
             let constraint = db.constraint().unwrap_or_default().to_owned();
